@@ -1,0 +1,34 @@
+"""Canonical business objects shared by every connector and flow.
+
+Owns: the vendor-neutral shape of organisation data, approval instances and accounting documents, and
+their invariants (money carries its currency, times are tz-aware, vouchers balance). Does not own:
+persistence (``store``) or vendor formats (``connectors``).
+"""
+
+from huiliu.model.approval import ApprovalInstance, ApprovalStatus, ApprovalTask
+from huiliu.model.documents import Direction, ExpenseClaim, ExpenseLine, Voucher, VoucherLine
+from huiliu.model.ids import GoldenId, InstanceId, SystemName
+from huiliu.model.money import Money, parse_amount
+from huiliu.model.org import CostCenter, Department, Employee
+from huiliu.model.time import aware, utcnow
+
+__all__ = [
+    "ApprovalInstance",
+    "ApprovalStatus",
+    "ApprovalTask",
+    "CostCenter",
+    "Department",
+    "Direction",
+    "Employee",
+    "ExpenseClaim",
+    "ExpenseLine",
+    "GoldenId",
+    "InstanceId",
+    "Money",
+    "SystemName",
+    "Voucher",
+    "VoucherLine",
+    "aware",
+    "parse_amount",
+    "utcnow",
+]

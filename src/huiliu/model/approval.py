@@ -1,0 +1,64 @@
+"""Approval instances as any OA system has them: a form, an originator, tasks and a final status."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from huiliu.model.ids import InstanceId, SystemName
+from huiliu.model.time import aware
+
+__all__ = ["ApprovalInstance", "ApprovalStatus", "ApprovalTask"]
+
+
+class ApprovalStatus(enum.StrEnum):
+    """Where an approval stands, whatever the vendor calls it."""
+
+    RUNNING = "running"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalTask:
+    """One approver's task in an instance."""
+
+    task_id: str
+    user_id: str
+    status: str
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalInstance:
+    """An approval instance in canonical form.
+
+    ``form`` holds the form fields by their label; a table (明细) field is a list of row mappings.
+    """
+
+    system: SystemName
+    instance_id: InstanceId
+    process_code: str
+    title: str
+    status: ApprovalStatus
+    originator_user_id: str
+    originator_dept_id: str | None
+    business_id: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    form: Mapping[str, Any]
+    tasks: tuple[ApprovalTask, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        aware(self.created_at, "created_at")
+        if self.finished_at is not None:
+            aware(self.finished_at, "finished_at")
+
+    @property
+    def version(self) -> str:
+        """The part of the identity that changes when the instance moves on (for inbox dedupe)."""
+        return self.status.value
