@@ -1,0 +1,78 @@
+"""The seam between flows and vendor systems: named actions with idempotency context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from huiliu.errors import ConfigError
+from huiliu.i18n import t
+
+__all__ = ["Action", "ActionContext", "ActionRegistry", "CallObserver", "CallRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """What an action needs to be idempotent.
+
+    Attributes:
+        idempotency_key: derived from (flow, business key, step); recorded before the first call.
+        attempt: 1 on the first try. From 2 on, a previous try may have reached the vendor, so an
+            action that creates something looks its reference up first (DESIGN.md, invariant 3).
+        reference: a short hub-set reference derived from the key, for vendors that store one.
+    """
+
+    idempotency_key: str
+    attempt: int
+    reference: str
+
+
+Action = Callable[[Mapping[str, Any], ActionContext], Awaitable[Mapping[str, Any]]]
+"""An external effect: takes the request built by the flow, returns a JSON-shaped result."""
+
+
+class ActionRegistry:
+    """The actions flows may call, by name (``<system>.<entity>.<verb>``)."""
+
+    def __init__(self) -> None:
+        self._actions: dict[str, Action] = {}
+
+    def register(self, name: str, action: Action) -> None:
+        """Add an action; a name can be registered once."""
+        if name in self._actions:
+            raise ValueError(f"action {name} registered twice")
+        self._actions[name] = action
+
+    def names(self) -> frozenset[str]:
+        """Every registered name."""
+        return frozenset(self._actions)
+
+    def get(self, name: str) -> Action:
+        """Return the action, or raise a :class:`ConfigError` listing the known ones."""
+        try:
+            return self._actions[name]
+        except KeyError:
+            known = ", ".join(sorted(self._actions)) or "(none)"
+            raise ConfigError(
+                t(f"未知的动作 {name}", f"unknown action {name}"),
+                fix=t(f"可用的动作：{known}", f"known actions: {known}"),
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One HTTP call to a vendor, for the event log and metrics."""
+
+    system: str
+    operation: str
+    status: int | None
+    duration_ms: float
+    outcome: str
+
+
+class CallObserver(Protocol):
+    """Receives a record of every external call."""
+
+    def __call__(self, record: CallRecord) -> None:
+        """Record one call."""

@@ -1,0 +1,187 @@
+"""The tables. Migrations in ``migrations/versions`` create them; a test checks the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from huiliu.store.types import UTCDateTime
+
+__all__ = [
+    "cost_centers",
+    "crosswalk",
+    "dead_letters",
+    "departments",
+    "employees",
+    "event_log",
+    "inbox",
+    "messages",
+    "metadata",
+    "outbox",
+    "run_steps",
+    "runs",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("dedupe_key", String(300), nullable=True, unique=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("attempt_log", Text, nullable=False, default="[]"),
+    Index(None, "topic", "available_at"),
+)
+"""The database transport's queue. A row is a message; a lease marks who works on it until when."""
+
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", Integer, nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("reason", String(60), nullable=False),
+    Column("last_error", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("attempt_log", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("replayed_at", UTCDateTime, nullable=True),
+)
+
+inbox = Table(
+    "inbox", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(40), nullable=False),
+    Column("native_id", String(200), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("business_key", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "native_id", "version"),
+)
+"""Canonical envelopes, each stored once per (source, native id, version)."""
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("flow_id", String(100), nullable=False),
+    Column("flow_version", String(40), nullable=False),
+    Column("envelope_id", String(36), nullable=False),
+    Column("business_key", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("context", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("flow_id", "envelope_id"),
+    Index(None, "status", "started_at"),
+    Index(None, "business_key"),
+)
+
+run_steps = Table(
+    "run_steps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("step_id", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("output", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "step_id"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("run_id", String(36), nullable=False),
+    Column("step_id", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("request", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+)
+"""External effects, recorded with their idempotency key before the call is made (invariant 2)."""
+
+crosswalk = Table(
+    "crosswalk", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(60), nullable=False),
+    Column("golden_id", String(200), nullable=False),
+    Column("system", String(40), nullable=False),
+    Column("native_type", String(60), nullable=False),
+    Column("native_id", String(200), nullable=False),
+    Column("native_number", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("entity", "golden_id", "system", "native_type"),
+    UniqueConstraint("system", "native_type", "native_id"),
+)
+"""One business object's ids in every system: (entity, golden id) ⇄ (system, native type, native id)."""
+
+event_log = Table(
+    "event_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("case_id", String(200), nullable=False),
+    Column("activity", String(100), nullable=False),
+    Column("system", String(40), nullable=False),
+    Column("actor", String(100), nullable=True),
+    Column("run_id", String(36), nullable=True),
+    Column("outcome", String(20), nullable=False),
+    Column("duration_ms", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index(None, "case_id"),
+    Index(None, "at"),
+)
+"""Every envelope, step, attempt and external call: the source for process mining and KPIs."""
+
+departments = Table(
+    "departments", metadata,
+    Column("number", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("parent_number", String(60), nullable=True),
+    Column("cost_center", String(60), nullable=True),
+)
+
+employees = Table(
+    "employees", metadata,
+    Column("number", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("department_number", String(60), nullable=False),
+    Column("erp_user", String(100), nullable=True),
+)
+
+cost_centers = Table(
+    "cost_centers", metadata,
+    Column("number", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+)
