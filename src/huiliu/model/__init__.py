@@ -10,12 +10,13 @@ from huiliu.model.documents import Direction, ExpenseClaim, ExpenseLine, Voucher
 from huiliu.model.ids import GoldenId, InstanceId, SystemName
 from huiliu.model.money import Money, parse_amount
 from huiliu.model.org import CostCenter, Department, Employee
-from huiliu.model.time import aware, utcnow
+from huiliu.model.time import Clock, SystemClock, aware, from_epoch_ms, utcnow
 
 __all__ = [
     "ApprovalInstance",
     "ApprovalStatus",
     "ApprovalTask",
+    "Clock",
     "CostCenter",
     "Department",
     "Direction",
@@ -25,10 +26,12 @@ __all__ = [
     "GoldenId",
     "InstanceId",
     "Money",
+    "SystemClock",
     "SystemName",
     "Voucher",
     "VoucherLine",
     "aware",
+    "from_epoch_ms",
     "parse_amount",
     "utcnow",
 ]

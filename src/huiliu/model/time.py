@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from typing import Protocol
 
-__all__ = ["aware", "from_epoch_ms", "utcnow"]
+__all__ = ["Clock", "SystemClock", "aware", "from_epoch_ms", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -22,3 +24,25 @@ def aware(value: datetime, name: str = "time") -> datetime:
 def from_epoch_ms(ms: int | float) -> datetime:
     """Turn milliseconds since the epoch (DingTalk's unit) into a UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class Clock(Protocol):
+    """Where time comes from; injected so that tests skip time instead of sleeping."""
+
+    def now(self) -> datetime:
+        """The current time, tz-aware."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, for durations and expiries."""
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """The current UTC time."""
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        """``time.monotonic()``."""
+        return time.monotonic()

@@ -1,0 +1,120 @@
+"""A simulated company for the demo and the tests: departments, employees with Chinese names, cost
+centres, a chart of accounts, and a generator of expense claims (报销单).
+
+Deterministic for a seed, so a failing run can be repeated. Both sandboxes are set up from the same
+company: DingTalk knows the people by user id, Kingdee by employee and department number.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from huiliu.model import CostCenter, Department, Employee
+
+__all__ = ["EXPENSE_ACCOUNTS", "PAYABLE_ACCOUNT", "ClaimSpec", "Company", "ExpenseItem", "make_company"]
+
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+_GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文辉鹏飞婷雪琳晨宇浩然子涵欣怡"
+
+EXPENSE_ACCOUNTS: dict[str, str] = {
+    "差旅费": "6602.03",
+    "交通费": "6602.04",
+    "业务招待费": "6602.05",
+    "办公费": "6602.01",
+    "通讯费": "6602.06",
+    "培训费": "6602.08",
+}
+"""Expense type (费用类型) → expense account (管理费用 sub-accounts) in the demo chart of accounts."""
+
+PAYABLE_ACCOUNT = "2241.01"
+"""其他应付款—员工: the credit side of an approved claim until it is paid."""
+
+_DEPARTMENTS = [
+    ("BM01", "总经办", None, "CC01"),
+    ("BM02", "财务部", None, "CC01"),
+    ("BM03", "销售部", None, "CC02"),
+    ("BM0301", "华东销售组", "BM03", "CC02"),
+    ("BM0302", "华南销售组", "BM03", "CC02"),
+    ("BM04", "研发中心", None, "CC03"),
+    ("BM05", "采购部", None, "CC04"),
+    ("BM06", "人力资源部", None, "CC01"),
+]
+_COST_CENTERS = [("CC01", "管理成本中心"), ("CC02", "销售成本中心"), ("CC03", "研发成本中心"),
+                 ("CC04", "供应链成本中心")]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseItem:
+    """One line of a generated claim."""
+
+    expense_type: str
+    amount: Decimal
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSpec:
+    """A generated expense claim, before it is submitted to the OA sandbox."""
+
+    employee: Employee
+    reason: str
+    items: tuple[ExpenseItem, ...]
+    outcome: str
+    """``approved``, ``refused`` or ``revoked``: how the approval will end."""
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of the items."""
+        return sum((i.amount for i in self.items), Decimal(0))
+
+
+@dataclass
+class Company:
+    """The simulated company's master data."""
+
+    name: str
+    departments: list[Department]
+    employees: list[Employee]
+    cost_centers: list[CostCenter]
+    seed: int
+    accounts: dict[str, str] = field(default_factory=lambda: dict(EXPENSE_ACCOUNTS))
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed + 1)
+        self.by_user_id = {e.oa_user_id: e for e in self.employees if e.oa_user_id}
+
+    def claim(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1, max_lines: int = 4) -> ClaimSpec:
+        """Generate one claim; the outcome is drawn with the given rates (the rest are revoked)."""
+        rng = self._rng
+        employee = rng.choice(self.employees)
+        items = []
+        for _ in range(rng.randint(1, max_lines)):
+            kind = rng.choice(list(self.accounts))
+            fen = rng.randint(1_00, 8_000_00)
+            city = rng.choice(["上海", "深圳", "北京", "杭州", "成都", "武汉"])
+            items.append(ExpenseItem(kind, Decimal(fen).scaleb(-2), f"{city}{kind}"))
+        draw = rng.random()
+        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        reason = f"{employee.name}{rng.choice(['出差', '客户拜访', '项目交付', '培训', '日常办公'])}报销"
+        return ClaimSpec(employee, reason, tuple(items), outcome)
+
+
+def make_company(seed: int = 7, employees: int = 40) -> Company:
+    """Build the demo company: 8 departments, ``employees`` people with Chinese names, 4 cost centres."""
+    rng = random.Random(seed)
+    departments = [Department(n, name, parent, cc) for n, name, parent, cc in _DEPARTMENTS]
+    people: list[Employee] = []
+    used: set[str] = set()
+    for i in range(employees):
+        while True:
+            name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2)))
+            if name not in used:
+                used.add(name)
+                break
+        dept = rng.choice(departments)
+        people.append(Employee(number=f"E{1001 + i}", name=name, department_number=dept.number,
+                               oa_user_id=f"{rng.randint(10**17, 10**18 - 1)}", erp_user=f"u{1001 + i}"))
+    return Company("汇流示范科技有限公司", departments, people,
+                   [CostCenter(n, name) for n, name in _COST_CENTERS], seed)
