@@ -1,0 +1,35 @@
+"""The inbox: each envelope stored once per (source, native id, version); a duplicate is dropped."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import IntegrityError
+
+from huiliu.bus.envelope import Envelope
+from huiliu.model import Clock, SystemClock
+from huiliu.store import dumps
+from huiliu.store.schema import inbox
+
+__all__ = ["Inbox"]
+
+
+class Inbox:
+    """Stores envelopes idempotently."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+
+    def accept(self, conn: Connection, envelope: Envelope) -> bool:
+        """Store ``envelope`` in the caller's transaction; ``False`` if it was already there."""
+        nested = conn.begin_nested()
+        try:
+            conn.execute(insert(inbox).values(
+                id=envelope.id, source=envelope.source, native_id=envelope.native_id,
+                version=envelope.version, type=envelope.type, business_key=envelope.business_key,
+                payload=dumps(envelope.payload), occurred_at=envelope.occurred_at,
+                received_at=self.clock.now()))
+        except IntegrityError:
+            nested.rollback()
+            return False
+        nested.commit()
+        return True

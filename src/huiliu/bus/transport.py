@@ -1,0 +1,58 @@
+"""The transport contract: publish, claim with a lease, and settle (ack, retry later, dead-letter).
+
+The database transport publishes inside the caller's transaction, so a message and the state that
+caused it commit together. Settling is fenced: an ack from a worker whose lease was taken over (it was
+paused or cut off) is refused with :class:`LeaseLost`, and the caller's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+__all__ = ["Delivery", "LeaseLost", "Transport"]
+
+
+class LeaseLost(Exception):
+    """The lease on a message expired and another worker took it; this worker's result is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed message.
+
+    Attributes:
+        attempts: this is attempt number ``attempts`` (1 on the first delivery).
+        lease_owner: who holds the lease; with ``attempts`` it fences late settlement.
+    """
+
+    id: int
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    lease_owner: str
+    attempt_log: list[dict[str, Any]]
+
+
+class Transport(Protocol):
+    """Moves messages between the hub's handlers."""
+
+    def publish(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
+                dedupe_key: str | None = None, delay: float = 0.0) -> bool:
+        """Queue a message in the caller's transaction; ``False`` when ``dedupe_key`` is already queued."""
+
+    def claim(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
+        """Take up to ``limit`` available messages under a lease of ``lease`` seconds."""
+
+    def ack(self, conn: Connection, delivery: Delivery) -> None:
+        """Remove the message in the caller's transaction; raise :class:`LeaseLost` if fenced."""
+
+    def retry_later(self, delivery: Delivery, delay: float, error: str) -> None:
+        """Release the message to be tried again after ``delay`` seconds."""
+
+    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
+        """Move the message to the dead letters with its reason, last error and attempt log."""

@@ -1,0 +1,1 @@
+"""Transport implementations; each module has the same shape (``DbTransport`` today)."""

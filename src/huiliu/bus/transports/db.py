@@ -1,0 +1,128 @@
+"""The database transport: a table of messages with leases (SQLite by default).
+
+A claim sets ``lease_owner`` and ``lease_until`` and counts the attempt in one statement; a crashed
+worker's messages become claimable again when their lease runs out. Ack deletes the row only if the
+lease is still ours (same owner, same attempt), inside the transaction that records the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from huiliu.bus.transport import Delivery, LeaseLost
+from huiliu.model import Clock, SystemClock
+from huiliu.store import Database, dumps, loads
+from huiliu.store.schema import dead_letters, messages
+
+__all__ = ["DbTransport"]
+
+
+class DbTransport:
+    """Messages in the hub's own database.
+
+    Args:
+        db: the database (its transactions are the publish transactions).
+        clock: time source for availability and leases.
+    """
+
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+        self.db = db
+        self.clock = clock or SystemClock()
+        self._wakeup: asyncio.Event | None = None
+
+    def wakeup_event(self) -> asyncio.Event:
+        """An event set whenever this process publishes, so an idle worker need not wait to poll."""
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        return self._wakeup
+
+    def publish(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
+                dedupe_key: str | None = None, delay: float = 0.0) -> bool:
+        """Queue a message in the caller's transaction; ``False`` when ``dedupe_key`` is already queued."""
+        now = self.clock.now()
+        values = {"topic": topic, "key": key, "payload": dumps(payload), "dedupe_key": dedupe_key,
+                  "attempts": 0, "available_at": now + timedelta(seconds=delay), "created_at": now,
+                  "attempt_log": "[]"}
+        if dedupe_key is not None:
+            nested = conn.begin_nested()
+            try:
+                conn.execute(insert(messages).values(**values))
+            except IntegrityError:
+                nested.rollback()
+                return False
+            nested.commit()
+        else:
+            conn.execute(insert(messages).values(**values))
+        if self._wakeup is not None:
+            self._wakeup.set()
+        return True
+
+    def claim(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
+        """Take up to ``limit`` available messages, oldest first, under a lease."""
+        now = self.clock.now()
+        candidates = (
+            select(messages.c.id)
+            .where(messages.c.topic.in_(list(topics)), messages.c.available_at <= now,
+                   or_(messages.c.lease_until.is_(None), messages.c.lease_until < now))
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        stmt = (
+            update(messages)
+            .where(messages.c.id.in_(candidates.scalar_subquery()))
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease),
+                    attempts=messages.c.attempts + 1)
+            .returning(messages.c.id, messages.c.topic, messages.c.key, messages.c.payload,
+                       messages.c.attempts, messages.c.attempt_log)
+        )
+        with self.db.begin() as conn:
+            rows = conn.execute(stmt).all()
+        return sorted(
+            (Delivery(r.id, r.topic, r.key, loads(r.payload), r.attempts, owner, loads(r.attempt_log))
+             for r in rows),
+            key=lambda d: d.id,
+        )
+
+    def _fence(self, delivery: Delivery) -> Any:  # noqa: ANN401 - a SQLAlchemy clause
+        return and_(messages.c.id == delivery.id, messages.c.lease_owner == delivery.lease_owner,
+                    messages.c.attempts == delivery.attempts)
+
+    def ack(self, conn: Connection, delivery: Delivery) -> None:
+        """Delete the message in the caller's transaction; :class:`LeaseLost` if our lease is gone."""
+        if conn.execute(delete(messages).where(self._fence(delivery))).rowcount != 1:
+            raise LeaseLost(f"message {delivery.id}: lease lost (attempt {delivery.attempts})")
+
+    def _log(self, delivery: Delivery, error: str) -> str:
+        entry = {"attempt": delivery.attempts, "at": self.clock.now().isoformat(), "error": error[:2000]}
+        return dumps([*delivery.attempt_log, entry])
+
+    def retry_later(self, delivery: Delivery, delay: float, error: str) -> None:
+        """Release the message for another attempt after ``delay`` seconds (fenced; a lost lease is a no-op)."""
+        with self.db.begin() as conn:
+            conn.execute(
+                update(messages).where(self._fence(delivery)).values(
+                    lease_owner=None, lease_until=None,
+                    available_at=self.clock.now() + timedelta(seconds=delay),
+                    last_error=error[:4000], attempt_log=self._log(delivery, error)))
+
+    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
+        """Move the message to ``dead_letters`` with its reason and every attempt."""
+        if conn.execute(delete(messages).where(self._fence(delivery))).rowcount != 1:
+            raise LeaseLost(f"message {delivery.id}: lease lost before dead-lettering")
+        conn.execute(insert(dead_letters).values(
+            message_id=delivery.id, topic=delivery.topic, key=delivery.key, payload=dumps(delivery.payload),
+            reason=reason, last_error=error[:4000], attempts=delivery.attempts,
+            attempt_log=self._log(delivery, error), created_at=self.clock.now()))
+
+    def pending(self) -> int:
+        """Messages not yet settled."""
+        with self.db.read() as conn:
+            return len(conn.execute(select(messages.c.id)).all())
