@@ -122,6 +122,16 @@ class DbTransport:
             reason=reason, last_error=error[:4000], attempts=delivery.attempts,
             attempt_log=self._log(delivery, error), created_at=self.clock.now()))
 
+    def bury(self, conn: Connection, *, topic: str, key: str, payload: dict[str, Any], reason: str,
+             error: str, attempts: int = 1) -> None:
+        """Write a dead letter for work that was never a queued message of its own (e.g. a run that a
+        handler found unprocessable); replaying it publishes ``payload`` on ``topic``."""
+        conn.execute(insert(dead_letters).values(
+            message_id=0, topic=topic, key=key, payload=dumps(payload), reason=reason, last_error=error[:4000],
+            attempts=attempts, attempt_log=dumps([{"attempt": attempts, "at": self.clock.now().isoformat(),
+                                                   "error": error[:2000]}]),
+            created_at=self.clock.now()))
+
     def pending(self) -> int:
         """Messages not yet settled."""
         with self.db.read() as conn:

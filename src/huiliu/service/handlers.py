@@ -1,0 +1,204 @@
+"""What each topic's message means: the steps of the loop between the inbox and the vendors.
+
+``dingtalk.callback``  fetch the instance, store the envelope once, start and advance the matching runs
+``flow.run``           re-drive a run (a replayed dead letter)
+``effect``             make one external call from the outbox, record its result, advance the run
+
+Each handler settles its message (a fenced ack) in the transaction that records its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, update
+
+from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, reference_for
+from huiliu.connectors import ActionContext, ActionRegistry, CallRecord
+from huiliu.connectors.dingtalk import DingTalkClient, event_type, to_instance
+from huiliu.crosswalk import Crosswalk, golden_id_for
+from huiliu.errors import HuiliuError
+from huiliu.flows import Flow, complete, matches
+from huiliu.i18n import Lang
+from huiliu.model import Clock
+from huiliu.service.calls import recording
+from huiliu.service.faultpoints import FaultPoints
+from huiliu.service.runs import RunStore
+from huiliu.store import Database, dumps
+from huiliu.store.codec import to_jsonable
+from huiliu.store.schema import runs
+
+__all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "RunHandler"]
+
+CALLBACK_TOPIC = "dingtalk.callback"
+
+CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER")}
+"""Actions that create a document, and the (system, native type) their result is linked under."""
+
+
+class Handler(Protocol):
+    """Processes one topic's messages."""
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Do the work and ack ``delivery`` in the transaction that records the result."""
+
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+        """Record, in the dead-letter transaction, that this work was given up."""
+
+
+def _call_rows(calls: Sequence[CallRecord], case_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
+    return [{"case_id": case_id, "activity": f"call.{c.operation}", "system": c.system, "run_id": run_id,
+             "outcome": c.outcome, "duration_ms": c.duration_ms, "detail": {"status": c.status}}
+            for c in calls]
+
+
+class CallbackHandler:
+    """A DingTalk approval event: re-read the instance (events carry no form data), then the inbox."""
+
+    def __init__(self, *, db: Database, transport: DbTransport, inbox: Inbox, eventlog: EventLog,
+                 crosswalk: Crosswalk, runs: RunStore, flows: Sequence[Flow], client: DingTalkClient) -> None:
+        self.db = db
+        self.transport = transport
+        self.inbox = inbox
+        self.eventlog = eventlog
+        self.crosswalk = crosswalk
+        self.runs = runs
+        self.flows = flows
+        self.client = client
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Fetch, store once, start the flows that match."""
+        event = delivery.payload["event"]
+        instance_id = str(event["processInstanceId"])
+        with recording() as calls:
+            raw = await self.client.get_instance(instance_id)
+        instance = to_instance(raw, instance_id)
+        payload = {"instance": to_jsonable(instance)}
+        envelope = Envelope(source="dingtalk", type=event_type(instance), native_id=instance_id,
+                            version=instance.version, business_key=instance_id, payload=payload,
+                            occurred_at=instance.finished_at or instance.created_at)
+        with self.db.begin() as conn:
+            self.eventlog.record_many(conn, _call_rows(calls, instance_id))
+            if self.inbox.accept(conn, envelope):
+                self.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system="dingtalk",
+                                     detail={"type": envelope.type}, at=envelope.occurred_at)
+                self.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
+                    "approval", "dingtalk", instance_id), system="dingtalk", native_type="process_instance",
+                    native_id=instance_id, native_number=instance.business_id)
+                context = {
+                    "event": {"id": envelope.id, "type": envelope.type, "source": envelope.source,
+                              "business_key": envelope.business_key,
+                              "received_at": delivery.payload.get("received_at")},
+                    "instance": payload["instance"], "form": payload["instance"]["form"],
+                    "reference": instance.business_id or instance_id, "steps": {}, "cursor": 0,
+                }
+                for flow in self.flows:
+                    if matches(flow, envelope.type, context):
+                        self.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
+                                        context=context)
+            else:
+                self.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system="dingtalk",
+                                     detail={"type": envelope.type})
+            self.transport.ack(conn, delivery)
+
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+        """Log the given-up callback against its instance."""
+        case = str(delivery.payload.get("event", {}).get("processInstanceId", "?"))
+        self.eventlog.record(conn, case_id=case, activity="callback.dead_lettered", system="dingtalk",
+                             outcome="failed", detail={"error": _render(error)})
+
+
+class RunHandler:
+    """Re-drives a run from where it stopped (replay after a fix)."""
+
+    def __init__(self, *, db: Database, transport: DbTransport, runs: RunStore, eventlog: EventLog) -> None:
+        self.db = db
+        self.transport = transport
+        self.runs = runs
+        self.eventlog = eventlog
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Advance the run again."""
+        run_id = str(delivery.payload["run_id"])
+        with self.db.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", error=None,
+                                                                         finished_at=None))
+            self.runs.advance(conn, run_id)
+            self.transport.ack(conn, delivery)
+
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+        """Mark the run failed (without burying it twice: the worker already dead-letters the message)."""
+        run_id = str(delivery.payload["run_id"])
+        self.runs.fail(conn, run_id, delivery.key, error, reason="run_failed", bury=False)
+
+
+class EffectHandler:
+    """One external call from the outbox, with its idempotency context."""
+
+    def __init__(self, *, db: Database, transport: DbTransport, outbox: Outbox, eventlog: EventLog,
+                 crosswalk: Crosswalk, runs: RunStore, actions: ActionRegistry, faults: FaultPoints,
+                 clock: Clock) -> None:
+        self.db = db
+        self.transport = transport
+        self.outbox = outbox
+        self.eventlog = eventlog
+        self.crosswalk = crosswalk
+        self.runs = runs
+        self.actions = actions
+        self.faults = faults
+        self.clock = clock
+
+    async def handle(self, delivery: Delivery) -> None:
+        """Call the vendor, then record the result, link the document, and advance the run."""
+        entry_id = str(delivery.payload["outbox_id"])
+        with self.db.read() as conn:
+            entry = self.outbox.get(conn, entry_id)
+        if entry is None:
+            raise LookupError(f"outbox entry {entry_id} does not exist")
+        if entry.status == "done":  # settled by an earlier attempt whose ack was lost: just move on
+            with self.db.begin() as conn:
+                self.transport.ack(conn, delivery)
+            return
+        action = self.actions.get(entry.action)
+        # A replayed dead letter may follow attempts that reached the vendor: treat it as a retry.
+        attempt = max(delivery.attempts, int(delivery.payload.get("min_attempt", 1)))
+        ctx = ActionContext(entry.idempotency_key, attempt, reference_for(entry.idempotency_key))
+        started = self.clock.monotonic()
+        with recording() as calls:
+            result = dict(await action(entry.request, ctx))
+        elapsed = (self.clock.monotonic() - started) * 1000
+        self.faults.reach(f"after_call:{entry.action}")
+        with self.db.begin() as conn:
+            flow, context, row = self.runs.load(conn, entry.run_id)
+            case = row.business_key
+            self.eventlog.record_many(conn, _call_rows(calls, case, entry.run_id))
+            self.eventlog.record(conn, case_id=case, activity=f"effect.{entry.action}", system="hub",
+                                 run_id=entry.run_id, duration_ms=elapsed,
+                                 detail={"attempt": attempt, "result": result})
+            self.outbox.done(conn, entry_id, result)
+            link = CROSSWALK_ACTIONS.get(entry.action)
+            if link is not None:
+                self.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", "dingtalk", case),
+                                    system=link[0], native_type=link[1], native_id=str(result["id"]),
+                                    native_number=str(result.get("number") or ""))
+            conn.execute(update(runs).where(runs.c.id == entry.run_id).values(
+                context=dumps(complete(flow, context, entry.step_id, result))))
+            self.runs.advance(conn, entry.run_id)
+            self.transport.ack(conn, delivery)
+        self.faults.reach(f"after_commit:{entry.action}")
+
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+        """Mark the effect and its run failed."""
+        entry_id = str(delivery.payload["outbox_id"])
+        entry = self.outbox.get(conn, entry_id)
+        if entry is None:
+            return
+        self.outbox.failed(conn, entry_id, _render(error))
+        _flow, _context, row = self.runs.load(conn, entry.run_id)
+        self.runs.fail(conn, entry.run_id, row.business_key, error, reason="effect_failed", bury=False)
+
+
+def _render(error: BaseException) -> str:
+    return error.render(Lang.ZH) if isinstance(error, HuiliuError) else f"{type(error).__name__}: {error}"
+

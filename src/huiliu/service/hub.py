@@ -1,0 +1,151 @@
+"""The hub: everything one process needs, wired from the settings.
+
+``Hub.open()`` migrates the database, opens the HTTP session, builds the connectors and their actions,
+and loads the flows (validated against those actions). ``Hub.worker()`` gives a worker over the three
+topics; ``Hub.accept_callback()`` is what the webhook calls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+from sqlalchemy import select
+
+from huiliu.bus import DbTransport, EventLog, Inbox, Outbox
+from huiliu.connectors import ActionRegistry, HttpClient
+from huiliu.connectors import dingtalk as dingtalk_connector
+from huiliu.connectors import kingdee as kingdee_connector
+from huiliu.crosswalk import Crosswalk, MasterData
+from huiliu.errors import ConfigError, WebhookRejected
+from huiliu.flows import Flow, load_flows
+from huiliu.i18n import t
+from huiliu.model import Clock, SystemClock
+from huiliu.service.calls import observe
+from huiliu.service.faultpoints import FaultPoints
+from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, RunHandler
+from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, RunStore
+from huiliu.service.settings import Settings
+from huiliu.service.worker import Worker
+from huiliu.store import Database
+from huiliu.store.schema import runs
+
+__all__ = ["TEMPLATES", "CallbackOutcome", "Hub"]
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
+"""The shipped flow templates."""
+
+CallbackOutcome = Literal["stored", "duplicate", "logged", "check_url"]
+
+
+class Hub:
+    """One hub process's parts."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        self.transport = DbTransport(self.db, self.clock)
+        self.inbox = Inbox(self.clock)
+        self.outbox = Outbox(self.clock)
+        self.eventlog = EventLog(self.clock)
+        self.crosswalk = Crosswalk(self.clock)
+        self.masterdata = MasterData(self.crosswalk)
+        self.faults = FaultPoints(settings.crash_at)
+        self.actions = ActionRegistry()
+        self.flows: list[Flow] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.dingtalk: dingtalk_connector.DingTalkClient | None = None
+        self.kingdee: kingdee_connector.KingdeeClient | None = None
+        self.callback_codec: dingtalk_connector.CallbackCodec | None = None
+
+    async def open(self) -> None:
+        """Migrate, connect, load flows. Raises :class:`ConfigError` on bad configuration."""
+        self.db.migrate()
+        connector = aiohttp.TCPConnector(limit=256, limit_per_host=128)
+        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        timeout = self.settings.http_timeout
+        if self.settings.dingtalk is not None:
+            http = HttpClient("dingtalk", self._session, timeout=timeout, observer=observe)
+            self.dingtalk = dingtalk_connector.DingTalkClient(self.settings.dingtalk, http, self.clock)
+            self.callback_codec = dingtalk_connector.CallbackCodec(self.settings.dingtalk, self.clock)
+            dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk)
+        if self.settings.kingdee is not None:
+            http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe)
+            self.kingdee = kingdee_connector.KingdeeClient(self.settings.kingdee, http)
+            kingdee_connector.register_actions(self.actions, self.kingdee, self.settings.kingdee)
+        directory = self.settings.flows_dir or TEMPLATES
+        if not directory.is_dir():
+            raise ConfigError(t(f"流程目录不存在：{directory}", f"flow directory not found: {directory}"),
+                              where="HUILIU_FLOWS_DIR", fix=t("指向含 .yaml 流程文件的目录",
+                                                             "point it at a directory of .yaml flow files"))
+        self.flows = load_flows(directory, known_actions=self.actions.names())
+
+    async def close(self) -> None:
+        """Close connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        self.db.dispose()
+
+    def worker(self, owner: str | None = None) -> Worker:
+        """A worker over the callback, run and effect topics."""
+        runstore = RunStore(flows={f.id: f for f in self.flows}, transport=self.transport, outbox=self.outbox,
+                            eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
+        handlers: dict[str, Any] = {
+            RUN_TOPIC: RunHandler(db=self.db, transport=self.transport, runs=runstore, eventlog=self.eventlog),
+            EFFECT_TOPIC: EffectHandler(db=self.db, transport=self.transport, outbox=self.outbox,
+                                        eventlog=self.eventlog, crosswalk=self.crosswalk, runs=runstore,
+                                        actions=self.actions, faults=self.faults, clock=self.clock),
+        }
+        if self.dingtalk is not None:
+            handlers[CALLBACK_TOPIC] = CallbackHandler(
+                db=self.db, transport=self.transport, inbox=self.inbox, eventlog=self.eventlog,
+                crosswalk=self.crosswalk, runs=runstore, flows=self.flows, client=self.dingtalk)
+        s = self.settings
+        return Worker(db=self.db, transport=self.transport, handlers=handlers, policy=s.retry.policy(),
+                      eventlog=self.eventlog, concurrency=s.worker_concurrency, lease=s.lease_seconds,
+                      poll_interval=s.poll_interval, owner=owner)
+
+    def accept_callback(self, event: dict[str, Any], received_at: datetime) -> CallbackOutcome:
+        """Make a decrypted DingTalk event durable (invariant 1: before the vendor is acknowledged).
+
+        Instance changes are queued for the worker (deduplicated while queued); task changes go to the
+        event log only, for process mining. Other event types are refused.
+        """
+        kind = event.get("EventType")
+        if kind == "check_url":
+            return "check_url"
+        instance_id = event.get("processInstanceId")
+        if kind not in ("bpms_instance_change", "bpms_task_change") or not isinstance(instance_id, str):
+            raise WebhookRejected(
+                "unknown_event",
+                t(f"不支持的事件类型：{kind!r}", f"unsupported event type: {kind!r}"),
+                where="EventType",
+                fix=t("只订阅 bpms_instance_change 与 bpms_task_change",
+                      "subscribe to bpms_instance_change and bpms_task_change only"))
+        with self.db.begin() as conn:
+            detail = {k: event.get(k) for k in ("type", "result", "taskId", "staffId", "processCode")}
+            if kind == "bpms_task_change":
+                self.eventlog.record(conn, case_id=instance_id, activity=f"task.{event.get('type')}",
+                                     system="dingtalk", actor=event.get("staffId"), detail=detail,
+                                     at=received_at)
+                return "logged"
+            dedupe = f"dingtalk:{instance_id}:{event.get('type')}:{event.get('result')}"
+            stored = self.transport.publish(conn, CALLBACK_TOPIC, instance_id,
+                                            {"event": event, "received_at": received_at.isoformat()},
+                                            dedupe_key=dedupe)
+            self.eventlog.record(conn, case_id=instance_id, activity="callback.received", system="dingtalk",
+                                 outcome="ok" if stored else "duplicate", detail=detail, at=received_at)
+        return "stored" if stored else "duplicate"
+
+    def run_counts(self) -> dict[str, int]:
+        """Runs by status."""
+        with self.db.read() as conn:
+            rows = conn.execute(select(runs.c.status)).all()
+        counts: dict[str, int] = {}
+        for (status,) in rows:
+            counts[status] = counts.get(status, 0) + 1
+        return counts

@@ -1,0 +1,55 @@
+"""Settings, read once at the entry point (``HUILIU_`` environment variables) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from huiliu.bus import RetryPolicy
+from huiliu.connectors.dingtalk import DingTalkSettings
+from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.i18n import Lang
+
+__all__ = ["RetrySettings", "Settings"]
+
+
+class RetrySettings(BaseModel):
+    """The retry policy of the bus (see :class:`huiliu.bus.RetryPolicy`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    initial_interval: float = Field(0.5, gt=0)
+    multiplier: float = Field(2.0, ge=1)
+    max_interval: float = Field(60.0, gt=0)
+    max_attempts: int = Field(8, ge=1)
+    jitter: float = Field(0.5, ge=0, le=1)
+
+    def policy(self) -> RetryPolicy:
+        """Build the policy."""
+        return RetryPolicy(self.initial_interval, self.multiplier, self.max_interval, self.max_attempts,
+                           self.jitter)
+
+
+class Settings(BaseSettings):
+    """Everything a hub process needs. ``HUILIU_DINGTALK__APP_KEY`` sets ``dingtalk.app_key``, etc."""
+
+    model_config = SettingsConfigDict(env_prefix="HUILIU_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = "sqlite:///huiliu.db"
+    sqlite_synchronous: str = "FULL"
+    flows_dir: Path | None = None
+    """Directory of flow files; the shipped templates when unset."""
+    lang: Lang = Lang.ZH
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    worker_concurrency: int = Field(32, ge=1, le=1024)
+    lease_seconds: float = Field(30.0, gt=0)
+    poll_interval: float = Field(0.2, gt=0)
+    http_timeout: float = Field(10.0, gt=0)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    dingtalk: DingTalkSettings | None = None
+    kingdee: KingdeeSettings | None = None
+    crash_at: list[str] = Field(default_factory=list)
+    """Fault points at which the process kills itself with SIGKILL (crash tests only)."""

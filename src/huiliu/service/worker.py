@@ -1,0 +1,115 @@
+"""The worker: claims messages, runs their handlers concurrently, and settles failures.
+
+This is the one boundary where any exception becomes ack / retry / dead letter: a handler's error
+carries its retry intent (``retryable``, ``retry_after``), the policy decides the delay, and after the
+last attempt the message and its attempt log go to the dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import traceback
+import uuid
+from collections.abc import Mapping
+
+from huiliu.bus import DbTransport, Delivery, EventLog, LeaseLost, RetryPolicy
+from huiliu.errors import HuiliuError
+from huiliu.i18n import Lang
+from huiliu.service.handlers import Handler
+from huiliu.store import Database
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("huiliu.worker")
+
+
+class Worker:
+    """Runs handlers for their topics until stopped.
+
+    Args:
+        handlers: topic → handler.
+        concurrency: messages in flight at once.
+        lease: seconds a claimed message is ours; a handler must finish well within it.
+        poll_interval: seconds between polls when idle (a publish in this process wakes it at once).
+    """
+
+    def __init__(self, *, db: Database, transport: DbTransport, handlers: Mapping[str, Handler],
+                 policy: RetryPolicy, eventlog: EventLog, concurrency: int = 32, lease: float = 30.0,
+                 poll_interval: float = 0.2, owner: str | None = None) -> None:
+        self.db = db
+        self.transport = transport
+        self.handlers = dict(handlers)
+        self.policy = policy
+        self.eventlog = eventlog
+        self.concurrency = concurrency
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.processed = 0
+        self.failed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Claim and process until ``stop`` is set, then wait for work in flight."""
+        wake = self.transport.wakeup_event()
+        topics = list(self.handlers)
+        while not stop.is_set():
+            wake.clear()  # before claiming: a publish after this point wakes the wait below
+            free = self.concurrency - len(self._inflight)
+            batch = self.transport.claim(topics, self.owner, free, self.lease) if free > 0 else []
+            for delivery in batch:
+                task = asyncio.create_task(self._process(delivery))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            if batch and len(batch) == free:
+                await asyncio.sleep(0)  # let the new tasks start; more may be waiting
+                continue
+            await self._idle(wake, stop)
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _idle(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Wait for a publish, a stop, a finished task, or the poll interval."""
+        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(wake.wait()),
+                                                 asyncio.ensure_future(stop.wait()), *self._inflight}
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for fut in waiters:
+                if fut not in self._inflight:
+                    fut.cancel()
+
+    async def _process(self, delivery: Delivery) -> None:
+        handler = self.handlers[delivery.topic]
+        try:
+            await asyncio.wait_for(handler.handle(delivery), timeout=self.lease * 0.8)
+            self.processed += 1
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+        except Exception as exc:  # noqa: BLE001 - the one bus boundary (STYLE.md)
+            self.failed += 1
+            self._settle_failure(handler, delivery, exc)
+
+    def _settle_failure(self, handler: Handler, delivery: Delivery, exc: BaseException) -> None:
+        text = exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else (
+            f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:]))
+        if isinstance(exc, TimeoutError):
+            text = f"处理超时（超过租约的 80%，{self.lease * 0.8:.1f} 秒）"
+        delay = self.policy.next_delay(delivery.attempts, exc)
+        try:
+            if delay is None:
+                reason = exc.kind if isinstance(exc, HuiliuError) else "internal_error"
+                if isinstance(exc, HuiliuError) and exc.retryable:
+                    reason = f"{reason}_exhausted"
+                with self.db.begin() as conn:
+                    self.transport.dead_letter(conn, delivery, reason, text)
+                    handler.on_dead(conn, delivery, exc)
+                log.warning("dead-lettered message %s (%s): %s", delivery.id, reason, text.splitlines()[0])
+            else:
+                self.transport.retry_later(delivery, delay, text)
+                log.info("retrying message %s in %.2fs: %s", delivery.id, delay, text.splitlines()[0])
+        except LeaseLost as lost:
+            log.warning("%s", lost)
