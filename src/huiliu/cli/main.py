@@ -1,0 +1,180 @@
+"""Typer application and its commands."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from huiliu.errors import HuiliuError
+from huiliu.flows import validate_path
+from huiliu.i18n import Lang, Text, t
+from huiliu.service import Hub, Settings
+from huiliu.web import create_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="汇流 huiliu：ERP ⇄ OA 集成中枢 / ERP ⇄ OA integration hub")
+flow_app = typer.Typer(no_args_is_help=True, help="流程文件 / flow files")
+app.add_typer(flow_app, name="flow")
+
+_state: dict[str, Lang] = {"lang": Lang.ZH}
+
+
+def say(text: Text, *, err: bool = False) -> None:
+    """Print a message in the chosen language."""
+    typer.echo(text.render(_state["lang"]), err=err)
+
+
+def fail(exc: HuiliuError, code: int = 2) -> typer.Exit:
+    """Print an error and return the exit to raise."""
+    typer.echo(("错误：" if _state["lang"] is Lang.ZH else "error: ") + exc.render(_state["lang"]), err=True)
+    return typer.Exit(code)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from ``HUILIU_*`` variables plus command-line overrides; a clear error if invalid."""
+    try:
+        settings = Settings()
+        values = {k: v for k, v in overrides.items() if v is not None}
+        return settings.model_copy(update=values) if values else settings
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise fail(HuiliuError(t(f"配置无效：{first['msg']}", f"invalid setting: {first['msg']}"),
+                               where=f"HUILIU_{field.upper().replace('.', '__')}",
+                               fix=t("检查该环境变量的值", "check that environment variable"))) from exc
+
+
+@app.callback()
+def _root(lang: Annotated[Lang, typer.Option("--lang", help="界面语言 zh | en")] = Lang.ZH,
+          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="详细日志 / verbose logs")] = False) -> None:
+    _state["lang"] = lang
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def demo(
+    claims: Annotated[int, typer.Option(min=1, max=100_000, help="报销审批数 / number of expense claims")] = 200,
+    db: Annotated[Path, typer.Option(help="SQLite 文件 / SQLite file")] = Path("huiliu-demo.db"),
+    seed: Annotated[int, typer.Option(help="随机种子 / random seed")] = 7,
+    serve_after: Annotated[bool, typer.Option("--serve", help="结束后保持 HTTP API 运行 / keep serving")] = False,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP 端口（0=自动）")] = 0,
+    timeout: Annotated[float, typer.Option(min=1, help="最长等待秒数 / seconds to wait at most")] = 300.0,
+) -> None:
+    """运行演示：钉钉与金蝶沙箱、模拟公司、一批报销审批 / run the demo against local sandboxes."""
+    from huiliu.cli.demo import print_summary, run_demo  # noqa: PLC0415 - the demo pulls in the sandboxes
+
+    if db.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    settings = load_settings(database_url=f"sqlite:///{db}", port=port)
+    try:
+        summary = asyncio.run(run_demo(settings, claims=claims, seed=seed, timeout=timeout,
+                                       serve_after=serve_after, lang=_state["lang"]))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    print_summary(summary, _state["lang"])
+    say(t(f"数据库保留在 {db}，可用 sqlite3 查看", f"the database is kept at {db} for inspection"))
+    if summary.failed or summary.missing:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="监听地址 / host")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535)] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="只接收，不处理 / API only")] = False,
+) -> None:
+    """启动 HTTP API 与回调（默认同时运行 worker）/ serve the API and webhooks."""
+    settings = load_settings(host=host, port=port)
+    try:
+        asyncio.run(_serve(settings, with_worker=not no_worker))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+
+
+async def _serve(settings: Settings, *, with_worker: bool) -> None:
+    hub = Hub(settings)
+    await hub.open()
+    stop = asyncio.Event()
+    worker_task = asyncio.create_task(hub.worker().run(stop)) if with_worker else None
+    config = uvicorn.Config(create_app(hub), host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    say(t(f"汇流已启动：http://{settings.host}:{settings.port}（Ctrl+C 停止）",
+          f"huiliu is serving on http://{settings.host}:{settings.port} (Ctrl+C to stop)"))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        await hub.close()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(min=1, max=1024, help="并发数 / messages in flight")] = None,
+) -> None:
+    """只运行 worker（扩展部署）/ run a worker process."""
+    settings = load_settings(worker_concurrency=concurrency)
+    try:
+        asyncio.run(_work(settings))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+
+
+async def _work(settings: Settings) -> None:
+    hub = Hub(settings)
+    await hub.open()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    say(t("worker 已启动（Ctrl+C 停止，进行中的工作会完成）",
+          "worker started (Ctrl+C stops it after the work in flight)"))
+    try:
+        await hub.worker().run(stop)
+    finally:
+        await hub.close()
+
+
+@flow_app.command("validate")
+def flow_validate(
+    path: Annotated[Path, typer.Argument(help="流程文件或目录 / a flow file or directory")],
+) -> None:
+    """校验流程文件：报告文件、行、列与字段 / validate flow files."""
+    if not path.exists():
+        raise fail(HuiliuError(t(f"找不到 {path}", f"{path} not found"), where=str(path),
+                               fix=t("给出流程文件或目录的路径", "give the path of a flow file or directory")))
+    from huiliu.connectors import ActionRegistry  # noqa: PLC0415
+
+    known = _known_actions(ActionRegistry)
+    errors = validate_path(path, known_actions=known)
+    for error in errors:
+        typer.echo(error.render(_state["lang"]), err=True)
+    if errors:
+        say(t(f"{len(errors)} 个错误", f"{len(errors)} error(s)"), err=True)
+        raise typer.Exit(1)
+    say(t("流程文件有效", "flow files are valid"))
+
+
+def _known_actions(_registry_type: object) -> frozenset[str]:
+    """The actions the shipped connectors provide, for validation without connecting."""
+    return frozenset({"kingdee.voucher.create", "dingtalk.approval.comment"})
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="huiliu")
+    sys.exit(0)

@@ -1,0 +1,105 @@
+"""The read API: runs and their traces, dead letters, and a summary."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import func, or_, select
+
+from huiliu.service import Hub
+from huiliu.store import loads
+from huiliu.store.schema import dead_letters, event_log, inbox, messages, outbox, run_steps, runs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+RUN_STATUSES = ("running", "succeeded", "failed")
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+@router.get("/health", summary="Liveness and the queue's depth")
+def health(request: Request) -> dict[str, Any]:
+    """``ok`` and how many messages wait."""
+    hub = _hub(request)
+    with hub.db.read() as conn:
+        pending = conn.execute(select(func.count()).select_from(messages)).scalar_one()
+    return {"status": "ok", "pending_messages": pending, "flows": [f.id for f in hub.flows]}
+
+
+@router.get("/runs", summary="Runs, newest first")
+def list_runs(
+    request: Request,
+    status: Annotated[str | None, Query(description="running | succeeded | failed")] = None,
+    flow: Annotated[str | None, Query(max_length=100)] = None,
+    key: Annotated[str | None, Query(max_length=200, description="business key, e.g. an instance id")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A page of runs with filters."""
+    if status is not None and status not in RUN_STATUSES:
+        raise HTTPException(400, detail={"error": "bad_status",
+                                         "message": f"未知状态 {status!r}，可用：{', '.join(RUN_STATUSES)}",
+                                         "message_en": f"unknown status {status!r}; use one of {RUN_STATUSES}"})
+    query = select(runs.c.id, runs.c.flow_id, runs.c.flow_version, runs.c.business_key, runs.c.status,
+                   runs.c.error, runs.c.started_at, runs.c.finished_at)
+    if status:
+        query = query.where(runs.c.status == status)
+    if flow:
+        query = query.where(runs.c.flow_id == flow)
+    if key:
+        query = query.where(runs.c.business_key == key)
+    with _hub(request).db.read() as conn:
+        rows = conn.execute(query.order_by(runs.c.started_at.desc()).limit(limit).offset(offset)).all()
+    return {"items": [dict(r._mapping) for r in rows], "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}", summary="One run with its steps, effects and event log (its trace)")
+def get_run(request: Request, run_id: str) -> dict[str, Any]:
+    """The trace of one run."""
+    with _hub(request).db.read() as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
+        if row is None:
+            raise HTTPException(404, detail={"error": "not_found", "message": f"运行 {run_id} 不存在",
+                                             "message_en": f"run {run_id} not found"})
+        steps = conn.execute(select(run_steps).where(run_steps.c.run_id == run_id)
+                             .order_by(run_steps.c.id)).all()
+        effects = conn.execute(select(outbox).where(outbox.c.run_id == run_id)
+                               .order_by(outbox.c.created_at)).all()
+        events = conn.execute(select(event_log).where(or_(event_log.c.run_id == run_id,
+                                                          event_log.c.case_id == row.business_key))
+                              .order_by(event_log.c.id)).all()
+    run = dict(row._mapping)
+    run["context"] = loads(run["context"])
+    return {
+        "run": run,
+        "steps": [{**dict(s._mapping), "output": loads(s.output)} for s in steps],
+        "effects": [{**dict(e._mapping), "request": loads(e.request), "result": loads(e.result)} for e in effects],
+        "events": [{**dict(e._mapping), "detail": loads(e.detail)} for e in events],
+    }
+
+
+@router.get("/dead-letters", summary="Dead letters, newest first")
+def list_dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+    """Given-up work with its reason and attempts."""
+    with _hub(request).db.read() as conn:
+        rows = conn.execute(select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)).all()
+    return {"items": [{**dict(r._mapping), "payload": loads(r.payload), "attempt_log": loads(r.attempt_log)}
+                      for r in rows]}
+
+
+@router.get("/summary", summary="Counts: envelopes, runs by status, effects, dead letters")
+def summary(request: Request) -> dict[str, Any]:
+    """What the hub has done so far."""
+    with _hub(request).db.read() as conn:
+        by_type = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
+        by_status = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
+        effects = dict(conn.execute(select(outbox.c.action, func.count()).where(outbox.c.status == "done")
+                                    .group_by(outbox.c.action)).all())
+        dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
+    return {"envelopes": by_type, "runs": by_status, "effects_done": effects, "dead_letters": dead}
