@@ -12,6 +12,7 @@ import secrets
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from sqlalchemy import func, select
@@ -21,14 +22,14 @@ from huiliu.connectors.kingdee import KingdeeSettings
 from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
 from huiliu.sandbox import SandboxServer
-from huiliu.sandbox.company import make_company
+from huiliu.sandbox.company import ClaimSpec, make_company
 from huiliu.sandbox.dingtalk import DingTalkSandbox
 from huiliu.sandbox.kingdee import KingdeeSandbox
 from huiliu.service import Hub, Settings
 from huiliu.store.schema import dead_letters, event_log, inbox, runs
 from huiliu.web import create_app
 
-__all__ = ["DemoSummary", "print_summary", "run_demo"]
+__all__ = ["DemoStack", "DemoSummary", "collect", "print_summary", "run_demo"]
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -69,88 +70,148 @@ def _aes_key() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(43))
 
 
+class DemoStack:
+    """The sandboxes, the hub's HTTP server and a worker, in the running loop.
+
+    Used by ``huiliu demo``, the end-to-end tests and ``bench/e2e.py``, so all three exercise the same
+    wiring. ``settings`` supply the database, flows and tuning; the connector settings are filled in.
+    """
+
+    def __init__(self, settings: Settings, *, seed: int = 7, worker: bool = True,
+                 ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None) -> None:
+        self.company = make_company(seed)
+        self.app_key, app_secret = "dingdemo" + secrets.token_hex(4), secrets.token_hex(16)
+        token, aes_key = secrets.token_hex(8), _aes_key()
+        self.ding = DingTalkSandbox(app_key=self.app_key, app_secret=app_secret, corp_id="dingcorpdemo",
+                                    callback_token=token, aes_key=aes_key, company=self.company,
+                                    **(ding_options or {}))
+        kd_password = secrets.token_hex(8)
+        self.kd = KingdeeSandbox(acct_id="HL001", username="huiliu", password=kd_password, company=self.company,
+                                 **(kd_options or {}))
+        self._ding_srv = SandboxServer(self.ding.app)
+        self._kd_srv = SandboxServer(self.kd.app)
+        self._secrets = (app_secret, token, aes_key, kd_password)
+        self.settings = settings
+        self.with_worker = worker
+        self.hub: Hub | None = None
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._server_task: asyncio.Task[None] | None = None
+        self._worker_task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    def hub_settings(self) -> Settings:
+        """The hub's settings with both connectors pointed at the sandboxes."""
+        app_secret, token, aes_key, kd_password = self._secrets
+        return self.settings.model_copy(update={
+            "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
+                                         corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
+                                         writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
+            "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
+                                       password=kd_password),
+        })
+
+    async def __aenter__(self) -> DemoStack:
+        await self._ding_srv.start()
+        await self._kd_srv.start()
+        self.settings = self.hub_settings()
+        hub = self.hub = Hub(self.settings)
+        await hub.open()
+        with hub.db.begin() as conn:
+            hub.masterdata.load(conn, depts=self.company.departments, people=self.company.employees,
+                                centers=self.company.cost_centers, oa_system="dingtalk")
+        server = self._server = uvicorn.Server(uvicorn.Config(
+            create_app(hub), host=self.settings.host, port=self.settings.port, log_level="warning",
+            access_log=False, lifespan="off"))
+        self._server_task = asyncio.create_task(server.serve())
+        while not server.started:
+            if self._server_task.done():
+                await self._server_task
+                raise ConfigError(t(f"HTTP 端口 {self.settings.port} 无法监听",
+                                    f"cannot listen on port {self.settings.port}"),
+                                  where="--port", fix=t("换一个端口，或用 0 自动选择", "use another port, or 0"))
+            await asyncio.sleep(0.01)
+        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self.ding.subscribe(f"http://{self.settings.host}:{self.port}/webhooks/dingtalk")
+        await self.ding.start_delivery()
+        if self.with_worker:
+            self.start_worker()
+        return self
+
+    def start_worker(self) -> None:
+        """Start the in-process worker."""
+        assert self.hub is not None
+        self._stop = asyncio.Event()
+        self._worker_task = asyncio.create_task(self.hub.worker().run(self._stop))
+
+    async def stop_worker(self) -> None:
+        """Stop the in-process worker after its work in flight."""
+        self._stop.set()
+        if self._worker_task is not None:
+            await self._worker_task
+            self._worker_task = None
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_worker()
+        await self.ding.stop_delivery()
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await self._server_task
+        if self.hub is not None:
+            await self.hub.close()
+        await self._kd_srv.stop()
+        await self._ding_srv.stop()
+
+    def submit(self, spec: ClaimSpec) -> str:
+        """Start a claim in DingTalk and end it as the spec says; returns the instance id."""
+        instance_id = self.ding.start_claim(spec)
+        self.ding.finish(instance_id, spec.outcome)
+        return instance_id
+
+    async def settle(self, *, expected_runs: int, timeout: float = 60.0) -> bool:  # noqa: ASYNC109
+        """Wait until ``expected_runs`` runs have ended, the queue is empty and DingTalk has nothing
+        left to deliver; ``False`` on timeout."""
+        assert self.hub is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            with self.hub.db.read() as conn:
+                ended = conn.execute(select(func.count()).select_from(runs)
+                                     .where(runs.c.status != "running")).scalar_one()
+            if ended >= expected_runs and self.hub.transport.pending() == 0 and self.ding.stats.pending == 0:
+                return True
+        return False
+
+
 async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,
                    lang: Lang) -> DemoSummary:
     """Run the demo and return its summary."""
-    company = make_company(seed)
-    app_key, app_secret, token, aes_key = "dingdemo" + secrets.token_hex(4), secrets.token_hex(16), \
-        secrets.token_hex(8), _aes_key()
-    ding = DingTalkSandbox(app_key=app_key, app_secret=app_secret, corp_id="dingcorpdemo", callback_token=token,
-                           aes_key=aes_key, company=company)
-    kd = KingdeeSandbox(acct_id="HL001", username="huiliu", password=secrets.token_hex(8), company=company)
-    async with SandboxServer(ding.app) as ding_srv, SandboxServer(kd.app) as kd_srv:
-        settings = settings.model_copy(update={
-            "dingtalk": DingTalkSettings(base_url=ding_srv.url, app_key=app_key, app_secret=app_secret,
-                                         corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
-                                         writeback_user_id=company.employees[0].oa_user_id or "manager"),
-            "kingdee": KingdeeSettings(base_url=kd_srv.url, acct_id="HL001", username="huiliu",
-                                       password=kd.password),
-        })
-        hub = Hub(settings)
-        await hub.open()
-        with hub.db.begin() as conn:
-            hub.masterdata.load(conn, depts=company.departments, people=company.employees,
-                                centers=company.cost_centers, oa_system="dingtalk")
-        server = uvicorn.Server(uvicorn.Config(create_app(hub), host=settings.host, port=settings.port,
-                                               log_level="warning", access_log=False, lifespan="off"))
-        server_task = asyncio.create_task(server.serve())
-        while not server.started:
-            if server_task.done():
-                await server_task
-                raise ConfigError(t(f"HTTP 端口 {settings.port} 无法监听", f"cannot listen on {settings.port}"),
-                                  where="--port", fix=t("换一个端口，或用 0 自动选择", "use another port, or 0"))
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        ding.subscribe(f"http://{settings.host}:{port}/webhooks/dingtalk")
-        await ding.start_delivery()
-        stop = asyncio.Event()
-        worker_task = asyncio.create_task(hub.worker().run(stop))
-        summary = DemoSummary(claims=claims)
+    summary = DemoSummary(claims=claims)
+    async with DemoStack(settings, seed=seed) as stack:
+        assert stack.hub is not None
         started = time.perf_counter()
-        try:
-            outcomes: dict[str, int] = {"approved": 0, "refused": 0, "revoked": 0}
-            for i in range(claims):
-                spec = company.claim()
-                instance_id = ding.start_claim(spec)
-                ding.finish(instance_id, spec.outcome)
-                outcomes[spec.outcome] += 1
-                if i % 50 == 49:
-                    await asyncio.sleep(0)
-            summary.approved, summary.refused, summary.revoked = (
-                outcomes["approved"], outcomes["refused"], outcomes["revoked"])
-            await _wait(hub, ding, expected=summary.approved, timeout=timeout)
-            summary.seconds = time.perf_counter() - started
-            _collect(hub, kd, summary)
-            if serve_after:
-                say = t(f"HTTP API 仍在运行：http://{settings.host}:{port}/api/runs（Ctrl+C 停止）",
-                        f"the HTTP API keeps running on http://{settings.host}:{port}/api/runs (Ctrl+C)")
-                print_summary(summary, lang)
-                print(say.render(lang), flush=True)  # noqa: T201
-                await server_task
-        finally:
-            stop.set()
-            await worker_task
-            await ding.stop_delivery()
-            server.should_exit = True
-            await server_task
-            await hub.close()
+        for i in range(claims):
+            spec = stack.company.claim()
+            stack.submit(spec)
+            setattr(summary, spec.outcome, getattr(summary, spec.outcome) + 1)
+            if i % 50 == 49:
+                await asyncio.sleep(0)
+        await stack.settle(expected_runs=summary.approved, timeout=timeout)
+        summary.seconds = time.perf_counter() - started
+        collect(stack, summary)
+        if serve_after:
+            print_summary(summary, lang)
+            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）",  # noqa: T201
+                    f"the HTTP API keeps running on http://{settings.host}:{stack.port}/api/runs (Ctrl+C)"
+                    ).render(lang), flush=True)
+            await asyncio.Event().wait()
     return summary
 
 
-async def _wait(hub: Hub, ding: DingTalkSandbox, *, expected: int, timeout: float) -> None:
-    """Until every approved claim's run has ended and the queue is empty, or the timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        with hub.db.read() as conn:
-            ended = conn.execute(select(func.count()).select_from(runs)
-                                 .where(runs.c.status != "running")).scalar_one()
-        if ended >= expected and hub.transport.pending() == 0 and ding.pending_callbacks() == 0:
-            return
-
-
-def _collect(hub: Hub, kd: KingdeeSandbox, summary: DemoSummary) -> None:
-    with hub.db.read() as conn:
+def collect(stack: DemoStack, summary: DemoSummary) -> None:
+    """Fill ``summary`` from the hub's database and the Kingdee sandbox."""
+    assert stack.hub is not None
+    with stack.hub.db.read() as conn:
         summary.callbacks_received = conn.execute(select(func.count()).select_from(event_log).where(
             event_log.c.activity == "callback.received")).scalar_one()
         approved_envelopes = conn.execute(select(func.count()).select_from(inbox).where(
@@ -162,8 +223,8 @@ def _collect(hub: Hub, kd: KingdeeSandbox, summary: DemoSummary) -> None:
         summary.dead_lettered = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         summary.latencies_ms = [float(v) for (v,) in conn.execute(select(event_log.c.duration_ms).where(
             event_log.c.activity == "run.succeeded", event_log.c.duration_ms.is_not(None))).all()]
-    summary.vouchers_created = kd.count()
-    summary.vouchers_audited = kd.count(status="C")
+    summary.vouchers_created = stack.kd.count()
+    summary.vouchers_audited = sum(1 for v in stack.kd.vouchers.values() if v.status == "C")
     summary.missing = max(0, summary.approved - approved_envelopes) + max(
         0, summary.approved - summary.written_back - summary.failed)
 

@@ -1,0 +1,167 @@
+"""SIGKILL at each dangerous point, restart, and still exactly one voucher, written back once.
+
+The sandboxes run in this process (on a thread of their own); the hub's webhook runs as
+``huiliu serve --no-worker`` and the worker as ``huiliu worker`` — real processes, killed for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib.request
+from sqlalchemy import select
+
+from huiliu.bus import reference_for
+from huiliu.crosswalk import Crosswalk, MasterData
+from huiliu.sandbox import SandboxServer
+from huiliu.sandbox.company import make_company
+from huiliu.sandbox.dingtalk import DingTalkSandbox
+from huiliu.sandbox.kingdee import KingdeeSandbox
+from huiliu.store import Database, loads
+from huiliu.store.schema import crosswalk, event_log, runs
+
+pytestmark = pytest.mark.slow
+HUILIU = str(Path(sys.executable).with_name("huiliu"))
+AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Rig:
+    def __init__(self, tmp: Path) -> None:
+        self.company = make_company(5)
+        self.ding = DingTalkSandbox(app_key="dingcrash", app_secret="s3cret", corp_id="dingcorp",
+                                    callback_token="tok", aes_key=AES, company=self.company)
+        self.kd = KingdeeSandbox(acct_id="HL001", username="huiliu", password="pw", company=self.company)
+        self.ding_srv, self.kd_srv = SandboxServer(self.ding.app), SandboxServer(self.kd.app)
+        self.ding_srv.start_in_thread()
+        self.kd_srv.start_in_thread()
+        self.port = _free_port()
+        self.db_url = f"sqlite:///{tmp / 'hub.db'}"
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.tmp = tmp
+        db = Database(self.db_url)
+        db.migrate()
+        with db.begin() as conn:
+            MasterData(Crosswalk()).load(conn, depts=self.company.departments, people=self.company.employees,
+                                         centers=self.company.cost_centers, oa_system="dingtalk")
+        self.db = db
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}
+        env.update({
+            "HUILIU_DATABASE_URL": self.db_url, "HUILIU_PORT": str(self.port), "HUILIU_LEASE_SECONDS": "2",
+            "HUILIU_POLL_INTERVAL": "0.05", "HUILIU_RETRY__INITIAL_INTERVAL": "0.05", "HUILIU_RETRY__JITTER": "0",
+            "HUILIU_DINGTALK__BASE_URL": self.ding_srv.url, "HUILIU_DINGTALK__APP_KEY": "dingcrash",
+            "HUILIU_DINGTALK__APP_SECRET": "s3cret", "HUILIU_DINGTALK__CORP_ID": "dingcorp",
+            "HUILIU_DINGTALK__CALLBACK_TOKEN": "tok", "HUILIU_DINGTALK__AES_KEY": AES,
+            "HUILIU_DINGTALK__WRITEBACK_USER_ID": "manager",
+            "HUILIU_KINGDEE__BASE_URL": self.kd_srv.url, "HUILIU_KINGDEE__ACCT_ID": "HL001",
+            "HUILIU_KINGDEE__USERNAME": "huiliu", "HUILIU_KINGDEE__PASSWORD": "pw",
+        })
+        env.update(extra)
+        return env
+
+    def spawn(self, *args: str, **extra: str) -> subprocess.Popen[bytes]:
+        log = open(self.tmp / f"{args[0]}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([HUILIU, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def wait_http(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:  # noqa: S310
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("hub did not start: " + (self.tmp / "serve-0.log").read_text(errors="replace"))
+
+    def submit_approved(self) -> str:
+        spec = self.company.claim(approve_rate=1.0)
+
+        async def go() -> str:
+            instance_id = self.ding.start_claim(spec)
+            self.ding.finish(instance_id, "approved")
+            return instance_id
+
+        return str(self.ding_srv.run_coroutine(go()))
+
+    def run_status(self) -> str | None:
+        with self.db.read() as conn:
+            return conn.execute(select(runs.c.status)).scalar()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        self.ding_srv.run_coroutine(self.ding.stop_delivery())
+        self.ding_srv.stop_thread()
+        self.kd_srv.stop_thread()
+        self.db.dispose()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("point", [
+    "after_call:kingdee.voucher.create",   # the ERP created it; the hub had not recorded it
+    "after_commit:kingdee.voucher.create",  # crosswalk committed; write-back not yet made
+    "after_call:dingtalk.approval.comment",  # comment posted; the hub had not recorded it
+])
+def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig, point: str) -> None:
+    rig.spawn("serve", "--no-worker")
+    rig.wait_http()
+    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
+    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    instance_id = rig.submit_approved()
+    doomed = rig.spawn("worker", HUILIU_CRASH_AT=json.dumps([point]))
+    assert doomed.wait(30) == -9, "the worker should have been killed with SIGKILL at " + point
+    assert rig.run_status() == "running"
+    survivor = rig.spawn("worker")
+    deadline = time.monotonic() + 30
+    while rig.run_status() != "succeeded" and time.monotonic() < deadline:
+        assert survivor.poll() is None
+        time.sleep(0.1)
+    assert rig.run_status() == "succeeded"
+    reference = reference_for(f"expense-claim-to-voucher:{instance_id}:post_voucher")
+    vouchers = rig.kd.find_by_reference(reference)
+    assert rig.kd.count() == 1 and len(vouchers) == 1 and vouchers[0].status == "C"
+    remarks = [r["remark"] for r in rig.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
+    assert len(remarks) == 1 and vouchers[0].number in remarks[0]
+    with rig.db.read() as conn:
+        links = conn.execute(select(crosswalk.c.system, crosswalk.c.native_number).where(
+            crosswalk.c.entity == "approval")).all()
+        effects = [loads(d) for (d,) in conn.execute(select(event_log.c.detail).where(
+            event_log.c.activity.like("effect.%")).order_by(event_log.c.id)).all()]
+    assert sorted(s for s, _ in links) == ["dingtalk", "kingdee"]
+    assert (("kingdee", vouchers[0].number) in links)
+    if point == "after_call:kingdee.voucher.create":
+        assert effects[0]["attempt"] == 2 and effects[0]["result"]["adopted"] is True
+    if point == "after_call:dingtalk.approval.comment":
+        assert effects[-1]["attempt"] == 2 and effects[-1]["result"]["already"] is True

@@ -1,0 +1,208 @@
+"""The loop end to end: DingTalk callback → inbox → flow → Kingdee voucher → write-back."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import func, select
+
+from huiliu.bus import reference_for
+from huiliu.cli.demo import DemoStack
+from huiliu.crypto import MsgCrypt
+from huiliu.sandbox import Fault, FaultKind
+from huiliu.sandbox.company import ClaimSpec, ExpenseItem
+from huiliu.service import TEMPLATES
+from huiliu.store import loads
+from huiliu.store.schema import crosswalk, dead_letters, event_log, inbox, messages, runs
+
+FLOW = "expense-claim-to-voucher"
+
+
+def comments(stack: DemoStack, instance_id: str) -> list[str]:
+    return [r["remark"] for r in stack.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
+
+
+def voucher_for(stack: DemoStack, instance_id: str):  # type: ignore[no-untyped-def]
+    found = stack.kd.find_by_reference(reference_for(f"{FLOW}:{instance_id}:post_voucher"))
+    assert len(found) == 1, f"{instance_id}: {len(found)} vouchers"
+    return found[0]
+
+
+async def test_happy_path_every_approved_claim_becomes_one_audited_voucher_written_back(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(seed=11) as stack:
+        specs = {}
+        for _ in range(24):
+            spec = stack.company.claim()
+            specs[stack.submit(spec)] = spec
+        approved = [i for i, s in specs.items() if s.outcome == "approved"]
+        assert 10 < len(approved) < 24  # the seed gives all three outcomes
+        assert await stack.settle(expected_runs=len(approved), timeout=60)
+        assert stack.kd.count() == len(approved)
+        for instance_id, spec in specs.items():
+            if spec.outcome != "approved":
+                assert comments(stack, instance_id) == []
+                continue
+            voucher = voucher_for(stack, instance_id)
+            assert voucher.status == "C"  # saved, submitted, audited
+            entries = voucher.model["FEntity"]
+            debits = [Decimal(str(e["FDEBIT"])) for e in entries if Decimal(str(e.get("FDEBIT") or 0))]
+            credits = [Decimal(str(e["FCREDIT"])) for e in entries if Decimal(str(e.get("FCREDIT") or 0))]
+            assert debits == [item.amount for item in spec.items]  # to the fen, in order
+            assert sum(credits) == spec.total == sum(debits)
+            assert all(spec.employee.name in e["FEXPLANATION"] for e in entries)
+            written = comments(stack, instance_id)
+            assert len(written) == 1 and voucher.number in written[0]
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            statuses = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
+            links = conn.execute(select(crosswalk.c.system, func.count()).where(crosswalk.c.entity == "approval")
+                                 .group_by(crosswalk.c.system)).all()
+            activities = {a for (a,) in conn.execute(select(event_log.c.activity).where(
+                event_log.c.case_id == approved[0])).all()}
+            types = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
+        assert statuses == {"succeeded": len(approved)}
+        assert dict(links) == {"dingtalk": len(specs), "kingdee": len(approved)}
+        assert {"callback.received", "envelope.stored", "run.started", "step.employee", "step.claim",
+                "step.voucher", "effect.kingdee.voucher.create", "effect.dingtalk.approval.comment",
+                "run.succeeded", "call.get_instance"} <= activities
+        assert types["dingtalk.approval.approved"] == len(approved)
+        assert types.get("dingtalk.approval.refused", 0) + types.get("dingtalk.approval.revoked", 0) == (
+            len(specs) - len(approved))
+
+
+async def test_the_same_callback_five_times_makes_one_voucher(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        spec = stack.company.claim(approve_rate=1.0)
+        queued = stack.submit(spec)
+        stack.ding.redeliver(queued, 5)  # duplicates while the first is still queued
+        assert await stack.ding.wait_delivered(10)
+        stack.start_worker()
+        assert await stack.settle(expected_runs=1, timeout=30)
+        stack.ding.redeliver(queued, 5)  # and again after it was processed
+        assert await stack.ding.wait_delivered(10)
+        assert await stack.settle(expected_runs=1, timeout=30)
+        assert stack.kd.count() == 1 and stack.kd.save_calls == 1
+        assert len(comments(stack, queued)) == 1
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            outcomes = [o for (o,) in conn.execute(select(event_log.c.outcome).where(
+                event_log.c.activity == "callback.received", event_log.c.case_id == queued)).all()]
+            duplicates = conn.execute(select(func.count()).select_from(event_log).where(
+                event_log.c.activity == "envelope.duplicate")).scalar_one()
+        assert outcomes.count("duplicate") >= 5  # dropped while queued
+        assert duplicates >= 5  # dropped at the inbox after processing
+
+
+async def test_chinese_text_and_amounts_round_trip(make_stack: Callable[..., DemoStack]) -> None:
+    long_text = ("差旅费说明：上海至深圳往返高铁、住宿与客户拜访，含“引号”、《书名号》与￥符号。" * 40)[:1000]
+    async with make_stack() as stack:
+        employee = stack.company.employees[3]
+        spec = ClaimSpec(employee, "出差报销：" + long_text, (
+            ExpenseItem("差旅费", Decimal("1234.56"), long_text), ExpenseItem("交通费", Decimal("0.01"), "地铁")),
+            "approved")
+        instance_id = stack.submit(spec)
+        assert await stack.settle(expected_runs=1, timeout=30)
+        voucher = voucher_for(stack, instance_id)
+        first, second, credit = voucher.model["FEntity"]
+        assert first["FEXPLANATION"].endswith(long_text) and len(long_text) == 1000
+        assert (Decimal(str(first["FDEBIT"])), Decimal(str(second["FDEBIT"])), Decimal(str(credit["FCREDIT"]))) == (
+            Decimal("1234.56"), Decimal("0.01"), Decimal("1234.57"))
+        assert employee.name in credit["FEXPLANATION"]
+        assert "1234.57" in comments(stack, instance_id)[0]
+
+
+async def test_kingdee_session_lost_relogs_in_and_retries_once(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack() as stack:
+        stack.kd.faults.script("save", Fault(FaultKind.EXPIRED_TOKEN))
+        instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        assert stack.kd.count() == 1 and stack.kd.login_calls == 2
+        assert voucher_for(stack, instance_id).status == "C"
+
+
+async def test_kingdee_rate_limit_backs_off(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack() as stack:
+        stack.kd.faults.script("save", Fault(FaultKind.RATE_LIMIT, retry_after=0.4))
+        instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        assert stack.kd.count() == 1
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            saves = conn.execute(select(event_log.c.at, event_log.c.outcome).where(
+                event_log.c.case_id == instance_id, event_log.c.activity == "call.Save")
+                .order_by(event_log.c.id)).all()
+            effect = conn.execute(select(event_log.c.detail).where(
+                event_log.c.activity == "effect.kingdee.voucher.create")).scalar_one()
+        # the 429 is logged when the retry commits; the successful Save came >= Retry-After later
+        assert [o for _, o in saves][-1] == "ok"
+        assert loads(effect)["attempt"] == 2
+
+
+async def test_unbalanced_voucher_is_dead_lettered_and_nothing_reaches_the_erp(
+        make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+    broken = text.replace("amount: \"{{ steps.claim.lines | sum_amount('amount') }}\"", 'amount: "1.00"')
+    assert broken != text
+    (flows / "expense.yaml").write_text(broken, encoding="utf-8")
+    async with make_stack(settings={"flows_dir": flows}) as stack:
+        stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        assert stack.kd.count() == 0 and stack.kd.save_calls == 0
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            dead = conn.execute(select(dead_letters)).one()
+            run = conn.execute(select(runs)).one()
+        assert dead.reason == "unbalanced_voucher" and "借贷不平衡" in dead.last_error
+        assert run.status == "failed" and "借贷不平衡" in run.error
+
+
+async def test_bad_webhook_input_is_rejected_nothing_stored_service_up(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        hub = stack.hub
+        assert hub is not None and hub.settings.dingtalk is not None
+        s = hub.settings.dingtalk
+        crypt = MsgCrypt(s.callback_token, s.aes_key, s.app_key)
+        url = f"http://127.0.0.1:{stack.port}/webhooks/dingtalk"
+        now_ms = str(int(time.time() * 1000))
+        event = json.dumps({"EventType": "bpms_instance_change", "processInstanceId": "x-1", "type": "finish",
+                            "result": "agree"})
+
+        def sealed(message: str, ts: str = now_ms) -> tuple[dict[str, str], str]:
+            env = crypt.seal(message, ts, "nonce1")
+            return ({"msg_signature": env["msg_signature"], "timeStamp": ts, "nonce": "nonce1"},
+                    json.dumps({"encrypt": env["encrypt"]}))
+
+        cases = []
+        params, body = sealed(event)
+        cases.append(("bad_signature", {**params, "msg_signature": "0" * 40}, body))
+        stale = str(int(time.time() * 1000) - 3_600_000)
+        cases.append(("stale_timestamp", *sealed(event, stale)))
+        cases.append(("bad_body", params, "这不是 JSON {"))
+        cases.append(("unknown_event", *sealed(json.dumps({"EventType": "user_add_org", "UserId": ["u1"]}))))
+        cases.append(("missing_params", {}, body))
+        async with aiohttp.ClientSession() as session:
+            for reason, query, payload in cases:
+                async with session.post(url, params=query, data=payload) as resp:
+                    reply = await resp.json()
+                    assert resp.status == 400, reason
+                    assert reply["error"] == reason, (reason, reply)
+                    assert reply["message"] and reply["message_en"]
+            with hub.db.read() as conn:
+                assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 0
+                assert conn.execute(select(func.count()).select_from(event_log)).scalar_one() == 0
+            good_params, good_body = sealed(event)
+            async with session.post(url, params=good_params, data=good_body) as resp:
+                assert resp.status == 200
+                reply = await resp.json()
+        assert crypt.open(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
+        with hub.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 1
