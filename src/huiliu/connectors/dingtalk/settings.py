@@ -1,0 +1,65 @@
+"""Settings of one DingTalk (钉钉) app: credentials, callback keys and the knobs the contract leaves open."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = ["DingTalkSettings"]
+
+
+class DingTalkSettings(BaseModel):
+    """How the hub talks to one DingTalk app (企业内部应用).
+
+    Attributes:
+        base_url: the v1.0 API host, ``https://api.dingtalk.com`` in production, a sandbox in tests.
+        app_key: the app's appKey (also called clientId).
+        app_secret: the app's appSecret.
+        corp_id: the tenant's corpId.
+        callback_token: the event subscription's token (签名 token).
+        aes_key: the subscription's 43-character EncodingAESKey.
+        receive_id: the id sealed into callbacks: appKey for 企业内部应用 event subscriptions (the
+            default), corpId for legacy ``register_call_back``, suiteKey for ISV apps (contracts §1.4).
+        timestamp_tolerance: callbacks whose ``timeStamp`` is further from now than this are stale.
+        writeback_user_id: the DingTalk user who posts write-back comments; a comment is always posted
+            as a user who can see the instance, so pick one with access to the processes the hub handles.
+        comment_record_type: ``operationRecords[].type`` of a comment. Unconfirmed (no stored source names
+            it): check what your tenant returns and set it here; exactly-once write-back depends on it.
+        token_refresh_margin: refresh the access token this long before ``expireIn`` runs out (the stream
+            SDK uses 300 s).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = "https://api.dingtalk.com"
+    app_key: str = Field(min_length=1)
+    app_secret: SecretStr
+    corp_id: str = Field(min_length=1)
+    callback_token: SecretStr
+    aes_key: SecretStr
+    receive_id: str = ""
+    timestamp_tolerance: timedelta = timedelta(seconds=300)
+    writeback_user_id: str = Field(min_length=1)
+    comment_record_type: str = "ADD_REMARK"
+    token_refresh_margin: timedelta = timedelta(seconds=300)
+
+    @field_validator("aes_key")
+    @classmethod
+    def _aes_key_length(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) != 43:
+            raise ValueError("aes_key must be the 43-character EncodingAESKey from the DingTalk console")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _receive_id_defaults_to_app_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("receive_id") and data.get("app_key"):
+            return {**data, "receive_id": data["app_key"]}
+        return data

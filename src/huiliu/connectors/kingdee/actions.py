@@ -1,0 +1,96 @@
+"""Kingdee actions flows may call, each idempotent under retries (DESIGN.md, invariant 3).
+
+``kingdee.voucher.create``: Save is not idempotent in K3Cloud and a lost reply followed by a blind
+retry makes a second voucher (contract §4.3). So every attempt after the first looks the hub's
+reference up with ExecuteBillQuery and adopts what it finds; only when nothing is found does it Save.
+The voucher is then brought to 已审核: 创建 (A) → Submit → 审核中 (B) → Audit → 已审核 (C).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.kingdee.client import KingdeeClient, quote
+from huiliu.connectors.kingdee.errors import SYSTEM
+from huiliu.connectors.kingdee.mapping import voucher_model
+from huiliu.connectors.kingdee.settings import KingdeeSettings
+from huiliu.errors import MappingError, VendorRejected
+from huiliu.i18n import t
+
+__all__ = ["VOUCHER_CREATE", "VoucherCreate", "register_actions"]
+
+VOUCHER_CREATE = "kingdee.voucher.create"
+
+_CREATED, _SUBMITTED, _AUDITED, _REAUDIT = "A", "B", "C", "D"
+
+
+class VoucherCreate:
+    """The ``kingdee.voucher.create`` action.
+
+    Request: ``{"voucher": <JSON form of huiliu.model.Voucher>}``. Result: ``{"id", "number", "status",
+    "adopted"}``; ``adopted`` is true when a voucher saved by an earlier attempt was found and used.
+
+    Args:
+        client: the Kingdee client.
+        settings: the connector settings (form, reference field, whether to audit).
+    """
+
+    def __init__(self, client: KingdeeClient, settings: KingdeeSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def find(self, reference: str) -> tuple[int, str, str] | None:
+        """The (id, number, status) of the voucher carrying ``reference``, or ``None``.
+
+        If an earlier failure let two exist, the oldest (lowest id) is adopted so that retries settle
+        on one voucher; the other must be removed by hand.
+        """
+        rows = await self.client.query(
+            self.settings.voucher_form, "FVOUCHERID,FBillNo,FDocumentStatus",
+            f"{self.settings.reference_field}={quote(reference)}")
+        found = sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows if len(r) >= 3 and r[0] is not None)
+        return found[0] if found else None
+
+    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
+        """Create (or adopt) the voucher, then submit and audit it."""
+        voucher = request.get("voucher")
+        if not isinstance(voucher, Mapping):
+            raise MappingError(t("请求缺少 voucher 对象", "the request has no voucher object"),
+                               where=f"{VOUCHER_CREATE}.voucher",
+                               fix=t("流程应传入 {\"voucher\": <凭证 JSON>}",
+                                     "the flow must pass {\"voucher\": <voucher JSON>}"))
+        # Map before touching Kingdee: a malformed or unbalanced voucher fails without any call.
+        model = voucher_model(voucher, ctx.reference, self.settings)
+        form = self.settings.voucher_form
+        found = await self.find(ctx.reference) if ctx.attempt > 1 else None
+        if found is not None:
+            voucher_id, number, status = found
+        else:
+            saved = await self.client.save(form, model)
+            voucher_id, number, status = saved.id, saved.number, _CREATED
+        if self.settings.audit_vouchers:
+            status = await self._audit(voucher_id, number, status)
+        return {"id": voucher_id, "number": number, "status": status, "adopted": found is not None}
+
+    async def _audit(self, voucher_id: int, number: str, status: str) -> str:
+        form = self.settings.voucher_form
+        if status in (_CREATED, _REAUDIT):
+            await self.client.submit(form, ids=[voucher_id])
+            status = _SUBMITTED
+        if status == _SUBMITTED:
+            await self.client.audit(form, ids=[voucher_id])
+            status = _AUDITED
+        if status != _AUDITED:
+            raise VendorRejected(
+                t(f"凭证 {number} 处于状态 {status}，无法审核", f"voucher {number} is in status {status}, "
+                  "cannot be audited"),
+                system=SYSTEM, operation="Audit", vendor_code=status,
+                fix=t("在金蝶中检查该凭证的状态", "check the voucher's status in Kingdee"))
+        return status
+
+
+def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: KingdeeSettings) -> None:
+    """Register the Kingdee actions: ``kingdee.voucher.create``."""
+    registry.register(VOUCHER_CREATE, VoucherCreate(client, settings))

@@ -1,0 +1,66 @@
+"""Settings of the Kingdee 金蝶云星空 (K3Cloud) connector, validated once at start-up."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["KingdeeSettings"]
+
+
+class KingdeeSettings(BaseModel):
+    """How to reach one K3Cloud account set (数据中心) and how its vouchers are laid out.
+
+    Several values differ per tenant and are not confirmed by any public source; they are settings so
+    that a deployment can match its own BOS configuration without code changes.
+
+    Attributes:
+        base_url: the server, e.g. ``http://erp.example.com`` (a trailing ``/k3cloud/`` as in the
+            official SDK's ``server_url`` is accepted and removed).
+        acct_id: the account-set id (数据中心 ID, ``acctID``) given at login.
+        username: the WebAPI user.
+        password: that user's password; never shown in messages or ``repr``.
+        lcid: the login locale; 2052 is zh-CN.
+        reference_field: the custom header field that stores the hub's reference, looked up before any
+            retried create. Unconfirmed: customers add it in BOS, so its key is tenant-specific.
+        aux_fields: canonical auxiliary dimension (辅助核算) → flex field inside ``FDetailID``. Which
+            ``FFLEXn`` means department or employee is configured per account book.
+        book: the account book (账簿) number sent as ``FAccountBookID``.
+        currency_number: ISO currency → Kingdee currency number (``PRE001`` is CNY in a fresh tenant).
+        voucher_form: the form id of vouchers.
+        voucher_groups: canonical voucher group (凭证字, e.g. ``记``) → the number of that base-data
+            record. Unconfirmed: tenants number them ``记`` or ``PRE001``; groups not listed are sent as
+            they are.
+        audit_vouchers: bring created vouchers to 已审核 (Submit, then Audit). Off leaves them 创建 for an
+            accountant to review.
+        data_as_string: send ``data`` as a JSON string, as some SDK versions do, instead of an object.
+            Unconfirmed which one every server version accepts; both are seen in public clients.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(min_length=1)
+    acct_id: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+    password: SecretStr
+    lcid: int = 2052
+    reference_field: str = Field(default="F_HUILIU_REF", pattern=r"^[A-Za-z_]\w*$")
+    aux_fields: dict[str, str] = Field(default_factory=lambda: {"department": "FFLEX5", "employee": "FFLEX7"})
+    book: str = "001"
+    currency_number: dict[str, str] = Field(default_factory=lambda: {"CNY": "PRE001"})
+    voucher_form: str = "GL_VOUCHER"
+    voucher_groups: dict[str, str] = Field(default_factory=dict)
+    audit_vouchers: bool = True
+    data_as_string: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _normalise_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {value!r}")
+        value = value.rstrip("/")
+        return value.removesuffix("/k3cloud").rstrip("/")
+
+    @property
+    def service_root(self) -> str:
+        """``{base_url}/k3cloud/``: service names are appended with ``.common.kdsvc``."""
+        return f"{self.base_url}/k3cloud/"
