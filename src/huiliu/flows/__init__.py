@@ -1,0 +1,42 @@
+"""Flows: YAML files that say "when this happens in OA, do this in the ERP, and write that back".
+
+Owns: the flow file's schema and loader (errors located by file, line and column), the sandboxed
+expression language (Jinja2), the steps (``lookup``, ``map``, ``voucher``, ``call``) and a pure runtime
+that advances a run's context and hands each external call back as an :class:`Effect`. Does not own:
+storing runs, the outbox or calling vendors (``service``, ``connectors``).
+
+Typical use by the caller::
+
+    flows = load_flows(directory, known_actions=registry.names())
+    if matches(flow, envelope.type, context):
+        step = advance(flow, context, lookup)        # pure steps, up to the next call
+        ...                                          # record step.effect in the outbox, call it
+        context = complete(flow, step.context, step.effect.step_id, result)
+        step = advance(flow, context, lookup)
+"""
+
+from huiliu.flows.expressions import CONTEXT_NAMES, Expression, Origin
+from huiliu.flows.loader import load_flow, load_flows, validate_path
+from huiliu.flows.model import Flow, FlowSpec, Trigger
+from huiliu.flows.runtime import Advance, Effect, StepMismatch, advance, complete, matches
+from huiliu.flows.steps import Lookup, Step
+
+__all__ = [
+    "CONTEXT_NAMES",
+    "Advance",
+    "Effect",
+    "Expression",
+    "Flow",
+    "FlowSpec",
+    "Lookup",
+    "Origin",
+    "Step",
+    "StepMismatch",
+    "Trigger",
+    "advance",
+    "complete",
+    "load_flow",
+    "load_flows",
+    "matches",
+    "validate_path",
+]

@@ -1,0 +1,264 @@
+"""Compile a validated :class:`FlowSpec` into a :class:`Flow`, with the checks that span the file.
+
+Owns: unique step ids, ``steps.x`` only to earlier steps, known actions, names, filters and loop
+variables, refusing ``{% %}`` statements, and compiling every template once with its origin. Every
+problem is collected (not raised) so that ``validate_path`` can list them all. Does not own: YAML or the
+schema (``loader``, ``model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+from jinja2.exceptions import TemplateSyntaxError
+
+from huiliu.flows.expressions import (
+    CONTEXT_NAMES,
+    Expression,
+    Origin,
+    environment,
+    parse_condition,
+    parse_value,
+)
+from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
+from huiliu.flows.model import (
+    AccountTableSpec,
+    Flow,
+    FlowSpec,
+    ForEachSpec,
+    StepSpec,
+    Trigger,
+    ValueSpec,
+    VoucherSpec,
+)
+from huiliu.flows.steps import (
+    AccountTable,
+    CallStep,
+    DictNode,
+    ForEachNode,
+    LineRule,
+    ListNode,
+    LookupStep,
+    MapStep,
+    Step,
+    ValueNode,
+    VoucherStep,
+)
+from huiliu.i18n import Text, t
+
+__all__ = ["Compiler"]
+
+
+def _hint(guess: str | None, rest: Text) -> Text:
+    """``rest``, preceded by "did you mean …?" when there is a close match."""
+    if guess is None:
+        return rest
+    return t(f"是否想写 `{guess}`？{rest.zh}", f"did you mean `{guess}`? {rest.en}")
+
+
+class Compiler:
+    """Checks across steps and compiles every template, collecting every problem in :attr:`problems`.
+
+    Args:
+        spec: the validated flow file.
+        locator: finds lines and columns in the same file.
+        known_actions: the actions ``call`` steps may use, or ``None`` for any.
+    """
+
+    def __init__(self, spec: FlowSpec, locator: Locator, known_actions: Collection[str] | None) -> None:
+        self.spec = spec
+        self.locator = locator
+        self.known_actions = known_actions
+        self.problems: list[Problem] = []
+        self.step_ids = [s.id for s in spec.steps]
+        self.builtins = frozenset(environment.globals)
+
+    def fail(self, loc: Loc, what: Text, fix: Text, *, key: bool = False) -> None:
+        """Record a problem at ``loc``."""
+        self.problems.append(self.locator.problem(loc, what, fix, key=key))
+
+    def origin(self, loc: Loc, step: str | None, *, key: bool = False) -> Origin:
+        """The :class:`Origin` of the value at ``loc``."""
+        line, column = self.locator.position(loc, key=key)
+        inner = loc[2:] if step is not None else loc
+        return Origin(self.locator.file, line, column, step, field_path(inner))
+
+    def expr(self, value: object, loc: Loc, index: int | None, names: frozenset[str], *,
+             condition: bool = False) -> Expression:
+        """Compile one string (or YAML scalar) after checking names, steps and filters."""
+        step = self.step_ids[index] if index is not None else None
+        origin = self.origin(loc, step)
+        if not isinstance(value, str):
+            return Expression.constant(value, origin)
+        path = field_path(loc)
+        if condition and "{{" in value:
+            self.fail(loc, t(f"`{path}` 是条件表达式，不要写 {{{{ }}}}",
+                             f"`{path}` is a bare condition: no {{{{ }}}}"),
+                      t("直接写表达式，例如 when: \"instance.process_code == 'PROC-X'\"",
+                        "write the expression itself, e.g. when: \"instance.process_code == 'PROC-X'\""))
+            return Expression.constant(value, origin)
+        try:
+            parsed = parse_condition(value) if condition else parse_value(value)
+        except TemplateSyntaxError as exc:
+            self.fail(loc, t(f"`{path}` 的表达式语法错误：{exc.message}（{value}）",
+                             f"syntax error in the expression of `{path}`: {exc.message} ({value})"),
+                      t("检查括号、引号以及 {{ }} 是否成对",
+                        "check that brackets, quotes and {{ }} are paired"))
+            return Expression.constant(value, origin)
+        ok = True
+        if parsed.statements:
+            ok = False
+            found = ", ".join(parsed.statements)
+            self.fail(loc, t(f"`{path}` 用了 {{% %}} 语句（{found}），流程中只允许 {{{{ 表达式 }}}}",
+                             f"`{path}` uses {{% %}} statements ({found}); flows allow "
+                             "only {{ expressions }}"),
+                      t("用 a if 条件 else b、过滤器或 map 步骤的 for_each 代替",
+                        "use `a if cond else b`, filters, or a map step's for_each instead"))
+        allowed = CONTEXT_NAMES | self.builtins | names
+        for name in sorted(parsed.names - allowed):
+            ok = False
+            guess = suggest(name, allowed)
+            self.fail(loc, t(f"`{path}` 用了未知的名称 `{name}`（{value}）", f"`{path}` uses an unknown name "
+                             f"`{name}` ({value})"),
+                      _hint(guess, t(f"可用的名称：{', '.join(sorted(allowed))}",
+                                     f"known names: {', '.join(sorted(allowed))}")))
+        checks: list[tuple[Text, frozenset[str], frozenset[str]]] = [
+            (t("过滤器", "filter"), parsed.filters, frozenset(environment.filters)),
+            (t("测试", "test"), parsed.tests, frozenset(environment.tests))]
+        for noun, used, known in checks:
+            for name in sorted(used - known):
+                ok = False
+                guess = suggest(name, known)
+                self.fail(loc, t(f"`{path}` 用了未知的{noun.zh} `{name}`（{value}）",
+                                 f"`{path}` uses an unknown {noun.en} `{name}` ({value})"),
+                          _hint(guess, t("流程专用的过滤器：decimal、sum_amount、fen、local_date",
+                                         "flow filters: decimal, sum_amount, fen, local_date")))
+        earlier = self.step_ids[:index] if index is not None else []
+        before_zh, before_en = ", ".join(earlier) or "（无）", ", ".join(earlier) or "(none)"
+        for ref in sorted(parsed.step_refs - set(earlier)):
+            ok = False
+            if ref in self.step_ids:
+                what = t(f"`{path}` 引用了 `steps.{ref}`，但步骤 `{ref}` 不在它之前",
+                         f"`{path}` refers to `steps.{ref}`, but step `{ref}` does not come before it")
+                fix = t(f"把步骤 `{ref}` 移到前面，或改用已完成的步骤：{before_zh}",
+                        f"move step `{ref}` earlier, or use a step that has run: {before_en}")
+            else:
+                guess = suggest(ref, earlier)
+                what = t(f"`{path}` 引用了不存在的步骤 `steps.{ref}`",
+                         f"`{path}` refers to unknown step `steps.{ref}`")
+                fix = _hint(guess, t(f"之前的步骤：{before_zh}", f"steps before it: {before_en}"))
+            self.fail(loc, what, fix)
+        if not ok:
+            return Expression.constant(value, origin)
+        try:
+            return Expression.compile(parsed, origin)
+        except TemplateSyntaxError as exc:
+            self.fail(loc, t(f"`{path}` 的表达式无法编译：{exc.message}（{value}）",
+                             f"the expression of `{path}` does not compile: {exc.message} ({value})"),
+                      t("检查过滤器与测试的名称和参数", "check the names and arguments of filters and tests"))
+            return Expression.constant(value, origin)
+
+    def loop_name(self, name: str, loc: Loc) -> None:
+        """Refuse a loop variable that would hide a context name."""
+        if name in CONTEXT_NAMES or name in self.builtins:
+            self.fail(loc, t(f"循环变量 `{name}` 会遮住同名的上下文数据",
+                             f"loop variable `{name}` would hide the "
+                             "context value of that name"),
+                      t("换一个名字，例如 row、line、item", "choose another name, e.g. row, line, item"))
+
+    def value(self, spec: ValueSpec, loc: Loc, index: int, names: frozenset[str]) -> ValueNode:
+        """Compile a built value: template, list, mapping or ``for_each``."""
+        if isinstance(spec, ForEachSpec):
+            self.loop_name(spec.as_, (*loc, "as"))
+            items = self.expr(spec.for_each, (*loc, "for_each"), index, names)
+            body = self.value(spec.fields, (*loc, "fields"), index, names | {spec.as_})
+            return ForEachNode(items, spec.as_, body)
+        if isinstance(spec, dict):
+            return self.mapping(spec, loc, index, names)
+        if isinstance(spec, list):
+            return ListNode(tuple(self.value(v, (*loc, i), index, names) for i, v in enumerate(spec)))
+        return self.expr(spec, loc, index, names)
+
+    def mapping(self, spec: Mapping[str, ValueSpec], loc: Loc, index: int, names: frozenset[str]) -> DictNode:
+        """Compile a mapping of built values."""
+        return DictNode(tuple((k, self.value(v, (*loc, k), index, names)) for k, v in spec.items()))
+
+    def voucher(self, spec: VoucherSpec, base: Loc, index: int, step: StepSpec,
+                when: Expression | None) -> Step:
+        """Compile a voucher step's rules."""
+        none: frozenset[str] = frozenset()
+        rules = []
+        for j, line in enumerate(spec.lines):
+            loc: Loc = (*base, "lines", j)
+            names = none
+            for_each = None
+            if line.for_each is not None and line.as_ is not None:
+                self.loop_name(line.as_, (*loc, "as"))
+                for_each = self.expr(line.for_each, (*loc, "for_each"), index, none)
+                names = frozenset({line.as_})
+            account: Expression | AccountTable
+            if isinstance(line.account, AccountTableSpec):
+                table = tuple((k, self.expr(v, (*loc, "account", "map", k), index, names))
+                              for k, v in line.account.map.items())
+                by = self.expr(line.account.by, (*loc, "account", "by"), index, names)
+                account = AccountTable(by, table)
+            else:
+                account = self.expr(line.account, (*loc, "account"), index, names)
+            rules.append(LineRule(
+                origin=self.origin(loc, step.id), for_each=for_each, name=line.as_, direction=line.direction,
+                account=account, amount=self.expr(line.amount, (*loc, "amount"), index, names),
+                summary=self.expr(line.summary, (*loc, "summary"), index, names),
+                aux=tuple((k, self.expr(v, (*loc, "aux", k), index, names)) for k, v in line.aux.items())))
+        return VoucherStep(
+            id=step.id, origin=self.origin(base, step.id, key=True), when=when,
+            book=self.expr(spec.book, (*base, "book"), index, none),
+            date=self.expr(spec.date, (*base, "date"), index, none),
+            group=self.expr(spec.group, (*base, "group"), index, none),
+            currency=self.expr(spec.currency, (*base, "currency"), index, none),
+            reference=self.expr(spec.reference, (*base, "reference"), index, none),
+            rules=tuple(rules))
+
+    def step(self, step: StepSpec, index: int) -> Step:
+        """Compile one step."""
+        loc: Loc = ("steps", index)
+        none: frozenset[str] = frozenset()
+        if step.id in self.step_ids[:index]:
+            first = self.step_ids.index(step.id)
+            self.fail((*loc, "id"), t(f"步骤 id `{step.id}` 重复（第 {first + 1} 个步骤已用过）",
+                                      f"step id `{step.id}` is used twice (step {first + 1} has it too)"),
+                      t("每个步骤的 id 必须唯一：改一个名字", "step ids must be unique: rename one"))
+        when = (self.expr(step.when, (*loc, "when"), index, none, condition=True)
+                if step.when is not None else None)
+        origin = self.origin(loc, step.id)
+        if step.lookup is not None:
+            spec = step.lookup
+            return LookupStep(id=step.id, origin=origin, when=when, entity=spec.entity, system=spec.system,
+                              key=self.expr(spec.key, (*loc, "lookup", "key"), index, none),
+                              required=spec.required)
+        if step.map is not None:
+            return MapStep(id=step.id, origin=origin, when=when,
+                           fields=self.mapping(step.map, (*loc, "map"), index, none))
+        if step.voucher is not None:
+            return self.voucher(step.voucher, (*loc, "voucher"), index, step, when)
+        action = step.call or ""
+        if self.known_actions is not None and action not in self.known_actions:
+            known = sorted(self.known_actions)
+            guess = suggest(action, known)
+            self.fail((*loc, "call"), t(f"未知的动作 `{action}`（步骤 `{step.id}`）",
+                                        f"unknown action `{action}` (step `{step.id}`)"),
+                      _hint(guess, t(f"可用的动作：{', '.join(known) or '（无）'}",
+                                     f"known actions: {', '.join(known) or '(none)'}")))
+        return CallStep(id=step.id, origin=origin, when=when, action=action,
+                        request=self.mapping(step.with_ or {}, (*loc, "with"), index, none))
+
+    def flow(self, source: Path) -> Flow:
+        """Compile the whole flow; check :attr:`problems` before using it."""
+        trigger = self.spec.trigger
+        condition = (self.expr(trigger.when, ("trigger", "when"), None, frozenset(), condition=True)
+                     if trigger.when is not None else None)
+        steps = tuple(self.step(step, i) for i, step in enumerate(self.spec.steps))
+        line, column = self.locator.position(("id",))
+        return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
+                    trigger=Trigger(trigger.event, trigger.when, condition), steps=steps,
+                    description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}")

@@ -1,0 +1,294 @@
+"""The flow file's schema (YAML → pydantic) and the loaded, compiled :class:`Flow`.
+
+Owns: which keys a flow file may have, their types, and the rules one step can check on its own (exactly
+one kind per step, ``with`` only on a ``call``). Does not own: reading YAML and locating errors in the
+file (``loader``), checks across steps (``loader``), or running steps (``steps``, ``runtime``).
+
+Every spec model forbids unknown keys; the error for one carries the key (so the loader can point at its
+line) and the keys that are allowed (so the message can suggest the right one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictStr,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
+
+from huiliu.flows.expressions import Expression
+from huiliu.flows.steps import CallStep, Step
+from huiliu.model import Direction
+
+__all__ = [
+    "STEP_KINDS",
+    "TAGS",
+    "AccountTableSpec",
+    "Flow",
+    "FlowSpec",
+    "ForEachSpec",
+    "LookupSpec",
+    "StepSpec",
+    "Trigger",
+    "TriggerSpec",
+    "ValueSpec",
+    "VoucherLineSpec",
+    "VoucherSpec",
+]
+
+STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call")
+"""The kinds of step; each step has exactly one of these keys."""
+
+TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>"})
+"""Union tags pydantic puts in error locations; they are not keys of the file."""
+
+Identifier = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+FlowId = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+EventType = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]
+ActionName = Annotated[StrictStr, StringConstraints(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")]
+NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise PydanticCustomError("scalar_type", "expected text, a number, true/false or null, got {type}",
+                              {"type": type(value).__name__})
+
+
+def _code(value: object) -> str | int:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("code_type", "expected text or a whole number, got {type}",
+                              {"type": type(value).__name__})
+
+
+def _amount(value: object) -> str | int | float:
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("amount_type", "expected an amount or an expression, got {type}",
+                              {"type": type(value).__name__})
+
+
+Scalar = Annotated[str | int | float | bool | None, PlainValidator(_scalar)]
+AmountValue = Annotated[str | int | float, PlainValidator(_amount)]
+
+
+class _Spec(BaseModel):
+    """Base of every spec: frozen, unknown keys refused with the key and the allowed keys named."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            allowed = [f.alias or name for name, f in cls.model_fields.items()]
+            for key in data:
+                if key not in allowed:
+                    raise PydanticCustomError("unknown_field", "unknown field {field}",
+                                              {"field": str(key), "allowed": ", ".join(allowed)})
+        return data
+
+
+def _value_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return "<for_each>" if {"for_each", "as", "fields"} & value.keys() else "<mapping>"
+    if isinstance(value, list):
+        return "<list>"
+    return "<scalar>"
+
+
+if TYPE_CHECKING:  # mypy resolves the recursion itself; pydantic needs the TypeAliasType below
+    ValueSpec: TypeAlias = "Scalar | list[ValueSpec] | dict[str, ValueSpec] | ForEachSpec"
+else:
+    ValueSpec = TypeAliasType(
+        "ValueSpec",
+        Annotated[
+            Annotated[Scalar, Tag("<scalar>")]
+            | Annotated[list["ValueSpec"], Tag("<list>")]
+            | Annotated[dict[str, "ValueSpec"], Tag("<mapping>")]
+            | Annotated["ForEachSpec", Tag("<for_each>")],
+            Discriminator(_value_tag),
+        ],
+    )
+    """A value built by a step: a template or literal, a list, a mapping, or a ``for_each`` block."""
+
+
+class ForEachSpec(_Spec):
+    """Build a list: evaluate ``fields`` once per item of ``for_each``, the item named ``as``."""
+
+    for_each: StrictStr
+    as_: Identifier = Field(alias="as")
+    fields: ValueSpec
+
+
+class LookupSpec(_Spec):
+    """Find a master-data record (employee, department …) by a system's native key."""
+
+    entity: Identifier
+    system: Identifier
+    key: StrictStr
+    required: StrictBool = True
+
+
+class AccountTableSpec(_Spec):
+    """Choose the account by a value: ``{by: "{{ line.expense_type }}", map: {差旅费: "6602.03"}}``."""
+
+    by: StrictStr
+    map: Annotated[dict[str, StrictStr], Field(min_length=1)]
+
+
+def _account_tag(value: Any) -> str:
+    return "<table>" if isinstance(value, dict) else "<text>"
+
+
+AccountSpec = Annotated[
+    Annotated[StrictStr, Tag("<text>")] | Annotated[AccountTableSpec, Tag("<table>")],
+    Discriminator(_account_tag),
+]
+
+
+class VoucherLineSpec(_Spec):
+    """One voucher line rule; with ``for_each``/``as`` it makes one line per item."""
+
+    for_each: StrictStr | None = None
+    as_: Identifier | None = Field(default=None, alias="as")
+    direction: Direction
+    account: AccountSpec
+    amount: AmountValue
+    summary: StrictStr = ""
+    aux: dict[str, Annotated[str | int, PlainValidator(_code)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _loop_pair(self) -> VoucherLineSpec:
+        if (self.for_each is None) != (self.as_ is None):
+            raise PydanticCustomError("loop_pair", "for_each and as go together")
+        return self
+
+
+class VoucherSpec(_Spec):
+    """A balanced accounting voucher (记账凭证)."""
+
+    book: NonEmpty
+    date: NonEmpty
+    group: NonEmpty = "记"
+    currency: NonEmpty = "CNY"
+    reference: NonEmpty = "{{ reference }}"
+    lines: Annotated[list[VoucherLineSpec], Field(min_length=1)]
+
+
+class StepSpec(_Spec):
+    """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``."""
+
+    id: Identifier
+    title: StrictStr | None = None
+    when: StrictStr | None = None
+    lookup: LookupSpec | None = None
+    map: dict[str, ValueSpec] | None = None
+    voucher: VoucherSpec | None = None
+    call: ActionName | None = None
+    with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepSpec:
+        kinds = [k for k in STEP_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise PydanticCustomError("step_kind", "a step needs exactly one kind, found {found}",
+                                      {"found": ", ".join(kinds) or "none"})
+        if self.with_ is not None and self.call is None:
+            raise PydanticCustomError("with_without_call", "with belongs to a call step")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``lookup``, ``map``, ``voucher`` or ``call``."""
+        return next(k for k in STEP_KINDS if getattr(self, k) is not None)
+
+
+class TriggerSpec(_Spec):
+    """Which event starts the flow, and an optional condition on it."""
+
+    event: EventType
+    when: StrictStr | None = None
+
+
+class FlowSpec(_Spec):
+    """A whole flow file."""
+
+    id: FlowId
+    version: NonEmpty
+    title: NonEmpty
+    description: StrictStr | None = None
+    trigger: TriggerSpec
+    steps: Annotated[list[StepSpec], Field(min_length=1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The event a flow starts on.
+
+    Attributes:
+        event: the event type, ``<system>.<entity>.<past-verb>``.
+        when: the condition as written, or ``None``.
+        condition: the compiled condition.
+    """
+
+    event: str
+    when: str | None
+    condition: Expression | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Flow:
+    """A loaded flow: validated, every template compiled. Compared by identity.
+
+    Attributes:
+        id: the flow id (stable; runs refer to it).
+        version: the flow's version as written.
+        title: a title for people.
+        source: the file it was loaded from.
+        trigger: the event it starts on.
+        steps: the compiled steps, in order.
+        description: optional longer text.
+        id_where: ``file:line:column`` of the ``id`` (for duplicate-id errors across files).
+    """
+
+    id: str
+    version: str
+    title: str
+    source: Path
+    trigger: Trigger
+    steps: tuple[Step, ...]
+    description: str | None = None
+    id_where: str = ""
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index.update({step.id: i for i, step in enumerate(self.steps)})
+
+    def index(self, step_id: str) -> int:
+        """Position of a step; raises ``KeyError`` for an unknown id."""
+        return self._index[step_id]
+
+    @property
+    def actions(self) -> frozenset[str]:
+        """Every action the flow's ``call`` steps use."""
+        return frozenset(s.action for s in self.steps if isinstance(s, CallStep))
+
+
+ForEachSpec.model_rebuild()
+StepSpec.model_rebuild()

@@ -1,0 +1,157 @@
+"""The flow runtime: a pure function from a run's context to the next context and the next effect.
+
+Owns: matching an event to a flow's trigger, running pure steps from the context's ``cursor`` until a
+``call`` step or the end (:func:`advance`), and storing a call's result (:func:`complete`). Does not own:
+storing contexts, the outbox, or calling anything — the caller (``service``) records each
+:class:`Effect` in its outbox, makes the call, and hands the result back to :func:`complete`.
+
+A run's context is JSON-shaped and stored between steps::
+
+    {"event": {...}, "instance": {...}, "form": {...}, "reference": "BX-2024-0001",
+     "steps": {"employee": {...}, "claim": {...}}, "cursor": 2}
+
+Step outputs are stored in their JSON form (a ``Decimal`` becomes a string) the moment they are made,
+so a run gives the same result whether it goes on in this call or after a reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from huiliu.errors import ProcessingError
+from huiliu.flows.model import Flow
+from huiliu.flows.steps import CallStep, Lookup
+from huiliu.i18n import t
+from huiliu.store.codec import to_jsonable
+
+__all__ = ["Advance", "Effect", "StepMismatch", "advance", "complete", "matches"]
+
+
+class StepMismatch(ProcessingError):  # noqa: N818 - named like its siblings in huiliu.errors
+    """A result was handed back for a step that is not the run's current call step."""
+
+    kind = "step_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """An external call the flow asks for.
+
+    Attributes:
+        step_id: the ``call`` step; its result goes back through :func:`complete`.
+        action: the action name, e.g. ``kingdee.voucher.create``.
+        request: the JSON-shaped request built from the step's ``with``.
+    """
+
+    step_id: str
+    action: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """What :func:`advance` did.
+
+    Attributes:
+        context: the new context to store (``cursor`` points at ``effect``'s step, or past the end).
+        completed: ``(step_id, output)`` for each step finished in this call; skipped steps give ``None``.
+        effect: the next external call, or ``None`` when the flow is done.
+        done: every step has run.
+    """
+
+    context: dict[str, Any]
+    completed: list[tuple[str, Any]]
+    effect: Effect | None
+    done: bool
+
+
+def matches(flow: Flow, event_type: str, context: Mapping[str, Any]) -> bool:
+    """Whether ``flow`` starts on this event.
+
+    Raises:
+        MappingError: the trigger's ``when`` failed on this context.
+    """
+    if event_type != flow.trigger.event:
+        return False
+    condition = flow.trigger.condition
+    return condition is None or bool(condition.evaluate(context))
+
+
+def _state(flow: Flow, context: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """A JSON copy of ``context`` (the caller's stays untouched) and its checked cursor."""
+    state = to_jsonable(dict(context))
+    steps = state.setdefault("steps", {})
+    cursor = state.setdefault("cursor", 0)
+    if not isinstance(steps, dict) or isinstance(cursor, bool) or not isinstance(cursor, int) or not (
+            0 <= cursor <= len(flow.steps)):
+        raise ProcessingError(
+            t(f"流程 {flow.id} 的运行上下文已损坏：cursor={cursor!r}",
+              f"the run context of flow {flow.id} is corrupt: cursor={cursor!r}"),
+            where=str(flow.source),
+            fix=t(f"cursor 应为 0 到 {len(flow.steps)} 的整数，steps 应为映射；流程改版后请用新版本重新发起",
+                  f"cursor must be an integer from 0 to {len(flow.steps)} and steps a mapping; after "
+                  "changing a flow, start its runs again"))
+    return state, cursor
+
+
+def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
+    """Run pure steps from ``context["cursor"]`` until a ``call`` step or the end.
+
+    Deterministic and free of side effects apart from ``lookup`` (which only reads). The given context
+    is not changed; a new one is returned.
+
+    Raises:
+        MappingError: an expression, lookup or account mapping failed; the message names the flow file and
+            line, the step and the field.
+        UnbalancedVoucher: a voucher step's debit and credit differ.
+        ProcessingError: the context is corrupt.
+    """
+    state, cursor = _state(flow, context)
+    steps: dict[str, Any] = state["steps"]
+    completed: list[tuple[str, Any]] = []
+    while cursor < len(flow.steps):
+        step = flow.steps[cursor]
+        if step.when is not None and not step.when.evaluate(state):
+            steps[step.id] = None
+            completed.append((step.id, None))
+            cursor += 1
+            state["cursor"] = cursor
+            continue
+        if isinstance(step, CallStep):
+            effect = Effect(step.id, step.action, step.run(state, lookup))
+            return Advance(state, completed, effect, done=False)
+        output = step.run(state, lookup)
+        steps[step.id] = output
+        completed.append((step.id, output))
+        cursor += 1
+        state["cursor"] = cursor
+    return Advance(state, completed, None, done=True)
+
+
+def complete(flow: Flow, context: Mapping[str, Any], step_id: str,
+             result: Mapping[str, Any]) -> dict[str, Any]:
+    """Store a call's result under ``steps[step_id]`` and move the cursor past it.
+
+    Returns:
+        The new context (the given one is not changed). Call :func:`advance` on it to go on.
+
+    Raises:
+        StepMismatch: ``step_id`` is not the call step the cursor points at (a late or repeated result).
+    """
+    state, cursor = _state(flow, context)
+    current = flow.steps[cursor] if cursor < len(flow.steps) else None
+    if not isinstance(current, CallStep) or current.id != step_id:
+        expected = current.id if isinstance(current, CallStep) else None
+        waiting_zh = f"`{expected}`" if expected else "（无）"
+        waiting_en = f"`{expected}`" if expected else "nothing"
+        raise StepMismatch(
+            t(f"流程 {flow.id} 收到步骤 `{step_id}` 的结果，但当前等待的是 {waiting_zh}",
+              f"flow {flow.id} got a result for step `{step_id}` but is waiting for {waiting_en}"),
+            where=f"{flow.source} cursor={cursor}",
+            fix=t("只为 advance 交出的 effect 回填结果，且每个只回填一次",
+                  "complete only the effect advance handed out, and only once"))
+    state["steps"][step_id] = to_jsonable(dict(result))
+    state["cursor"] = cursor + 1
+    return state
