@@ -12,7 +12,7 @@ from huiliu.cli.demo import DemoStack
 from huiliu.service import RetrySettings, Settings
 
 
-def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:  # noqa: ANN401
+def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings for tests: a fresh SQLite file, quick retries, short leases, an ephemeral port."""
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'hub.db'}", "port": 0, "lease_seconds": 5.0,
@@ -25,7 +25,7 @@ def fast_settings(tmp_path: Path, **overrides: Any) -> Settings:  # noqa: ANN401
 
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Callable[..., DemoStack]:
-    def factory(**kwargs: Any) -> DemoStack:  # noqa: ANN401
+    def factory(**kwargs: Any) -> DemoStack:
         overrides = kwargs.pop("settings", {})
         return DemoStack(fast_settings(tmp_path, **overrides), **kwargs)
 

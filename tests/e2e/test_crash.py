@@ -11,11 +11,11 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import urllib.request
 from sqlalchemy import select
 
 from huiliu.bus import reference_for
@@ -76,8 +76,8 @@ class Rig:
         return env
 
     def spawn(self, *args: str, **extra: str) -> subprocess.Popen[bytes]:
-        log = open(self.tmp / f"{args[0]}-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([HUILIU, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
+        with open(self.tmp / f"{args[0]}-{len(self.procs)}.log", "wb") as log:
+            proc = subprocess.Popen([HUILIU, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 
@@ -85,7 +85,7 @@ class Rig:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:
                     if r.status == 200:
                         return
             except OSError:

@@ -168,9 +168,11 @@ class DemoStack:
         self.ding.finish(instance_id, spec.outcome)
         return instance_id
 
-    async def settle(self, *, expected_runs: int, timeout: float = 60.0) -> bool:  # noqa: ASYNC109
-        """Wait until ``expected_runs`` runs have ended, the queue is empty and DingTalk has nothing
-        left to deliver; ``False`` on timeout."""
+    async def settle(self, *, expected_runs: int, timeout: float = 60.0) -> bool:  # noqa: ASYNC109 - a deadline
+        """Wait until ``expected_runs`` runs have ended and nothing is queued or undelivered.
+
+        Returns ``False`` on timeout.
+        """
         assert self.hub is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -183,7 +185,7 @@ class DemoStack:
         return False
 
 
-async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,
+async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,  # noqa: ASYNC109
                    lang: Lang) -> DemoSummary:
     """Run the demo and return its summary."""
     summary = DemoSummary(claims=claims)
@@ -201,7 +203,7 @@ async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float
         collect(stack, summary)
         if serve_after:
             print_summary(summary, lang)
-            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）",  # noqa: T201
+            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）",
                     f"the HTTP API keeps running on http://{settings.host}:{stack.port}/api/runs (Ctrl+C)"
                     ).render(lang), flush=True)
             await asyncio.Event().wait()
@@ -246,6 +248,6 @@ def print_summary(s: DemoSummary, lang: Lang) -> None:
          f"{s.percentile(50):.0f} ms / {s.percentile(99):.0f} ms"),
     ]
     width = max(len(label.render(lang)) for label, _ in rows) + 2
-    print(t("── 汇流演示结果 ──", "── huiliu demo summary ──").render(lang))  # noqa: T201
+    print(t("── 汇流演示结果 ──", "── huiliu demo summary ──").render(lang))
     for label, value in rows:
-        print(f"  {label.render(lang):<{width}}{value}")  # noqa: T201
+        print(f"  {label.render(lang):<{width}}{value}")

@@ -7,7 +7,6 @@ hot path.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -55,7 +54,7 @@ class HttpClient:
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.observer = observer
 
-    async def request(self, method: str, url: str, operation: str, *, json_body: Any = None,  # noqa: ANN401
+    async def request(self, method: str, url: str, operation: str, *, json_body: Any = None,
                       params: Mapping[str, str] | None = None,
                       headers: Mapping[str, str] | None = None) -> HttpReply:
         """Send one request. Transport failures raise :class:`TransientError`; HTTP errors do not.
@@ -71,7 +70,7 @@ class HttpClient:
                 status = resp.status
                 body = await resp.read()
                 reply_headers = {k: v for k, v in resp.headers.items()}
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             outcome = "timeout"
             raise TransientError(t("请求超时", "request timed out"), system=self.system,
                                  operation=operation) from exc

@@ -26,7 +26,7 @@ class MasterData:
         conn.execute(delete(cost_centers))
         conn.execute(delete(departments))
         conn.execute(delete(employees))
-        rows = [{"number": c.number, "name": c.name} for c in centers]
+        rows: list[dict[str, str | None]] = [{"number": c.number, "name": c.name} for c in centers]
         if rows:
             conn.execute(insert(cost_centers), rows)
         rows = [{"number": d.number, "name": d.name, "parent_number": d.parent_number,

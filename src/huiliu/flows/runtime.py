@@ -29,7 +29,7 @@ from huiliu.store.codec import to_jsonable
 __all__ = ["Advance", "Effect", "StepMismatch", "advance", "complete", "matches"]
 
 
-class StepMismatch(ProcessingError):  # noqa: N818 - named like its siblings in huiliu.errors
+class StepMismatch(ProcessingError):
     """A result was handed back for a step that is not the run's current call step."""
 
     kind = "step_mismatch"

@@ -1,5 +1,7 @@
-"""A simulated company for the demo and the tests: departments, employees with Chinese names, cost
-centres, a chart of accounts, and a generator of expense claims (报销单).
+"""A simulated company for the demo and the tests.
+
+Departments, employees with Chinese names, cost centres, a chart of accounts, and a generator of
+expense claims (报销单).
 
 Deterministic for a seed, so a failing run can be repeated. Both sandboxes are set up from the same
 company: DingTalk knows the people by user id, Kingdee by employee and department number.

@@ -192,7 +192,7 @@ class DingTalkSandbox:
         self.comments = 0
         self.callback_url: str | None = None
         self._tokens: dict[str, float] = {}
-        self._rng = random.Random(seed)  # noqa: S311 -- repeatable ids, not secrets
+        self._rng = random.Random(seed)
         self._business_seq = 0
         self._task_seq = 60_000_000_000
         self._delivered = 0

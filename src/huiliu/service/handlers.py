@@ -73,7 +73,7 @@ class CallbackHandler:
         instance_id = str(event["processInstanceId"])
         with recording() as calls:
             raw = await self.client.get_instance(instance_id)
-        instance = to_instance(raw, instance_id)
+        instance = to_instance(raw, instance_id, process_code=event.get("processCode"))
         payload = {"instance": to_jsonable(instance)}
         envelope = Envelope(source="dingtalk", type=event_type(instance), native_id=instance_id,
                             version=instance.version, business_key=instance_id, payload=payload,

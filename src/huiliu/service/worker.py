@@ -14,6 +14,7 @@ import socket
 import traceback
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 from huiliu.bus import DbTransport, Delivery, EventLog, LeaseLost, RetryPolicy
 from huiliu.errors import HuiliuError
@@ -73,8 +74,8 @@ class Worker:
 
     async def _idle(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
         """Wait for a publish, a stop, a finished task, or the poll interval."""
-        waiters: set[asyncio.Future[object]] = {asyncio.ensure_future(wake.wait()),
-                                                 asyncio.ensure_future(stop.wait()), *self._inflight}
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait()),
+                                              asyncio.ensure_future(stop.wait()), *self._inflight}
         try:
             await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -89,7 +90,7 @@ class Worker:
             self.processed += 1
         except LeaseLost as exc:
             log.warning("%s", exc)
-        except Exception as exc:  # noqa: BLE001 - the one bus boundary (STYLE.md)
+        except Exception as exc:
             self.failed += 1
             self._settle_failure(handler, delivery, exc)
 

@@ -12,7 +12,7 @@ from typing import Any
 __all__ = ["dumps", "loads", "to_jsonable"]
 
 
-def to_jsonable(value: Any) -> Any:  # noqa: ANN401 - any JSON-shaped value
+def to_jsonable(value: Any) -> Any:
     """Return a JSON-ready copy of ``value``: Decimals and dates become strings, dataclasses dicts."""
     if isinstance(value, str | int | float | bool) or value is None:
         return value
@@ -31,11 +31,11 @@ def to_jsonable(value: Any) -> Any:  # noqa: ANN401 - any JSON-shaped value
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
-def dumps(value: Any) -> str:  # noqa: ANN401
+def dumps(value: Any) -> str:
     """Serialise to compact JSON text; Chinese is kept as is, not escaped."""
     return json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def loads(text: str | None) -> Any:  # noqa: ANN401
+def loads(text: str | None) -> Any:
     """Parse JSON text; ``None`` stays ``None``."""
     return None if text is None else json.loads(text)

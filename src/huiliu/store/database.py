@@ -51,7 +51,7 @@ class Database:
                                     f"unsupported SQLite synchronous: {sqlite_synchronous}"),
                                   where="HUILIU_SQLITE_SYNCHRONOUS", fix=t("用 FULL 或 NORMAL", "use FULL or NORMAL"))
 
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # noqa: ANN401
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute(f"PRAGMA synchronous={sync}")

@@ -26,7 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ANN401
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         """Attach UTC to what SQLite returns."""
         if value is None:
             return None

@@ -97,9 +97,9 @@ def list_dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500
 def summary(request: Request) -> dict[str, Any]:
     """What the hub has done so far."""
     with _hub(request).db.read() as conn:
-        by_type = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
-        by_status = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
-        effects = dict(conn.execute(select(outbox.c.action, func.count()).where(outbox.c.status == "done")
+        by_type: dict[str, int] = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
+        by_status: dict[str, int] = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
+        effects: dict[str, int] = dict(conn.execute(select(outbox.c.action, func.count()).where(outbox.c.status == "done")
                                     .group_by(outbox.c.action)).all())
         dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
     return {"envelopes": by_type, "runs": by_status, "effects_done": effects, "dead_letters": dead}

@@ -41,9 +41,13 @@ def test_a_refused_ack_rolls_back_the_whole_transaction(db: Database, clock: Fak
     clock.advance(6)
     transport.claim(["t"], "w2", 1, lease=5)
     env = Envelope("dingtalk", "dingtalk.approval.approved", "i1", "approved", "i1", {}, clock.now())
-    with pytest.raises(LeaseLost), db.begin() as conn:
-        inbox.accept(conn, env)
-        transport.ack(conn, late)
+    def late_result() -> None:
+        with db.begin() as conn:
+            inbox.accept(conn, env)
+            transport.ack(conn, late)
+
+    with pytest.raises(LeaseLost):
+        late_result()
     with db.begin() as conn:
         assert inbox.accept(conn, env) is True  # the first insert was rolled back with the refused ack
 

@@ -5,7 +5,16 @@ import pytest
 
 from huiliu.errors import UnbalancedVoucher
 from huiliu.i18n import Lang
-from huiliu.model import Direction, ExpenseClaim, ExpenseLine, Money, Voucher, VoucherLine, aware, parse_amount
+from huiliu.model import (
+    Direction,
+    ExpenseClaim,
+    ExpenseLine,
+    Money,
+    Voucher,
+    VoucherLine,
+    aware,
+    parse_amount,
+)
 
 
 def test_parse_amount_handles_vendor_formats_without_floats() -> None:
@@ -63,4 +72,4 @@ def test_claim_total_and_currency_check() -> None:
 
 def test_naive_times_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        aware(datetime(2026, 1, 1), "created_at")  # noqa: DTZ001
+        aware(datetime(2026, 1, 1), "created_at")

@@ -91,7 +91,7 @@ class DbTransport:
             key=lambda d: d.id,
         )
 
-    def _fence(self, delivery: Delivery) -> Any:  # noqa: ANN401 - a SQLAlchemy clause
+    def _fence(self, delivery: Delivery) -> Any:
         return and_(messages.c.id == delivery.id, messages.c.lease_owner == delivery.lease_owner,
                     messages.c.attempts == delivery.attempts)
 
@@ -124,8 +124,10 @@ class DbTransport:
 
     def bury(self, conn: Connection, *, topic: str, key: str, payload: dict[str, Any], reason: str,
              error: str, attempts: int = 1) -> None:
-        """Write a dead letter for work that was never a queued message of its own (e.g. a run that a
-        handler found unprocessable); replaying it publishes ``payload`` on ``topic``."""
+        """Write a dead letter for work that was never a queued message of its own.
+
+        For example a run that a handler found unprocessable; replaying it publishes ``payload`` on ``topic``.
+        """
         conn.execute(insert(dead_letters).values(
             message_id=0, topic=topic, key=key, payload=dumps(payload), reason=reason, last_error=error[:4000],
             attempts=attempts, attempt_log=dumps([{"attempt": attempts, "at": self.clock.now().isoformat(),
