@@ -132,7 +132,7 @@ async def test_kingdee_session_lost_relogs_in_and_retries_once(make_stack: Calla
 
 async def test_kingdee_rate_limit_backs_off(make_stack: Callable[..., DemoStack]) -> None:
     async with make_stack() as stack:
-        stack.kd.faults.script("save", Fault(FaultKind.RATE_LIMIT, retry_after=0.4))
+        stack.kd.faults.script("save", Fault(FaultKind.RATE_LIMIT, retry_after=0.6))
         instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
         assert await stack.settle(expected_runs=1, timeout=30)
         assert stack.kd.count() == 1
@@ -140,11 +140,16 @@ async def test_kingdee_rate_limit_backs_off(make_stack: Callable[..., DemoStack]
         with stack.hub.db.read() as conn:
             saves = conn.execute(select(event_log.c.at, event_log.c.outcome).where(
                 event_log.c.case_id == instance_id, event_log.c.activity == "call.Save")
-                .order_by(event_log.c.id)).all()
+                .order_by(event_log.c.at)).all()
+            attempt = conn.execute(select(event_log.c.outcome, event_log.c.detail).where(
+                event_log.c.activity == "attempt.effect")).one()
             effect = conn.execute(select(event_log.c.detail).where(
                 event_log.c.activity == "effect.kingdee.voucher.create")).scalar_one()
-        # the 429 is logged when the retry commits; the successful Save came >= Retry-After later
-        assert [o for _, o in saves][-1] == "ok"
+        assert [o for _, o in saves] == ["http_429", "ok"]  # both calls are in the event log
+        waited = (saves[1].at - saves[0].at).total_seconds()
+        assert waited >= 0.6  # the vendor's Retry-After was honoured (the policy alone would wait 0.05 s)
+        assert attempt.outcome == "retry"
+        assert loads(attempt.detail)["retry_in_s"] >= 0.6
         assert loads(effect)["attempt"] == 2
 
 

@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import statistics
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,7 +248,13 @@ def print_summary(s: DemoSummary, lang: Lang) -> None:
         (t("中枢附加延迟 p50 / p99", "hub-added latency p50 / p99"),
          f"{s.percentile(50):.0f} ms / {s.percentile(99):.0f} ms"),
     ]
-    width = max(len(label.render(lang)) for label, _ in rows) + 2
+    width = max(_display_width(label.render(lang)) for label, _ in rows) + 2
     print(t("── 汇流演示结果 ──", "── huiliu demo summary ──").render(lang))
     for label, value in rows:
-        print(f"  {label.render(lang):<{width}}{value}")
+        text = label.render(lang)
+        print(f"  {text}{' ' * (width - _display_width(text))}{value}")
+
+
+def _display_width(text: str) -> int:
+    """Columns a terminal uses for ``text``: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

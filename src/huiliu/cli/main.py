@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from huiliu.errors import HuiliuError
 from huiliu.flows import validate_path
 from huiliu.i18n import Lang, Text, t
-from huiliu.service import Hub, Settings
+from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
 from huiliu.web import create_app
 
 __all__ = ["app", "main"]
@@ -157,21 +157,13 @@ def flow_validate(
     if not path.exists():
         raise fail(HuiliuError(t(f"找不到 {path}", f"{path} not found"), where=str(path),
                                fix=t("给出流程文件或目录的路径", "give the path of a flow file or directory")))
-    from huiliu.connectors import ActionRegistry  # noqa: PLC0415
-
-    known = _known_actions(ActionRegistry)
-    errors = validate_path(path, known_actions=known)
+    errors = validate_path(path, known_actions=SHIPPED_ACTIONS)
     for error in errors:
         typer.echo(error.render(_state["lang"]), err=True)
     if errors:
         say(t(f"{len(errors)} 个错误", f"{len(errors)} error(s)"), err=True)
         raise typer.Exit(1)
     say(t("流程文件有效", "flow files are valid"))
-
-
-def _known_actions(_registry_type: object) -> frozenset[str]:
-    """The actions the shipped connectors provide, for validation without connecting."""
-    return frozenset({"kingdee.voucher.create", "dingtalk.approval.comment"})
 
 
 def main() -> None:

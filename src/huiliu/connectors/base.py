@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from huiliu.errors import ConfigError
@@ -69,6 +70,7 @@ class CallRecord:
     status: int | None
     duration_ms: float
     outcome: str
+    started_at: datetime
 
 
 class CallObserver(Protocol):

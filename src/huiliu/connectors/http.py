@@ -18,6 +18,7 @@ import aiohttp
 from huiliu.connectors.base import CallObserver, CallRecord
 from huiliu.errors import TransientError
 from huiliu.i18n import t
+from huiliu.model import Clock, SystemClock
 
 __all__ = ["HttpClient", "HttpReply"]
 
@@ -48,8 +49,9 @@ class HttpClient:
     """
 
     def __init__(self, system: str, session: aiohttp.ClientSession, *, timeout: float = 10.0,
-                 observer: CallObserver | None = None) -> None:
+                 observer: CallObserver | None = None, clock: Clock | None = None) -> None:
         self.system = system
+        self.clock = clock or SystemClock()
         self.session = session
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.observer = observer
@@ -62,6 +64,7 @@ class HttpClient:
         Mapping an HTTP status or a vendor error code is the vendor's ``errors.py``'s job.
         """
         started = time.perf_counter()
+        started_at = self.clock.now()
         status: int | None = None
         outcome = "ok"
         try:
@@ -83,7 +86,7 @@ class HttpClient:
                 outcome = f"http_{status}"
             if self.observer is not None:
                 self.observer(CallRecord(self.system, operation, status,
-                                         (time.perf_counter() - started) * 1000, outcome))
+                                         (time.perf_counter() - started) * 1000, outcome, started_at))
         try:
             parsed = json.loads(body) if body else None
         except ValueError:

@@ -4,8 +4,8 @@ Owns: the handlers that connect inbox, flow runtime, outbox and connectors; the 
 settings. Does not own the parts it wires (``bus``, ``flows``, ``connectors``, ``crosswalk``).
 """
 
-from huiliu.service.hub import TEMPLATES, CallbackOutcome, Hub
+from huiliu.service.hub import SHIPPED_ACTIONS, TEMPLATES, CallbackOutcome, Hub
 from huiliu.service.settings import RetrySettings, Settings
 from huiliu.service.worker import Worker
 
-__all__ = ["TEMPLATES", "CallbackOutcome", "Hub", "RetrySettings", "Settings", "Worker"]
+__all__ = ["SHIPPED_ACTIONS", "TEMPLATES", "CallbackOutcome", "Hub", "RetrySettings", "Settings", "Worker"]

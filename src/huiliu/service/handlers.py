@@ -10,19 +10,19 @@ Each handler settles its message (a fenced ack) in the transaction that records 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection, update
 
 from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, reference_for
-from huiliu.connectors import ActionContext, ActionRegistry, CallRecord
+from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.connectors.dingtalk import DingTalkClient, event_type, to_instance
 from huiliu.crosswalk import Crosswalk, golden_id_for
 from huiliu.errors import HuiliuError
 from huiliu.flows import Flow, complete, matches
 from huiliu.i18n import Lang
 from huiliu.model import Clock
-from huiliu.service.calls import recording
+from huiliu.service.calls import call_rows, current
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.runs import RunStore
 from huiliu.store import Database, dumps
@@ -47,12 +47,6 @@ class Handler(Protocol):
         """Record, in the dead-letter transaction, that this work was given up."""
 
 
-def _call_rows(calls: Sequence[CallRecord], case_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
-    return [{"case_id": case_id, "activity": f"call.{c.operation}", "system": c.system, "run_id": run_id,
-             "outcome": c.outcome, "duration_ms": c.duration_ms, "detail": {"status": c.status}}
-            for c in calls]
-
-
 class CallbackHandler:
     """A DingTalk approval event: re-read the instance (events carry no form data), then the inbox."""
 
@@ -71,15 +65,14 @@ class CallbackHandler:
         """Fetch, store once, start the flows that match."""
         event = delivery.payload["event"]
         instance_id = str(event["processInstanceId"])
-        with recording() as calls:
-            raw = await self.client.get_instance(instance_id)
+        raw = await self.client.get_instance(instance_id)
         instance = to_instance(raw, instance_id, process_code=event.get("processCode"))
         payload = {"instance": to_jsonable(instance)}
         envelope = Envelope(source="dingtalk", type=event_type(instance), native_id=instance_id,
                             version=instance.version, business_key=instance_id, payload=payload,
                             occurred_at=instance.finished_at or instance.created_at)
         with self.db.begin() as conn:
-            self.eventlog.record_many(conn, _call_rows(calls, instance_id))
+            self.eventlog.record_many(conn, call_rows(current(), instance_id))
             if self.inbox.accept(conn, envelope):
                 self.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system="dingtalk",
                                      detail={"type": envelope.type}, at=envelope.occurred_at)
@@ -165,14 +158,13 @@ class EffectHandler:
         attempt = max(delivery.attempts, int(delivery.payload.get("min_attempt", 1)))
         ctx = ActionContext(entry.idempotency_key, attempt, reference_for(entry.idempotency_key))
         started = self.clock.monotonic()
-        with recording() as calls:
-            result = dict(await action(entry.request, ctx))
+        result = dict(await action(entry.request, ctx))
         elapsed = (self.clock.monotonic() - started) * 1000
         self.faults.reach(f"after_call:{entry.action}")
         with self.db.begin() as conn:
             flow, context, row = self.runs.load(conn, entry.run_id)
             case = row.business_key
-            self.eventlog.record_many(conn, _call_rows(calls, case, entry.run_id))
+            self.eventlog.record_many(conn, call_rows(current(), case, entry.run_id))
             self.eventlog.record(conn, case_id=case, activity=f"effect.{entry.action}", system="hub",
                                  run_id=entry.run_id, duration_ms=elapsed,
                                  detail={"attempt": attempt, "result": result})

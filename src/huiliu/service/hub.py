@@ -32,10 +32,13 @@ from huiliu.service.worker import Worker
 from huiliu.store import Database
 from huiliu.store.schema import runs
 
-__all__ = ["TEMPLATES", "CallbackOutcome", "Hub"]
+__all__ = ["SHIPPED_ACTIONS", "TEMPLATES", "CallbackOutcome", "Hub"]
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 """The shipped flow templates."""
+
+SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE})
+"""The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "check_url"]
 
@@ -68,12 +71,12 @@ class Hub:
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         timeout = self.settings.http_timeout
         if self.settings.dingtalk is not None:
-            http = HttpClient("dingtalk", self._session, timeout=timeout, observer=observe)
+            http = HttpClient("dingtalk", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.dingtalk = dingtalk_connector.DingTalkClient(self.settings.dingtalk, http, self.clock)
             self.callback_codec = dingtalk_connector.CallbackCodec(self.settings.dingtalk, self.clock)
             dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk)
         if self.settings.kingdee is not None:
-            http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe)
+            http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.kingdee = kingdee_connector.KingdeeClient(self.settings.kingdee, http)
             kingdee_connector.register_actions(self.actions, self.kingdee, self.settings.kingdee)
         directory = self.settings.flows_dir or TEMPLATES

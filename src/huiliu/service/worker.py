@@ -16,9 +16,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Connection
+
 from huiliu.bus import DbTransport, Delivery, EventLog, LeaseLost, RetryPolicy
+from huiliu.connectors import CallRecord
 from huiliu.errors import HuiliuError
 from huiliu.i18n import Lang
+from huiliu.service.calls import call_rows, recording
 from huiliu.service.handlers import Handler
 from huiliu.store import Database
 
@@ -85,16 +89,18 @@ class Worker:
 
     async def _process(self, delivery: Delivery) -> None:
         handler = self.handlers[delivery.topic]
-        try:
-            await asyncio.wait_for(handler.handle(delivery), timeout=self.lease * 0.8)
-            self.processed += 1
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-        except Exception as exc:
-            self.failed += 1
-            self._settle_failure(handler, delivery, exc)
+        with recording() as calls:
+            try:
+                await asyncio.wait_for(handler.handle(delivery), timeout=self.lease * 0.8)
+                self.processed += 1
+            except LeaseLost as exc:
+                log.warning("%s", exc)
+            except Exception as exc:  # the one bus boundary (STYLE.md)
+                self.failed += 1
+                self._settle_failure(handler, delivery, exc, calls)
 
-    def _settle_failure(self, handler: Handler, delivery: Delivery, exc: BaseException) -> None:
+    def _settle_failure(self, handler: Handler, delivery: Delivery, exc: BaseException,
+                        calls: list[CallRecord]) -> None:
         text = exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else (
             f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:]))
         if isinstance(exc, TimeoutError):
@@ -106,11 +112,22 @@ class Worker:
                 if isinstance(exc, HuiliuError) and exc.retryable:
                     reason = f"{reason}_exhausted"
                 with self.db.begin() as conn:
+                    self._log_attempt(conn, delivery, calls, "dead_lettered", text, None)
                     self.transport.dead_letter(conn, delivery, reason, text)
                     handler.on_dead(conn, delivery, exc)
                 log.warning("dead-lettered message %s (%s): %s", delivery.id, reason, text.splitlines()[0])
             else:
+                with self.db.begin() as conn:
+                    self._log_attempt(conn, delivery, calls, "retry", text, delay)
                 self.transport.retry_later(delivery, delay, text)
                 log.info("retrying message %s in %.2fs: %s", delivery.id, delay, text.splitlines()[0])
         except LeaseLost as lost:
             log.warning("%s", lost)
+
+    def _log_attempt(self, conn: Connection, delivery: Delivery, calls: list[CallRecord], outcome: str,
+                     error: str, delay: float | None) -> None:
+        """The failed attempt and the calls it made, against the message's business key."""
+        self.eventlog.record_many(conn, call_rows(calls, delivery.key))
+        self.eventlog.record(conn, case_id=delivery.key, activity=f"attempt.{delivery.topic}", system="hub",
+                             outcome=outcome, detail={"attempt": delivery.attempts, "error": error[:1000],
+                                                      "retry_in_s": delay})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -11,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from huiliu.errors import ConfigError
 from huiliu.i18n import t
@@ -30,9 +32,11 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
         try:
             parsed = make_url(url)
-        except Exception as exc:  # sqlalchemy raises ArgumentError, bare ValueError for some
+            parsed.get_dialect()  # an unknown backend or a missing driver fails here, not at first use
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
             raise ConfigError(
-                t(f"数据库地址无效：{url!r}", f"invalid database URL: {url!r}"),
+                t(f"数据库地址无效：{_masked(url)}（{type(exc).__name__}）",
+                  f"invalid database URL: {_masked(url)} ({type(exc).__name__})"),
                 where="HUILIU_DATABASE_URL",
                 fix=t("例如 sqlite:///var/huiliu.db 或 postgresql+psycopg://user@host/db",
                       "e.g. sqlite:///var/huiliu.db or postgresql+psycopg://user@host/db"),
@@ -103,3 +107,8 @@ class Database:
         """Close pooled connections."""
         self.engine.dispose()
         self.read_engine.dispose()
+
+
+def _masked(url: str) -> str:
+    """The URL with any password replaced, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)

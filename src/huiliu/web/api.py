@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from huiliu.service import Hub
 from huiliu.store import loads
@@ -97,9 +97,14 @@ def list_dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500
 def summary(request: Request) -> dict[str, Any]:
     """What the hub has done so far."""
     with _hub(request).db.read() as conn:
-        by_type: dict[str, int] = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
-        by_status: dict[str, int] = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
-        effects: dict[str, int] = dict(conn.execute(select(outbox.c.action, func.count()).where(outbox.c.status == "done")
-                                    .group_by(outbox.c.action)).all())
+        by_type = _counts(conn, inbox.c.type)
+        by_status = _counts(conn, runs.c.status)
+        effects = _counts(conn, outbox.c.action, outbox.c.status == "done")
         dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
     return {"envelopes": by_type, "runs": by_status, "effects_done": effects, "dead_letters": dead}
+
+
+def _counts(conn: Connection, column: ColumnElement[Any], *where: ColumnElement[bool]) -> dict[str, int]:
+    """Rows per value of ``column``."""
+    rows = conn.execute(select(column, func.count()).where(*where).group_by(column)).all()
+    return {str(value): int(count) for value, count in rows}

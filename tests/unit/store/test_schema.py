@@ -48,5 +48,9 @@ def test_bad_database_url_is_a_clear_error() -> None:
     with pytest.raises(ConfigError) as exc:
         Database("not a url")
     assert "HUILIU_DATABASE_URL" in str(exc.value)
+    with pytest.raises(ConfigError) as secret:
+        Database("postgresql+nodriver://u:hunter2@h/db")
+    assert "hunter2" not in str(secret.value)
+    assert "***" in str(secret.value)
     with pytest.raises(ConfigError, match="synchronous"):
         Database("sqlite://", sqlite_synchronous="SOMETIMES")

@@ -1,0 +1,70 @@
+"""The command line as a user runs it: the demo, flow validation, and bad arguments or settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from huiliu.service import TEMPLATES
+
+HUILIU = str(Path(sys.executable).with_name("huiliu"))
+
+
+def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}
+    return subprocess.run([HUILIU, *args], cwd=cwd, env={**clean, **env}, capture_output=True, text=True,
+                          timeout=180, check=False)
+
+
+@pytest.mark.slow
+def test_demo_runs_and_prints_a_summary_that_adds_up(tmp_path: Path) -> None:
+    result = run("demo", "--claims", "40", "--db", "demo.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "汇流演示结果" in out
+    approved = int(out.split("通过 ")[1].split(" ")[0])
+    line = next(line for line in out.splitlines() if "生成凭证" in line)
+    assert int(line.split()[-1]) == approved
+    line = next(line for line in out.splitlines() if "已回写钉钉" in line)
+    assert int(line.split()[-1]) == approved
+    assert (tmp_path / "demo.db").exists()
+    english = run("--lang", "en", "demo", "--claims", "5", "--db", "demo2.db", cwd=tmp_path)
+    assert english.returncode == 0, english.stderr
+    assert "vouchers created (Kingdee)" in english.stdout
+
+
+def test_flow_validate_accepts_the_templates_and_names_the_line_of_a_typo(tmp_path: Path) -> None:
+    ok = run("flow", "validate", str(TEMPLATES), cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "有效" in ok.stdout
+    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith("account:"))
+    lines[index] = lines[index].replace("account:", "acount:")
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("flow", "validate", str(bad), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"typo.yaml:{index + 1}:" in result.stderr
+    assert "acount" in result.stderr
+    english = run("--lang", "en", "flow", "validate", str(bad), cwd=tmp_path)
+    assert "error(s)" in english.stderr
+
+
+def test_bad_arguments_and_settings_are_clear_errors(tmp_path: Path) -> None:
+    missing = run("flow", "validate", "no-such-dir", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "找不到" in missing.stderr
+    bad_arg = run("demo", "--claims", "0", cwd=tmp_path)
+    assert bad_arg.returncode == 2
+    assert "--claims" in bad_arg.stderr
+    bad_env = run("worker", cwd=tmp_path, HUILIU_WORKER_CONCURRENCY="lots")
+    assert bad_env.returncode == 2
+    assert "HUILIU_WORKER_CONCURRENCY" in bad_env.stderr
+    bad_url = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="nonsense://")
+    assert bad_url.returncode == 2
+    assert "HUILIU_DATABASE_URL" in bad_url.stderr
