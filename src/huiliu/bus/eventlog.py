@@ -13,6 +13,8 @@ from huiliu.store.schema import event_log
 
 __all__ = ["EventLog"]
 
+_INSERT = insert(event_log)
+
 
 class EventLog:
     """Appends entries in the caller's transaction, so the log and the state never disagree."""
@@ -24,17 +26,18 @@ class EventLog:
                run_id: str | None = None, actor: str | None = None, duration_ms: float | None = None,
                detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
         """Append one entry."""
-        conn.execute(insert(event_log).values(
-            at=at or self.clock.now(), case_id=case_id, activity=activity, system=system, actor=actor,
-            run_id=run_id, outcome=outcome, duration_ms=None if duration_ms is None else round(duration_ms),
-            detail=None if detail is None else dumps(detail)))
+        conn.execute(_INSERT, {
+            "at": at or self.clock.now(), "case_id": case_id, "activity": activity, "system": system,
+            "actor": actor, "run_id": run_id, "outcome": outcome,
+            "duration_ms": None if duration_ms is None else round(duration_ms),
+            "detail": None if detail is None else dumps(detail)})
 
     def record_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Append several entries (each a dict of :meth:`record`'s keyword arguments)."""
         if not rows:
             return
         now = self.clock.now()
-        conn.execute(insert(event_log), [
+        conn.execute(_INSERT, [
             {"at": r.get("at") or now, "case_id": r["case_id"], "activity": r["activity"],
              "system": r["system"], "actor": r.get("actor"), "run_id": r.get("run_id"),
              "outcome": r.get("outcome", "ok"),

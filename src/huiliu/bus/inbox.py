@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
 
 from huiliu.bus.envelope import Envelope
 from huiliu.model import Clock, SystemClock
 from huiliu.store import dumps
 from huiliu.store.schema import inbox
+from huiliu.store.statements import insert_ignore
 
 __all__ = ["Inbox"]
 
@@ -21,15 +21,9 @@ class Inbox:
 
     def accept(self, conn: Connection, envelope: Envelope) -> bool:
         """Store ``envelope`` in the caller's transaction; ``False`` if it was already there."""
-        nested = conn.begin_nested()
-        try:
-            conn.execute(insert(inbox).values(
-                id=envelope.id, source=envelope.source, native_id=envelope.native_id,
-                version=envelope.version, type=envelope.type, business_key=envelope.business_key,
-                payload=dumps(envelope.payload), occurred_at=envelope.occurred_at,
-                received_at=self.clock.now()))
-        except IntegrityError:
-            nested.rollback()
-            return False
-        nested.commit()
-        return True
+        result = conn.execute(insert_ignore(inbox, conn.dialect.name), {
+            "id": envelope.id, "source": envelope.source, "native_id": envelope.native_id,
+            "version": envelope.version, "type": envelope.type, "business_key": envelope.business_key,
+            "payload": dumps(envelope.payload), "occurred_at": envelope.occurred_at,
+            "received_at": self.clock.now()})
+        return bool(result.rowcount == 1)

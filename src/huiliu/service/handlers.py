@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
@@ -25,9 +25,8 @@ from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.runs import RunStore
-from huiliu.store import Database, dumps
+from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import runs
 
 __all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "RunHandler"]
 
@@ -115,9 +114,7 @@ class RunHandler:
         """Advance the run again."""
         run_id = str(delivery.payload["run_id"])
         with self.db.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", error=None,
-                                                                         finished_at=None))
-            self.runs.advance(conn, run_id)
+            self.runs.advance(conn, self.runs.load(conn, run_id))
             self.transport.ack(conn, delivery)
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
@@ -162,8 +159,8 @@ class EffectHandler:
         elapsed = (self.clock.monotonic() - started) * 1000
         self.faults.reach(f"after_call:{entry.action}")
         with self.db.begin() as conn:
-            flow, context, row = self.runs.load(conn, entry.run_id)
-            case = row.business_key
+            run = self.runs.load(conn, entry.run_id)
+            case = run.business_key
             self.eventlog.record_many(conn, call_rows(current(), case, entry.run_id))
             self.eventlog.record(conn, case_id=case, activity=f"effect.{entry.action}", system="hub",
                                  run_id=entry.run_id, duration_ms=elapsed,
@@ -174,9 +171,8 @@ class EffectHandler:
                 self.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", "dingtalk", case),
                                     system=link[0], native_type=link[1], native_id=str(result["id"]),
                                     native_number=str(result.get("number") or ""))
-            conn.execute(update(runs).where(runs.c.id == entry.run_id).values(
-                context=dumps(complete(flow, context, entry.step_id, result))))
-            self.runs.advance(conn, entry.run_id)
+            run.context = complete(run.flow, run.context, entry.step_id, result)
+            self.runs.advance(conn, run)
             self.transport.ack(conn, delivery)
         self.faults.reach(f"after_commit:{entry.action}")
 
@@ -187,8 +183,7 @@ class EffectHandler:
         if entry is None:
             return
         self.outbox.failed(conn, entry_id, _render(error))
-        _flow, _context, row = self.runs.load(conn, entry.run_id)
-        self.runs.fail(conn, entry.run_id, row.business_key, error, reason="effect_failed", bury=False)
+        self.runs.fail(conn, entry.run_id, delivery.key, error, reason="effect_failed", bury=False)
 
 
 def _render(error: BaseException) -> str:

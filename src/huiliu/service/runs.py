@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from huiliu.bus import DbTransport, EventLog, Outbox
 from huiliu.crosswalk import MasterData
@@ -22,11 +23,28 @@ from huiliu.model import Clock
 from huiliu.store import dumps, loads
 from huiliu.store.schema import run_steps, runs
 
-__all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "RunStore"]
+__all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "Run", "RunStore"]
 
 RUN_TOPIC = "flow.run"
 EFFECT_TOPIC = "effect"
 _NAMESPACE = uuid.UUID("3d0c9b7a-58e1-4f2a-8c6d-7b1e0a9f4c25")
+_INSERT_RUN = insert(runs)
+_INSERT_STEP = insert(run_steps)
+_SELECT_RUN = select(runs).where(runs.c.id == bindparam("r_id"))
+_UPDATE_RUN = update(runs).where(runs.c.id == bindparam("r_id"))
+
+
+@dataclass
+class Run:
+    """A run as loaded for one step: its flow, its business key and its current context."""
+
+    id: str
+    flow: Flow
+    business_key: str
+    context: dict[str, Any]
+    envelope_id: str = ""
+    stored: bool = True
+    """False until the run's row exists (a run being started)."""
 
 
 class RunStore:
@@ -43,75 +61,83 @@ class RunStore:
 
     def start(self, conn: Connection, flow: Flow, *, envelope_id: str, business_key: str,
               context: dict[str, Any]) -> str:
-        """Create the run of ``flow`` for an envelope (once) and advance it."""
-        run_id = str(uuid.uuid5(_NAMESPACE, f"{flow.id}\x1f{envelope_id}"))
-        now = self.clock.now()
-        conn.execute(insert(runs).values(
-            id=run_id, flow_id=flow.id, flow_version=flow.version, envelope_id=envelope_id,
-            business_key=business_key, status="running", context=dumps(context), started_at=now,
-            updated_at=now))
-        self.eventlog.record(conn, case_id=business_key, activity="run.started", system="hub", run_id=run_id,
+        """Create the run of ``flow`` for an envelope and advance it; the run's id is deterministic."""
+        run = Run(str(uuid.uuid5(_NAMESPACE, f"{flow.id}\x1f{envelope_id}")), flow, business_key, context,
+                  envelope_id, stored=False)
+        self.eventlog.record(conn, case_id=business_key, activity="run.started", system="hub", run_id=run.id,
                              detail={"flow": flow.id, "version": flow.version})
-        self.advance(conn, run_id)
-        return run_id
+        self.advance(conn, run)
+        return run.id
 
-    def load(self, conn: Connection, run_id: str) -> tuple[Flow, dict[str, Any], Any]:
-        """The run's flow, context and row."""
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).one()
+    def load(self, conn: Connection, run_id: str) -> Run:
+        """Load a run; its flow must still be loaded."""
+        row = conn.execute(_SELECT_RUN, {"r_id": run_id}).one()
         flow = self.flows.get(row.flow_id)
         if flow is None:
             raise ProcessingError(
                 t(f"流程 {row.flow_id} 已不存在", f"flow {row.flow_id} no longer exists"),
-                where=f"run {run_id}")
-        return flow, loads(row.context), row
+                where=f"run {run_id}",
+                fix=t("恢复该流程文件后重放死信", "restore the flow file, then replay the dead letter"))
+        return Run(row.id, flow, row.business_key, loads(row.context), row.envelope_id)
 
-    def advance(self, conn: Connection, run_id: str) -> None:
+    def advance(self, conn: Connection, run: Run) -> None:
         """Run pure steps until the next effect or the end; record what happened.
 
         A :class:`ProcessingError` (a mapping that fails, a voucher that does not balance) marks the run
         failed and dead-letters it with the reason, in this same transaction: nothing reaches the ERP.
         """
-        flow, context, row = self.load(conn, run_id)
         try:
-            step = advance(flow, context, lambda entity, system, key: self.masterdata.lookup(
+            step = advance(run.flow, run.context, lambda entity, system, key: self.masterdata.lookup(
                 conn, entity, system, key))
         except ProcessingError as exc:
-            self.fail(conn, run_id, row.business_key, exc, reason=exc.kind)
+            self._save(conn, run, run.context, status="running")
+            self.fail(conn, run.id, run.business_key, exc, reason=exc.kind)
             return
         now = self.clock.now()
-        for step_id, output in step.completed:
-            conn.execute(insert(run_steps).values(run_id=run_id, step_id=step_id, status="succeeded",
-                                                  output=dumps(output), started_at=now, finished_at=now))
-        self.eventlog.record_many(conn, [
-            {"case_id": row.business_key, "activity": f"step.{step_id}", "system": "hub", "run_id": run_id}
-            for step_id, _ in step.completed])
+        if step.completed:
+            conn.execute(_INSERT_STEP, [
+                {"run_id": run.id, "step_id": step_id, "status": "succeeded", "output": dumps(output),
+                 "error": None, "started_at": now, "finished_at": now} for step_id, output in step.completed])
+            self.eventlog.record_many(conn, [
+                {"case_id": run.business_key, "activity": f"step.{step_id}", "system": "hub", "run_id": run.id}
+                for step_id, _ in step.completed])
         if step.effect is not None:
-            key = f"{flow.id}:{row.business_key}:{step.effect.step_id}"
-            entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run_id,
-                                          step_id=step.effect.step_id, action=step.effect.action,
-                                          request=step.effect.request)
-            self.transport.publish(conn, EFFECT_TOPIC, row.business_key, {"outbox_id": entry_id})
-        values: dict[str, Any] = {"context": dumps(step.context), "updated_at": now}
-        if step.done:
-            values.update(status="succeeded", finished_at=now)
-            received = context.get("event", {}).get("received_at")
-            latency = None
-            if received:
-                latency = (now - datetime.fromisoformat(received)).total_seconds() * 1000
-            self.eventlog.record(conn, case_id=row.business_key, activity="run.succeeded", system="hub",
-                                 run_id=run_id, duration_ms=latency)
-        conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+            key = f"{run.flow.id}:{run.business_key}:{step.effect.step_id}"
+            entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run.id, step_id=step.effect.step_id,
+                                          action=step.effect.action, request=step.effect.request)
+            self.transport.publish(conn, EFFECT_TOPIC, run.business_key, {"outbox_id": entry_id})
+        if not step.done:
+            self._save(conn, run, step.context, status="running")
+            return
+        self._save(conn, run, step.context, status="succeeded", finished=True)
+        received = run.context.get("event", {}).get("received_at")
+        latency = (now - datetime.fromisoformat(received)).total_seconds() * 1000 if received else None
+        self.eventlog.record(conn, case_id=run.business_key, activity="run.succeeded", system="hub",
+                             run_id=run.id, duration_ms=latency)
+
+    def _save(self, conn: Connection, run: Run, context: dict[str, Any], *, status: str,
+              finished: bool = False) -> None:
+        now = self.clock.now()
+        values = {"context": dumps(context), "status": status, "updated_at": now,
+                  "finished_at": now if finished else None, "error": None}
+        if run.stored:
+            conn.execute(_UPDATE_RUN, {"r_id": run.id, **values})
+        else:
+            conn.execute(_INSERT_RUN, {"id": run.id, "flow_id": run.flow.id, "flow_version": run.flow.version,
+                                       "envelope_id": run.envelope_id, "business_key": run.business_key,
+                                       "started_at": now, **values})
+            run.stored = True
+        run.context = context
 
     def fail(self, conn: Connection, run_id: str, business_key: str, exc: BaseException, *,
              reason: str, bury: bool = True) -> None:
         """Mark the run failed; dead-letter it (replay re-drives it from where it stopped)."""
         text = exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"
         now = self.clock.now()
-        conn.execute(update(runs).where(runs.c.id == run_id).values(
-            status="failed", error=text, updated_at=now, finished_at=now))
+        conn.execute(_UPDATE_RUN, {"r_id": run_id, "status": "failed", "error": text, "updated_at": now,
+                                   "finished_at": now})
         self.eventlog.record(conn, case_id=business_key, activity="run.failed", system="hub", run_id=run_id,
                              outcome="failed", detail={"reason": reason, "error": text})
         if bury:
             self.transport.bury(conn, topic=RUN_TOPIC, key=business_key, payload={"run_id": run_id},
                                 reason=reason, error=text)
-

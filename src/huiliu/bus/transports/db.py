@@ -8,19 +8,49 @@ lease is still ours (same owner, same attempt), inside the transaction that reco
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Update, and_, bindparam, delete, insert, or_, select, update
 
 from huiliu.bus.transport import Delivery, LeaseLost
 from huiliu.model import Clock, SystemClock
 from huiliu.store import Database, dumps, loads
 from huiliu.store.schema import dead_letters, messages
+from huiliu.store.statements import insert_ignore
+from huiliu.store.types import UTCDateTime
 
 __all__ = ["DbTransport"]
+
+_INSERT = insert(messages)
+_FENCE = and_(messages.c.id == bindparam("f_id"), messages.c.lease_owner == bindparam("f_owner"),
+              messages.c.attempts == bindparam("f_attempts"))
+_DELETE_FENCED = delete(messages).where(_FENCE)
+_UPDATE_FENCED = update(messages).where(_FENCE)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """Lease the oldest available messages of some topics in one statement, returning them."""
+    now = bindparam("now", type_=UTCDateTime())
+    candidates = (
+        select(messages.c.id)
+        .where(messages.c.topic.in_(bindparam("topics", expanding=True)), messages.c.available_at <= now,
+               or_(messages.c.lease_until.is_(None), messages.c.lease_until < now))
+        .order_by(messages.c.id)
+        .limit(bindparam("lim"))
+    )
+    if dialect != "sqlite":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (
+        update(messages)
+        .where(messages.c.id.in_(candidates.scalar_subquery()))
+        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), attempts=messages.c.attempts + 1)
+        .returning(messages.c.id, messages.c.topic, messages.c.key, messages.c.payload, messages.c.attempts,
+                   messages.c.attempt_log)
+    )
 
 
 class DbTransport:
@@ -50,15 +80,10 @@ class DbTransport:
                   "attempts": 0, "available_at": now + timedelta(seconds=delay), "created_at": now,
                   "attempt_log": "[]"}
         if dedupe_key is not None:
-            nested = conn.begin_nested()
-            try:
-                conn.execute(insert(messages).values(**values))
-            except IntegrityError:
-                nested.rollback()
+            if conn.execute(insert_ignore(messages, conn.dialect.name), values).rowcount != 1:
                 return False
-            nested.commit()
         else:
-            conn.execute(insert(messages).values(**values))
+            conn.execute(_INSERT, values)
         if self._wakeup is not None:
             self._wakeup.set()
         return True
@@ -66,38 +91,23 @@ class DbTransport:
     def claim(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
         """Take up to ``limit`` available messages, oldest first, under a lease."""
         now = self.clock.now()
-        candidates = (
-            select(messages.c.id)
-            .where(messages.c.topic.in_(list(topics)), messages.c.available_at <= now,
-                   or_(messages.c.lease_until.is_(None), messages.c.lease_until < now))
-            .order_by(messages.c.id)
-            .limit(limit)
-        )
-        if not self.db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
-        stmt = (
-            update(messages)
-            .where(messages.c.id.in_(candidates.scalar_subquery()))
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease),
-                    attempts=messages.c.attempts + 1)
-            .returning(messages.c.id, messages.c.topic, messages.c.key, messages.c.payload,
-                       messages.c.attempts, messages.c.attempt_log)
-        )
         with self.db.begin() as conn:
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(_claim_statement(conn.dialect.name), {
+                "topics": list(topics), "now": now, "lim": limit, "owner": owner,
+                "until": now + timedelta(seconds=lease)}).all()
         return sorted(
             (Delivery(r.id, r.topic, r.key, loads(r.payload), r.attempts, owner, loads(r.attempt_log))
              for r in rows),
             key=lambda d: d.id,
         )
 
-    def _fence(self, delivery: Delivery) -> Any:
-        return and_(messages.c.id == delivery.id, messages.c.lease_owner == delivery.lease_owner,
-                    messages.c.attempts == delivery.attempts)
+    @staticmethod
+    def _fence(delivery: Delivery) -> dict[str, Any]:
+        return {"f_id": delivery.id, "f_owner": delivery.lease_owner, "f_attempts": delivery.attempts}
 
     def ack(self, conn: Connection, delivery: Delivery) -> None:
         """Delete the message in the caller's transaction; :class:`LeaseLost` if our lease is gone."""
-        if conn.execute(delete(messages).where(self._fence(delivery))).rowcount != 1:
+        if conn.execute(_DELETE_FENCED, self._fence(delivery)).rowcount != 1:
             raise LeaseLost(f"message {delivery.id}: lease lost (attempt {delivery.attempts})")
 
     def _log(self, delivery: Delivery, error: str) -> str:
@@ -107,15 +117,14 @@ class DbTransport:
     def retry_later(self, delivery: Delivery, delay: float, error: str) -> None:
         """Release the message for another attempt after ``delay`` seconds (fenced; a lost lease is a no-op)."""
         with self.db.begin() as conn:
-            conn.execute(
-                update(messages).where(self._fence(delivery)).values(
-                    lease_owner=None, lease_until=None,
-                    available_at=self.clock.now() + timedelta(seconds=delay),
-                    last_error=error[:4000], attempt_log=self._log(delivery, error)))
+            conn.execute(_UPDATE_FENCED, {
+                **self._fence(delivery), "lease_owner": None, "lease_until": None,
+                "available_at": self.clock.now() + timedelta(seconds=delay), "last_error": error[:4000],
+                "attempt_log": self._log(delivery, error)})
 
     def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
         """Move the message to ``dead_letters`` with its reason and every attempt."""
-        if conn.execute(delete(messages).where(self._fence(delivery))).rowcount != 1:
+        if conn.execute(_DELETE_FENCED, self._fence(delivery)).rowcount != 1:
             raise LeaseLost(f"message {delivery.id}: lease lost before dead-lettering")
         conn.execute(insert(dead_letters).values(
             message_id=delivery.id, topic=delivery.topic, key=delivery.key, payload=dumps(delivery.payload),
