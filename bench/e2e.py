@@ -5,7 +5,7 @@ Prints approvals/s (from the first submission to the last write-back) and the hu
 server and worker share one process and one event loop, as in ``huiliu demo``: the figure includes the
 sandboxes' own work, so it is a floor for the hub, not a ceiling.
 
-    .venv/bin/python bench/e2e.py --claims 1000 [--sync NORMAL] [--concurrency 64]
+    .venv/bin/python bench/e2e.py --claims 1000 [--sync NORMAL] [--concurrency 64] [--rate 40]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from huiliu.cli.demo import DemoStack, DemoSummary, collect
 from huiliu.service import Settings
 
 
-async def run(claims: int, sync: str, concurrency: int, db: Path) -> DemoSummary:
+async def run(claims: int, sync: str, concurrency: int, db: Path, rate: float) -> DemoSummary:
     settings = Settings(database_url=f"sqlite:///{db}", sqlite_synchronous=sync, port=0,
                         worker_concurrency=concurrency, poll_interval=0.05)
     summary = DemoSummary(claims=claims)
@@ -29,7 +29,9 @@ async def run(claims: int, sync: str, concurrency: int, db: Path) -> DemoSummary
         started = time.perf_counter()
         for i, spec in enumerate(specs):
             stack.submit(spec)
-            if i % 100 == 99:
+            if rate > 0:  # paced: measure latency at a given load rather than a burst's queueing
+                await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+            elif i % 100 == 99:
                 await asyncio.sleep(0)
         summary.approved = claims
         ok = await stack.settle(expected_runs=claims, timeout=600)
@@ -45,10 +47,12 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=1000)
     parser.add_argument("--sync", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="claims submitted per second (0 = all at once, to measure throughput)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        s = asyncio.run(run(args.claims, args.sync, args.concurrency, Path(tmp) / "bench.db"))
-    print(f"claims={s.claims} sync={args.sync} concurrency={args.concurrency}")
+        s = asyncio.run(run(args.claims, args.sync, args.concurrency, Path(tmp) / "bench.db", args.rate))
+    print(f"claims={s.claims} sync={args.sync} concurrency={args.concurrency} rate={args.rate or 'burst'}")
     print(f"vouchers={s.vouchers_created} audited={s.vouchers_audited} written_back={s.written_back} "
           f"failed={s.failed} dead_letters={s.dead_lettered}")
     print(f"elapsed={s.seconds:.2f}s throughput={s.throughput:.1f} approvals/s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -14,17 +15,24 @@ __all__ = ["dumps", "loads", "to_jsonable"]
 
 def to_jsonable(value: Any) -> Any:
     """Return a JSON-ready copy of ``value``: Decimals and dates become strings, dataclasses dicts."""
-    if isinstance(value, str | int | float | bool) or value is None:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:  # the common case first
         return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [to_jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, enum.Enum):
-        return value.value
+        return to_jsonable(value.value)
+    if isinstance(value, str | int | float):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
