@@ -36,6 +36,20 @@ class HttpReply:
         """A header by case-insensitive name."""
         return self.headers.get(name) or self.headers.get(name.lower())
 
+    def retry_after(self) -> float | None:
+        """Seconds from a ``Retry-After`` header.
+
+        ``None`` when it is absent or an HTTP date: the retry policy then picks the delay.
+        """
+        value = self.header("Retry-After")
+        if value is None:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None
+        return max(seconds, 0.0)
+
 
 class HttpClient:
     """Sends requests for one vendor system and reports each call to an observer.

@@ -10,6 +10,7 @@ Each handler settles its message (a fenced ack) in the transaction that records 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Connection
@@ -28,12 +29,26 @@ from huiliu.service.runs import RunStore
 from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
 
-__all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "RunHandler"]
+__all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "Parts", "RunHandler"]
 
 CALLBACK_TOPIC = "dingtalk.callback"
 
 CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER")}
 """Actions that create a document, and the (system, native type) their result is linked under."""
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What every handler works with: the database and the bus pieces that write in its transactions."""
+
+    db: Database
+    transport: DbTransport
+    inbox: Inbox
+    outbox: Outbox
+    eventlog: EventLog
+    crosswalk: Crosswalk
+    runs: RunStore
+    clock: Clock
 
 
 class Handler(Protocol):
@@ -49,14 +64,8 @@ class Handler(Protocol):
 class CallbackHandler:
     """A DingTalk approval event: re-read the instance (events carry no form data), then the inbox."""
 
-    def __init__(self, *, db: Database, transport: DbTransport, inbox: Inbox, eventlog: EventLog,
-                 crosswalk: Crosswalk, runs: RunStore, flows: Sequence[Flow], client: DingTalkClient) -> None:
-        self.db = db
-        self.transport = transport
-        self.inbox = inbox
-        self.eventlog = eventlog
-        self.crosswalk = crosswalk
-        self.runs = runs
+    def __init__(self, parts: Parts, *, flows: Sequence[Flow], client: DingTalkClient) -> None:
+        self.p = parts
         self.flows = flows
         self.client = client
 
@@ -70,12 +79,12 @@ class CallbackHandler:
         envelope = Envelope(source="dingtalk", type=event_type(instance), native_id=instance_id,
                             version=instance.version, business_key=instance_id, payload=payload,
                             occurred_at=instance.finished_at or instance.created_at)
-        with self.db.begin() as conn:
-            self.eventlog.record_many(conn, call_rows(current(), instance_id))
-            if self.inbox.accept(conn, envelope):
-                self.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system="dingtalk",
+        with self.p.db.begin() as conn:
+            self.p.eventlog.record_many(conn, call_rows(current(), instance_id))
+            if self.p.inbox.accept(conn, envelope):
+                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system="dingtalk",
                                      detail={"type": envelope.type}, at=envelope.occurred_at)
-                self.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
+                self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
                     "approval", "dingtalk", instance_id), system="dingtalk", native_type="process_instance",
                     native_id=instance_id, native_number=instance.business_id)
                 context = {
@@ -87,103 +96,92 @@ class CallbackHandler:
                 }
                 for flow in self.flows:
                     if matches(flow, envelope.type, context):
-                        self.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
+                        self.p.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
                                         context=context)
             else:
-                self.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system="dingtalk",
+                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system="dingtalk",
                                      detail={"type": envelope.type})
-            self.transport.ack(conn, delivery)
+            self.p.transport.ack(conn, delivery)
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Log the given-up callback against its instance."""
         case = str(delivery.payload.get("event", {}).get("processInstanceId", "?"))
-        self.eventlog.record(conn, case_id=case, activity="callback.dead_lettered", system="dingtalk",
+        self.p.eventlog.record(conn, case_id=case, activity="callback.dead_lettered", system="dingtalk",
                              outcome="failed", detail={"error": _render(error)})
 
 
 class RunHandler:
     """Re-drives a run from where it stopped (replay after a fix)."""
 
-    def __init__(self, *, db: Database, transport: DbTransport, runs: RunStore, eventlog: EventLog) -> None:
-        self.db = db
-        self.transport = transport
-        self.runs = runs
-        self.eventlog = eventlog
+    def __init__(self, parts: Parts) -> None:
+        self.p = parts
 
     async def handle(self, delivery: Delivery) -> None:
         """Advance the run again."""
         run_id = str(delivery.payload["run_id"])
-        with self.db.begin() as conn:
-            self.runs.advance(conn, self.runs.load(conn, run_id))
-            self.transport.ack(conn, delivery)
+        with self.p.db.begin() as conn:
+            self.p.runs.advance(conn, self.p.runs.load(conn, run_id))
+            self.p.transport.ack(conn, delivery)
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Mark the run failed (without burying it twice: the worker already dead-letters the message)."""
         run_id = str(delivery.payload["run_id"])
-        self.runs.fail(conn, run_id, delivery.key, error, reason="run_failed", bury=False)
+        self.p.runs.fail(conn, run_id, delivery.key, error, reason="run_failed", bury=False)
 
 
 class EffectHandler:
     """One external call from the outbox, with its idempotency context."""
 
-    def __init__(self, *, db: Database, transport: DbTransport, outbox: Outbox, eventlog: EventLog,
-                 crosswalk: Crosswalk, runs: RunStore, actions: ActionRegistry, faults: FaultPoints,
-                 clock: Clock) -> None:
-        self.db = db
-        self.transport = transport
-        self.outbox = outbox
-        self.eventlog = eventlog
-        self.crosswalk = crosswalk
-        self.runs = runs
+    def __init__(self, parts: Parts, *, actions: ActionRegistry, faults: FaultPoints) -> None:
+        self.p = parts
         self.actions = actions
         self.faults = faults
-        self.clock = clock
 
     async def handle(self, delivery: Delivery) -> None:
         """Call the vendor, then record the result, link the document, and advance the run."""
         entry_id = str(delivery.payload["outbox_id"])
-        with self.db.read() as conn:
-            entry = self.outbox.get(conn, entry_id)
+        with self.p.db.read() as conn:
+            entry = self.p.outbox.get(conn, entry_id)
         if entry is None:
             raise LookupError(f"outbox entry {entry_id} does not exist")
         if entry.status == "done":  # settled by an earlier attempt whose ack was lost: just move on
-            with self.db.begin() as conn:
-                self.transport.ack(conn, delivery)
+            with self.p.db.begin() as conn:
+                self.p.transport.ack(conn, delivery)
             return
         action = self.actions.get(entry.action)
         # A replayed dead letter may follow attempts that reached the vendor: treat it as a retry.
         attempt = max(delivery.attempts, int(delivery.payload.get("min_attempt", 1)))
         ctx = ActionContext(entry.idempotency_key, attempt, reference_for(entry.idempotency_key))
-        started = self.clock.monotonic()
+        started = self.p.clock.monotonic()
         result = dict(await action(entry.request, ctx))
-        elapsed = (self.clock.monotonic() - started) * 1000
+        elapsed = (self.p.clock.monotonic() - started) * 1000
         self.faults.reach(f"after_call:{entry.action}")
-        with self.db.begin() as conn:
-            run = self.runs.load(conn, entry.run_id)
+        with self.p.db.begin() as conn:
+            run = self.p.runs.load(conn, entry.run_id)
             case = run.business_key
-            self.eventlog.record_many(conn, call_rows(current(), case, entry.run_id))
-            self.eventlog.record(conn, case_id=case, activity=f"effect.{entry.action}", system="hub",
+            self.p.eventlog.record_many(conn, call_rows(current(), case, entry.run_id))
+            self.p.eventlog.record(conn, case_id=case, activity=f"effect.{entry.action}", system="hub",
                                  run_id=entry.run_id, duration_ms=elapsed,
                                  detail={"attempt": attempt, "result": result})
-            self.outbox.done(conn, entry_id, result)
+            self.p.outbox.done(conn, entry_id, result)
             link = CROSSWALK_ACTIONS.get(entry.action)
             if link is not None:
-                self.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", "dingtalk", case),
+                self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", "dingtalk", case),
                                     system=link[0], native_type=link[1], native_id=str(result["id"]),
                                     native_number=str(result.get("number") or ""))
             run.context = complete(run.flow, run.context, entry.step_id, result)
-            self.runs.advance(conn, run)
-            self.transport.ack(conn, delivery)
+            self.p.runs.advance(conn, run)
+            self.p.transport.ack(conn, delivery)
         self.faults.reach(f"after_commit:{entry.action}")
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Mark the effect and its run failed."""
         entry_id = str(delivery.payload["outbox_id"])
-        entry = self.outbox.get(conn, entry_id)
+        entry = self.p.outbox.get(conn, entry_id)
         if entry is None:
             return
-        self.outbox.failed(conn, entry_id, _render(error))
-        self.runs.fail(conn, entry.run_id, delivery.key, error, reason="effect_failed", bury=False)
+        self.p.outbox.failed(conn, entry_id, _render(error))
+        self.p.runs.fail(conn, entry.run_id, delivery.key, error, reason="effect_failed", bury=False)
 
 
 def _render(error: BaseException) -> str:

@@ -25,7 +25,7 @@ from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
 from huiliu.service.faultpoints import FaultPoints
-from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, RunHandler
+from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
 from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, RunStore
 from huiliu.service.settings import Settings
 from huiliu.service.worker import Worker
@@ -97,16 +97,14 @@ class Hub:
         """A worker over the callback, run and effect topics."""
         runstore = RunStore(flows={f.id: f for f in self.flows}, transport=self.transport, outbox=self.outbox,
                             eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
-        handlers: dict[str, Any] = {
-            RUN_TOPIC: RunHandler(db=self.db, transport=self.transport, runs=runstore, eventlog=self.eventlog),
-            EFFECT_TOPIC: EffectHandler(db=self.db, transport=self.transport, outbox=self.outbox,
-                                        eventlog=self.eventlog, crosswalk=self.crosswalk, runs=runstore,
-                                        actions=self.actions, faults=self.faults, clock=self.clock),
+        parts = Parts(db=self.db, transport=self.transport, inbox=self.inbox, outbox=self.outbox,
+                      eventlog=self.eventlog, crosswalk=self.crosswalk, runs=runstore, clock=self.clock)
+        handlers: dict[str, Handler] = {
+            RUN_TOPIC: RunHandler(parts),
+            EFFECT_TOPIC: EffectHandler(parts, actions=self.actions, faults=self.faults),
         }
         if self.dingtalk is not None:
-            handlers[CALLBACK_TOPIC] = CallbackHandler(
-                db=self.db, transport=self.transport, inbox=self.inbox, eventlog=self.eventlog,
-                crosswalk=self.crosswalk, runs=runstore, flows=self.flows, client=self.dingtalk)
+            handlers[CALLBACK_TOPIC] = CallbackHandler(parts, flows=self.flows, client=self.dingtalk)
         s = self.settings
         return Worker(db=self.db, transport=self.transport, handlers=handlers, policy=s.retry.policy(),
                       eventlog=self.eventlog, concurrency=s.worker_concurrency, lease=s.lease_seconds,

@@ -38,17 +38,6 @@ _AUTH_CODE = "InvalidAuthentication"
 _QUOTA_CODE = "Forbidden.AccessDenied.ApiCountLimitForOrg"
 
 
-def _retry_after(reply: HttpReply) -> float | None:
-    value = reply.header("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP-date: DingTalk is not known to send one; the bus backs off on its own
-    return max(seconds, 0.0)
-
-
 def _vendor_code(body: Any) -> tuple[str | None, str | None, int | None]:
     """``(code, message, legacy errcode)`` from a v1.0 or a legacy error body."""
     if not isinstance(body, dict):
@@ -95,7 +84,7 @@ def map_reply(reply: HttpReply, operation: str) -> None:
                                    "buy or request more API calls on the DingTalk open platform, or wait "
                                    "for next month's quota"), **kw)
     if reply.status == 429 or errcode in RATE_LIMIT_ERRCODES or (code or "").startswith("Throttling"):
-        raise RateLimited(retry_after=_retry_after(reply), **kw)
+        raise RateLimited(retry_after=reply.retry_after(), **kw)
     if reply.status >= 500:
         raise TransientError(t(f"钉钉服务端错误 HTTP {reply.status}",
                                f"DingTalk server error HTTP {reply.status}"),

@@ -58,7 +58,7 @@ def response_status(payload: Any) -> Mapping[str, Any] | None:
 
 def _check_http(reply: HttpReply, operation: str) -> None:
     if reply.status == 429:
-        raise RateLimited(system=SYSTEM, operation=operation, retry_after=_retry_after(reply),
+        raise RateLimited(system=SYSTEM, operation=operation, retry_after=reply.retry_after(),
                           vendor_code="429")
     if reply.status >= 500:
         fix = t("稍后自动重试；若持续出现，请检查金蝶服务器状态",
@@ -166,17 +166,6 @@ def _details(status: Mapping[str, Any]) -> str:
                 message = str(error.get("Message") or "")
                 parts.append(f"{name}：{message}" if name else message)
     return "；".join(parts) or f"IsSuccess=false, ErrorCode={status.get('ErrorCode')}"
-
-
-def _retry_after(reply: HttpReply) -> float | None:
-    value = reply.header("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None  # an HTTP date: let the retry policy pick the delay
-    return max(seconds, 0.0)
 
 
 def _snippet(body: bytes, limit: int = 300) -> str:
