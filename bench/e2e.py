@@ -54,7 +54,8 @@ def main() -> None:
         s = asyncio.run(run(args.claims, args.sync, args.concurrency, Path(tmp) / "bench.db", args.rate))
     print(f"claims={s.claims} sync={args.sync} concurrency={args.concurrency} rate={args.rate or 'burst'}")
     print(f"vouchers={s.vouchers_created} audited={s.vouchers_audited} written_back={s.written_back} "
-          f"failed={s.failed} dead_letters={s.dead_lettered}")
+          f"failed={s.failed} dead_letters={s.dead_lettered} callbacks={s.callbacks_received} "
+          f"callback_redeliveries={s.callback_retries}")
     print(f"elapsed={s.seconds:.2f}s throughput={s.throughput:.1f} approvals/s")
     print(f"hub-added latency p50={s.percentile(50):.0f} ms p99={s.percentile(99):.0f} ms")
 

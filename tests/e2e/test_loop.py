@@ -190,6 +190,12 @@ async def test_bad_webhook_input_is_rejected_nothing_stored_service_up(
             return ({"msg_signature": env["msg_signature"], "timeStamp": ts, "nonce": "nonce1"},
                     json.dumps({"encrypt": env["encrypt"]}))
 
+        async with aiohttp.ClientSession() as session:  # DingTalk's URL check: answered, nothing stored
+            check_params, check_body = sealed(json.dumps({"EventType": "check_url"}))
+            async with session.post(url, params=check_params, data=check_body) as resp:
+                assert resp.status == 200
+                check = await resp.json()
+        assert crypt.open(check["msg_signature"], check["timeStamp"], check["nonce"], check["encrypt"]) == "success"
         cases = []
         params, body = sealed(event)
         cases.append(("bad_signature", {**params, "msg_signature": "0" * 40}, body))

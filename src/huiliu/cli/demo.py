@@ -44,6 +44,8 @@ class DemoSummary:
     refused: int = 0
     revoked: int = 0
     callbacks_received: int = 0
+    callback_retries: int = 0
+    """Callback deliveries DingTalk had to repeat (no valid ``success`` within 1.5 s)."""
     vouchers_created: int = 0
     vouchers_audited: int = 0
     written_back: int = 0
@@ -226,6 +228,7 @@ def collect(stack: DemoStack, summary: DemoSummary) -> None:
         summary.dead_lettered = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         summary.latencies_ms = [float(v) for (v,) in conn.execute(select(event_log.c.duration_ms).where(
             event_log.c.activity == "run.succeeded", event_log.c.duration_ms.is_not(None))).all()]
+    summary.callback_retries = stack.ding.stats.failed_attempts
     summary.vouchers_created = stack.kd.count()
     summary.vouchers_audited = sum(1 for v in stack.kd.vouchers.values() if v.status == "C")
     summary.missing = max(0, summary.approved - approved_envelopes) + max(
@@ -237,7 +240,9 @@ def print_summary(s: DemoSummary, lang: Lang) -> None:
     rows = [
         (t("报销审批", "expense claims"), f"{s.claims}（通过 {s.approved} / 驳回 {s.refused} / 撤销 {s.revoked}）"
          if lang is Lang.ZH else f"{s.claims} (approved {s.approved} / refused {s.refused} / revoked {s.revoked})"),
-        (t("收到回调", "callbacks received"), str(s.callbacks_received)),
+        (t("收到回调（钉钉重发）", "callbacks received (redelivered)"),
+         f"{s.callbacks_received}（{s.callback_retries}）" if lang is Lang.ZH
+         else f"{s.callbacks_received} ({s.callback_retries})"),
         (t("生成凭证（金蝶）", "vouchers created (Kingdee)"), f"{s.vouchers_created}"),
         (t("已审核凭证", "vouchers audited"), f"{s.vouchers_audited}"),
         (t("已回写钉钉", "written back to DingTalk"), str(s.written_back)),
