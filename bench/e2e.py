@@ -27,12 +27,7 @@ async def run(claims: int, sync: str, concurrency: int, db: Path, rate: float) -
     async with DemoStack(settings, seed=3) as stack:
         specs = [stack.company.claim(approve_rate=1.0) for _ in range(claims)]
         started = time.perf_counter()
-        for i, spec in enumerate(specs):
-            stack.submit(spec)
-            if rate > 0:  # paced: measure latency at a given load rather than a burst's queueing
-                await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
-            elif i % 100 == 99:
-                await asyncio.sleep(0)
+        await stack.play(specs, rate=rate)
         summary.approved = claims
         ok = await stack.settle(expected_runs=claims, timeout=600)
         summary.seconds = time.perf_counter() - started

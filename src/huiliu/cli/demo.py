@@ -12,6 +12,7 @@ import secrets
 import statistics
 import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +172,16 @@ class DemoStack:
         self.ding.finish(instance_id, spec.outcome)
         return instance_id
 
+    async def play(self, specs: Sequence[ClaimSpec], *, rate: float = 0.0) -> None:
+        """Submit claims, ``rate`` per second (0: all at once, which measures throughput, not latency)."""
+        started = time.perf_counter()
+        for i, spec in enumerate(specs):
+            self.submit(spec)
+            if rate > 0:
+                await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.perf_counter()))
+            elif i % 100 == 99:
+                await asyncio.sleep(0)  # let the webhook answer DingTalk meanwhile
+
     async def settle(self, *, expected_runs: int, timeout: float = 60.0) -> bool:  # noqa: ASYNC109 - a deadline
         """Wait until ``expected_runs`` runs have ended and nothing is queued or undelivered.
 
@@ -189,18 +200,16 @@ class DemoStack:
 
 
 async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,  # noqa: ASYNC109
-                   lang: Lang) -> DemoSummary:
+                   lang: Lang, rate: float = 0.0) -> DemoSummary:
     """Run the demo and return its summary."""
     summary = DemoSummary(claims=claims)
     async with DemoStack(settings, seed=seed) as stack:
         assert stack.hub is not None
-        started = time.perf_counter()
-        for i in range(claims):
-            spec = stack.company.claim()
-            stack.submit(spec)
+        specs = [stack.company.claim() for _ in range(claims)]
+        for spec in specs:
             setattr(summary, spec.outcome, getattr(summary, spec.outcome) + 1)
-            if i % 50 == 49:
-                await asyncio.sleep(0)
+        started = time.perf_counter()
+        await stack.play(specs, rate=rate)
         await stack.settle(expected_runs=summary.approved, timeout=timeout)
         summary.seconds = time.perf_counter() - started
         collect(stack, summary)

@@ -70,6 +70,8 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve", help="结束后保持 HTTP API 运行 / keep serving")] = False,
     port: Annotated[int, typer.Option(min=0, max=65535, help="HTTP 端口（0=自动）")] = 0,
     timeout: Annotated[float, typer.Option(min=1, help="最长等待秒数 / seconds to wait at most")] = 300.0,
+    rate: Annotated[float, typer.Option(
+        min=0, help="每秒提交的审批数，0=一次全部提交 / claims per second, 0 = all at once")] = 0.0,
 ) -> None:
     """运行演示：钉钉与金蝶沙箱、模拟公司、一批报销审批 / run the demo against local sandboxes."""
     from huiliu.cli.demo import print_summary, run_demo  # noqa: PLC0415 - the demo pulls in the sandboxes
@@ -80,7 +82,7 @@ def demo(
     settings = load_settings(database_url=f"sqlite:///{db}", port=port)
     try:
         summary = asyncio.run(run_demo(settings, claims=claims, seed=seed, timeout=timeout,
-                                       serve_after=serve_after, lang=_state["lang"]))
+                                       serve_after=serve_after, lang=_state["lang"], rate=rate))
     except HuiliuError as exc:
         raise fail(exc) from exc
     print_summary(summary, _state["lang"])
