@@ -5,15 +5,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, bindparam, select
 
 from huiliu.errors import ProcessingError
 from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 from huiliu.store.schema import crosswalk
+from huiliu.store.statements import insert_ignore
 
 __all__ = ["Crosswalk", "CrosswalkConflict", "Link", "golden_id_for"]
 
+_BY_NATIVE = select(crosswalk).where(
+    crosswalk.c.system == bindparam("system"), crosswalk.c.native_type == bindparam("native_type"),
+    crosswalk.c.native_id == bindparam("native_id"))
+_GOLDEN_OF = select(crosswalk.c.golden_id).where(
+    crosswalk.c.system == bindparam("system"), crosswalk.c.native_type == bindparam("native_type"),
+    crosswalk.c.native_id == bindparam("native_id"))
+_BY_GOLDEN = select(crosswalk.c.native_id).where(
+    crosswalk.c.entity == bindparam("entity"), crosswalk.c.golden_id == bindparam("golden_id"),
+    crosswalk.c.system == bindparam("system"), crosswalk.c.native_type == bindparam("native_type"))
 _NAMESPACE = uuid.UUID("0b7f3d5e-2c1a-4e8b-9f60-3a2d1c4b5e6f")
 
 
@@ -51,9 +61,13 @@ class Crosswalk:
         Raises:
             CrosswalkConflict: the native id, or this golden id in this system, is linked elsewhere.
         """
-        existing = conn.execute(select(crosswalk).where(
-            crosswalk.c.system == system, crosswalk.c.native_type == native_type,
-            crosswalk.c.native_id == native_id)).first()
+        inserted = conn.execute(insert_ignore(crosswalk, conn.dialect.name), {
+            "entity": entity, "golden_id": golden_id, "system": system, "native_type": native_type,
+            "native_id": native_id, "native_number": native_number, "created_at": self.clock.now()}).rowcount
+        if inserted == 1:
+            return Link(entity, golden_id, system, native_type, native_id, native_number)
+        existing = conn.execute(_BY_NATIVE, {"system": system, "native_type": native_type,
+                                             "native_id": native_id}).first()
         if existing is not None:
             if existing.golden_id != golden_id or existing.entity != entity:
                 raise CrosswalkConflict(
@@ -62,25 +76,18 @@ class Crosswalk:
                     where=f"crosswalk.{entity}",
                     fix=t("检查是否有两个审批生成了同一张单据", "check whether two approvals made one document"))
             return Link(entity, golden_id, system, native_type, native_id, existing.native_number)
-        other = conn.execute(select(crosswalk.c.native_id).where(and_(
-            crosswalk.c.entity == entity, crosswalk.c.golden_id == golden_id, crosswalk.c.system == system,
-            crosswalk.c.native_type == native_type))).scalar()
-        if other is not None:
-            raise CrosswalkConflict(
-                t(f"对象 {golden_id} 在 {system} 中已有 {native_type} {other}，不能再关联 {native_id}",
-                  f"{golden_id} already has {system} {native_type} {other}; cannot link {native_id}"),
-                where=f"crosswalk.{entity}",
-                fix=t("在 ERP 中核对是否生成了重复单据", "check the ERP for a duplicate document"))
-        conn.execute(insert(crosswalk).values(
-            entity=entity, golden_id=golden_id, system=system, native_type=native_type, native_id=native_id,
-            native_number=native_number, created_at=self.clock.now()))
-        return Link(entity, golden_id, system, native_type, native_id, native_number)
+        other = conn.execute(_BY_GOLDEN, {"entity": entity, "golden_id": golden_id, "system": system,
+                                          "native_type": native_type}).scalar()
+        raise CrosswalkConflict(
+            t(f"对象 {golden_id} 在 {system} 中已有 {native_type} {other}，不能再关联 {native_id}",
+              f"{golden_id} already has {system} {native_type} {other}; cannot link {native_id}"),
+            where=f"crosswalk.{entity}",
+            fix=t("在 ERP 中核对是否生成了重复单据", "check the ERP for a duplicate document"))
 
     def golden_id(self, conn: Connection, *, system: str, native_type: str, native_id: str) -> str | None:
         """The golden id linked to a native id, if any."""
-        value = conn.execute(select(crosswalk.c.golden_id).where(
-            crosswalk.c.system == system, crosswalk.c.native_type == native_type,
-            crosswalk.c.native_id == native_id)).scalar()
+        value = conn.execute(_GOLDEN_OF, {"system": system, "native_type": native_type,
+                                          "native_id": native_id}).scalar()
         return None if value is None else str(value)
 
     def links(self, conn: Connection, *, entity: str, golden_id: str) -> list[Link]:

@@ -5,13 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from huiliu.crosswalk.crosswalk import Crosswalk
 from huiliu.model import CostCenter, Department, Employee
 from huiliu.store.schema import cost_centers, departments, employees
 
 __all__ = ["MasterData"]
+
+_EMPLOYEE = (
+    select(employees, departments.c.name.label("department_name"), departments.c.cost_center)
+    .select_from(employees.outerjoin(departments, departments.c.number == employees.c.department_number))
+    .where(employees.c.number == bindparam("number"))
+)
 
 
 class MasterData:
@@ -50,14 +56,12 @@ class MasterData:
                 conn, system=system, native_type="user", native_id=key)
             if number is None:
                 return None
-            row = conn.execute(select(employees).where(employees.c.number == number)).first()
+            row = conn.execute(_EMPLOYEE, {"number": number}).first()
             if row is None:
                 return None
-            dept = conn.execute(select(departments.c.name, departments.c.cost_center).where(
-                departments.c.number == row.department_number)).first()
             return {"number": row.number, "name": row.name, "department_number": row.department_number,
-                    "department_name": dept.name if dept else None,
-                    "cost_center": dept.cost_center if dept else None, "erp_user": row.erp_user}
+                    "department_name": row.department_name, "cost_center": row.cost_center,
+                    "erp_user": row.erp_user}
         if entity == "department":
             row = conn.execute(select(departments).where(departments.c.number == key)).first()
             return None if row is None else dict(row._mapping)
