@@ -41,7 +41,7 @@ def _free_port() -> int:
 
 
 class Rig:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, database_url: str) -> None:
         self.company = make_company(5)
         self.ding = DingTalkSandbox(app_key="dingcrash", app_secret="s3cret", corp_id="dingcorp",
                                     callback_token="tok", aes_key=AES, company=self.company)
@@ -50,7 +50,7 @@ class Rig:
         self.ding_srv.start_in_thread()
         self.kd_srv.start_in_thread()
         self.port = _free_port()
-        self.db_url = f"sqlite:///{tmp / 'hub.db'}"
+        self.db_url = database_url
         self.procs: list[subprocess.Popen[bytes]] = []
         self.tmp = tmp
         db = Database(self.db_url)
@@ -121,8 +121,8 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[Rig]:
-    r = Rig(tmp_path)
+def rig(tmp_path: Path, database_url: str) -> Iterator[Rig]:
+    r = Rig(tmp_path, database_url)
     try:
         yield r
     finally:

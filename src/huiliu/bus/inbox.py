@@ -8,7 +8,7 @@ from huiliu.bus.envelope import Envelope
 from huiliu.model import Clock, SystemClock
 from huiliu.store import dumps
 from huiliu.store.schema import inbox
-from huiliu.store.statements import insert_ignore
+from huiliu.store.statements import insert_if_absent
 
 __all__ = ["Inbox"]
 
@@ -21,9 +21,8 @@ class Inbox:
 
     def accept(self, conn: Connection, envelope: Envelope) -> bool:
         """Store ``envelope`` in the caller's transaction; ``False`` if it was already there."""
-        result = conn.execute(insert_ignore(inbox, conn.dialect.name), {
+        return insert_if_absent(conn, inbox, {
             "id": envelope.id, "source": envelope.source, "native_id": envelope.native_id,
             "version": envelope.version, "type": envelope.type, "business_key": envelope.business_key,
             "payload": dumps(envelope.payload), "occurred_at": envelope.occurred_at,
             "received_at": self.clock.now()})
-        return bool(result.rowcount == 1)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from huiliu.model import Clock, SystemClock
 from huiliu.store import dumps, loads
 from huiliu.store.schema import outbox
-from huiliu.store.statements import insert_ignore
+from huiliu.store.statements import insert_if_absent
 
 __all__ = ["Outbox", "OutboxEntry", "reference_for"]
 
@@ -50,7 +50,7 @@ class Outbox:
                request: dict[str, Any]) -> str:
         """Record an intended effect and return its id; the same key returns the existing id."""
         entry_id = str(uuid.uuid5(_NAMESPACE, idempotency_key))  # the same key always gets the same id
-        conn.execute(insert_ignore(outbox, conn.dialect.name), {
+        insert_if_absent(conn, outbox, {
             "id": entry_id, "idempotency_key": idempotency_key, "run_id": run_id, "step_id": step_id,
             "action": action, "request": dumps(request), "status": "pending", "created_at": self.clock.now()})
         return entry_id

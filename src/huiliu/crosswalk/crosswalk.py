@@ -11,7 +11,7 @@ from huiliu.errors import ProcessingError
 from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 from huiliu.store.schema import crosswalk
-from huiliu.store.statements import insert_ignore
+from huiliu.store.statements import insert_if_absent
 
 __all__ = ["Crosswalk", "CrosswalkConflict", "Link", "golden_id_for"]
 
@@ -61,10 +61,9 @@ class Crosswalk:
         Raises:
             CrosswalkConflict: the native id, or this golden id in this system, is linked elsewhere.
         """
-        inserted = conn.execute(insert_ignore(crosswalk, conn.dialect.name), {
-            "entity": entity, "golden_id": golden_id, "system": system, "native_type": native_type,
-            "native_id": native_id, "native_number": native_number, "created_at": self.clock.now()}).rowcount
-        if inserted == 1:
+        if insert_if_absent(conn, crosswalk, {
+                "entity": entity, "golden_id": golden_id, "system": system, "native_type": native_type,
+                "native_id": native_id, "native_number": native_number, "created_at": self.clock.now()}):
             return Link(entity, golden_id, system, native_type, native_id, native_number)
         existing = conn.execute(_BY_NATIVE, {"system": system, "native_type": native_type,
                                              "native_id": native_id}).first()

@@ -92,7 +92,7 @@ class Database:
         """Alembic configuration pointing at the packaged migrations and this database."""
         cfg = Config()
         cfg.set_main_option("script_location", str(resources.files("huiliu.store") / "migrations"))
-        cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False))
+        cfg.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
         cfg.attributes["connection"] = None
         return cfg
 

@@ -18,6 +18,7 @@ def test_migrations_match_the_tables(db: Database) -> None:
     assert diff == []
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode(db: Database) -> None:
     with db.read() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"

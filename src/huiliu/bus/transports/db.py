@@ -19,7 +19,7 @@ from huiliu.bus.transport import Delivery, LeaseLost
 from huiliu.model import Clock, SystemClock
 from huiliu.store import Database, dumps, loads
 from huiliu.store.schema import dead_letters, messages
-from huiliu.store.statements import insert_ignore
+from huiliu.store.statements import insert_if_absent
 from huiliu.store.types import UTCDateTime
 
 __all__ = ["DbTransport"]
@@ -80,7 +80,7 @@ class DbTransport:
                   "attempts": 0, "available_at": now + timedelta(seconds=delay), "created_at": now,
                   "attempt_log": "[]"}
         if dedupe_key is not None:
-            if conn.execute(insert_ignore(messages, conn.dialect.name), values).rowcount != 1:
+            if not insert_if_absent(conn, messages, values):
                 return False
         else:
             conn.execute(_INSERT, values)

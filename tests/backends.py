@@ -1,0 +1,43 @@
+"""The database backends every store and bus test runs against: SQLite, and the real PostgreSQL.
+
+PostgreSQL is the one on 127.0.0.1:5432 (trust auth, database ``test``). Each test gets a schema of its
+own, dropped afterwards. Without the server the PostgreSQL cases are skipped and say so; with
+``CI=true`` they fail instead, since CI must run them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} — start it with scripts/services"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the local PostgreSQL; yields a SQLAlchemy URL whose search path is that schema."""
+    name = f"hl_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_DSN, autocommit=True)
+    except psycopg.OperationalError as exc:
+        _unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc.__class__.__name__})")
+        raise  # unreachable: skip/fail raise
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{name}"
+        finally:
+            admin.execute(f'DROP SCHEMA "{name}" CASCADE')
