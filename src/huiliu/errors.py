@@ -4,6 +4,7 @@
 
     HuiliuError
     ├── ConfigError            bad settings or CLI argument; raised at start-up
+    ├── NotFound               an id given by the user does not exist
     ├── FlowFileError          a flow file is invalid; ``where`` is ``file:line:column``
     ├── WebhookRejected        an inbound callback failed verification; nothing was stored
     ├── ProcessingError        a run cannot go on with this input; never retried (dead letter)
@@ -30,6 +31,7 @@ __all__ = [
     "FlowFileError",
     "HuiliuError",
     "MappingError",
+    "NotFound",
     "ProcessingError",
     "RateLimited",
     "TransientError",
@@ -72,6 +74,12 @@ class ConfigError(HuiliuError):
     """Bad settings or command-line argument, found at start-up."""
 
     kind = "config"
+
+
+class NotFound(HuiliuError):
+    """An id given by the user (a run, a dead letter) does not exist."""
+
+    kind = "not_found"
 
 
 class FlowFileError(HuiliuError):

@@ -68,3 +68,47 @@ def test_bad_arguments_and_settings_are_clear_errors(tmp_path: Path) -> None:
     bad_url = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="nonsense://")
     assert bad_url.returncode == 2
     assert "HUILIU_DATABASE_URL" in bad_url.stderr
+
+
+def test_deadletters_commands(tmp_path: Path) -> None:
+    from huiliu.bus import DbTransport
+    from huiliu.store import Database
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    db = Database(url)
+    db.migrate()
+    transport = DbTransport(db)
+    with db.begin() as conn:
+        for i in range(3):
+            transport.bury(conn, topic="effect", key=f"实例-{i}", payload={"outbox_id": f"o{i}"},
+                           reason="vendor_rejected", error=f"金蝶：FACCOUNTID：科目 66{i} 不存在", attempts=2)
+    db.dispose()
+    env = {"HUILIU_DATABASE_URL": url}
+    listed = run("deadletters", "list", cwd=tmp_path, **env)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("vendor_rejected") == 3 + 1  # three rows and the count line
+    assert "实例-1" in listed.stdout
+    assert "科目 661 不存在" in listed.stdout
+    shown = run("deadletters", "show", "2", cwd=tmp_path, **env)
+    assert shown.returncode == 0
+    assert '"key": "实例-1"' in shown.stdout
+    replayed = run("deadletters", "replay", "1", cwd=tmp_path, **env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "已重放 1 条" in replayed.stdout
+    discarded = run("deadletters", "discard", "2", "--note", "已在金蝶手工录入", cwd=tmp_path, **env)
+    assert discarded.returncode == 0, discarded.stderr
+    remaining = run("--lang", "en", "deadletters", "list", cwd=tmp_path, **env)
+    assert "open dead letters: vendor_rejected 1" in remaining.stdout
+    # bad input: clear errors, nothing changed
+    for args, expected in [
+        (("deadletters", "replay"), "没有指定"),
+        (("deadletters", "replay", "1"), "已处理过"),
+        (("deadletters", "show", "42"), "不存在"),
+        (("deadletters", "replay", "--since", "yesterday"), "时间格式无效"),
+        (("deadletters", "discard", "3"), "--note"),
+    ]:
+        result = run(*args, cwd=tmp_path, **env)
+        assert result.returncode == 2, args
+        assert expected in result.stderr, (args, result.stderr)
+    after = run("deadletters", "list", cwd=tmp_path, **env)
+    assert "vendor_rejected 1" in after.stdout

@@ -221,3 +221,55 @@ async def test_bad_webhook_input_is_rejected_nothing_stored_service_up(
         assert crypt.open(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
         with hub.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 1
+
+
+async def test_poison_effect_is_dead_lettered_others_go_on_and_replay_after_the_fix_is_done_once(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack() as stack:
+        assert stack.hub is not None
+        attempts = stack.hub.settings.retry.max_attempts
+        stack.kd.faults.script("save", *[Fault(FaultKind.SERVER_ERROR)] * attempts)
+        poisoned = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        others = [stack.submit(stack.company.claim(approve_rate=1.0)) for _ in range(3)]
+        assert await stack.settle(expected_runs=4, timeout=30)
+        assert stack.kd.count() == 3  # the others were not held up
+        base = f"http://127.0.0.1:{stack.port}/api"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/dead-letters") as resp:
+                listing = await resp.json()
+            [dead] = listing["items"]
+            assert dead["key"] == poisoned
+            assert dead["reason"] == "transient_exhausted"
+            assert dead["attempts"] == attempts
+            assert len(dead["attempt_log"]) == attempts
+            assert listing["counts_by_reason"] == {"transient_exhausted": 1}
+            async with http.get(f"{base}/runs", params={"key": poisoned}) as resp:
+                assert (await resp.json())["items"][0]["status"] == "failed"
+            # the fix: Kingdee is back. Replay once; a second replay is refused.
+            async with http.post(f"{base}/dead-letters/{dead['id']}/replay") as resp:
+                assert resp.status == 200
+                assert (await resp.json())["replayed"] == [dead["id"]]
+            async with http.post(f"{base}/dead-letters/{dead['id']}/replay") as resp:
+                assert resp.status == 400
+                assert "已处理过" in (await resp.json())["message"]
+            async with http.post(f"{base}/dead-letters/999999/discard", json={"note": "x"}) as resp:
+                assert resp.status == 404
+            async with http.post(f"{base}/dead-letters/{dead['id']}/discard", json={}) as resp:
+                assert resp.status == 422
+                body = await resp.json()
+                assert body["error"] == "bad_request"
+                assert "note" in body["where"]
+            async with http.post(f"{base}/dead-letters/replay", json={}) as resp:
+                assert resp.status == 400
+        assert await stack.settle(expected_runs=4, timeout=30)
+        assert stack.kd.count() == 4
+        for instance_id in [poisoned, *others]:
+            assert voucher_for(stack, instance_id).status == "C"
+            assert len(comments(stack, instance_id)) == 1
+        with stack.hub.db.read() as conn:
+            effect = conn.execute(select(event_log.c.detail).where(
+                event_log.c.case_id == poisoned, event_log.c.activity == "effect.kingdee.voucher.create")).scalar_one()
+            status = conn.execute(select(runs.c.status).where(runs.c.business_key == poisoned)).scalar_one()
+        assert loads(effect)["attempt"] == attempts + 1  # the replay counted the earlier attempts: looked up first
+        assert status == "succeeded"

@@ -6,6 +6,7 @@ with its reason, and a duplicate envelope is dropped at the inbox. Does not own 
 the service's handlers do.
 """
 
+from huiliu.bus.deadletters import DeadLetter, DeadLetterFilter, DeadLetters
 from huiliu.bus.envelope import Envelope
 from huiliu.bus.eventlog import EventLog
 from huiliu.bus.inbox import Inbox
@@ -16,6 +17,9 @@ from huiliu.bus.transports.db import DbTransport
 
 __all__ = [
     "DbTransport",
+    "DeadLetter",
+    "DeadLetterFilter",
+    "DeadLetters",
     "Delivery",
     "Envelope",
     "EventLog",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,10 +15,12 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from huiliu.bus import DeadLetterFilter, DeadLetters
 from huiliu.errors import HuiliuError
 from huiliu.flows import validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
+from huiliu.store.codec import to_jsonable
 from huiliu.web import create_app
 
 __all__ = ["app", "main"]
@@ -25,6 +29,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="汇流 huiliu：ERP ⇄ OA 集成中枢 / ERP ⇄ OA integration hub")
 flow_app = typer.Typer(no_args_is_help=True, help="流程文件 / flow files")
 app.add_typer(flow_app, name="flow")
+dead_app = typer.Typer(no_args_is_help=True, help="死信：查看、重放、丢弃 / dead letters: list, show, replay, discard")
+app.add_typer(dead_app, name="deadletters")
 
 _state: dict[str, Lang] = {"lang": Lang.ZH}
 
@@ -166,6 +172,89 @@ def flow_validate(
         say(t(f"{len(errors)} 个错误", f"{len(errors)} error(s)"), err=True)
         raise typer.Exit(1)
     say(t("流程文件有效", "flow files are valid"))
+
+
+def _dead_letters() -> DeadLetters:
+    hub = Hub(load_settings())
+    hub.db.migrate()
+    return hub.deadletters
+
+
+def _since(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise fail(HuiliuError(t(f"时间格式无效：{value}", f"invalid time: {value}"), where=option,
+                               fix=t("用 ISO 8601，例如 2026-11-25T08:00+08:00",
+                                     "use ISO 8601, e.g. 2026-11-25T08:00+08:00"))) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dead_app.command("list")
+def dead_list(
+    reason: Annotated[str | None, typer.Option(help="按原因过滤 / by reason")] = None,
+    key: Annotated[str | None, typer.Option(help="按业务键（如审批实例号）/ by business key")] = None,
+    include_closed: Annotated[bool, typer.Option("--all", help="包括已重放、已丢弃 / include closed")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """列出死信与各原因数量 / list dead letters and counts by reason."""
+    dl = _dead_letters()
+    rows = dl.find(DeadLetterFilter(reason=reason, key=key, include_closed=include_closed), limit=limit)
+    for d in rows:
+        state = "discarded" if d.discarded_at else "replayed" if d.replayed_at else "open"
+        first_line = d.last_error.splitlines()[0] if d.last_error else ""
+        typer.echo(f"{d.id}\t{d.created_at:%Y-%m-%d %H:%M:%S}\t{state}\t{d.reason}\t{d.topic}\t{d.key}\t"
+                   f"{d.attempts}\t{first_line[:120]}")
+    counts = dl.counts_by_reason()
+    summary = "，".join(f"{k} {v}" for k, v in counts.items()) or "0"
+    say(t(f"未处理死信：{summary}", f"open dead letters: {summary}"))
+
+
+@dead_app.command("show")
+def dead_show(dead_id: Annotated[int, typer.Argument(help="死信编号 / id")]) -> None:
+    """显示一条死信的全部尝试与载荷 / show one dead letter."""
+    try:
+        dead = _dead_letters().get(dead_id)
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    typer.echo(json.dumps(to_jsonable(dead), ensure_ascii=False, indent=2))
+
+
+@dead_app.command("replay")
+def dead_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="死信编号 / ids")] = None,
+    reason: Annotated[str | None, typer.Option(help="按原因 / by reason")] = None,
+    key: Annotated[str | None, typer.Option(help="按业务键 / by business key")] = None,
+    since: Annotated[str | None, typer.Option(help="起始时间 ISO 8601 / from")] = None,
+    until: Annotated[str | None, typer.Option(help="截止时间 ISO 8601 / until")] = None,
+) -> None:
+    """修复后重放死信（一条、按条件或时间段）/ replay after a fix."""
+    if not (ids or reason or key or since or until):
+        raise fail(HuiliuError(t("没有指定要重放的死信", "no dead letters chosen"), where="deadletters replay",
+                               fix=t("给出编号，或 --reason / --key / --since / --until",
+                                     "give ids, or --reason / --key / --since / --until")))
+    where = DeadLetterFilter(ids=ids or (), reason=reason, key=key, since=_since(since, "--since"),
+                             until=_since(until, "--until"))
+    try:
+        done = _dead_letters().replay(where)
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"已重放 {len(done)} 条：{done}", f"replayed {len(done)}: {done}"))
+
+
+@dead_app.command("discard")
+def dead_discard(
+    ids: Annotated[list[int], typer.Argument(help="死信编号 / ids")],
+    note: Annotated[str, typer.Option(help="原因（必填），如“已在 ERP 手工录入” / why (required)")],
+) -> None:
+    """不重放，注明原因后关闭 / close without replaying, with a reason."""
+    try:
+        done = _dead_letters().discard(DeadLetterFilter(ids=ids), note=note)
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"已丢弃 {len(done)} 条：{done}", f"discarded {len(done)}: {done}"))
 
 
 def main() -> None:

@@ -149,8 +149,8 @@ class EffectHandler:
                 self.p.transport.ack(conn, delivery)
             return
         action = self.actions.get(entry.action)
-        # A replayed dead letter may follow attempts that reached the vendor: treat it as a retry.
-        attempt = max(delivery.attempts, int(delivery.payload.get("min_attempt", 1)))
+        # A replayed dead letter follows attempts that may have reached the vendor: they count.
+        attempt = delivery.attempts + int(delivery.payload.get("prior_attempts", 0))
         ctx = ActionContext(entry.idempotency_key, attempt, reference_for(entry.idempotency_key))
         started = self.p.clock.monotonic()
         result = dict(await action(entry.request, ctx))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import aiohttp
 from sqlalchemy import select
 
-from huiliu.bus import DbTransport, EventLog, Inbox, Outbox
+from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
 from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import kingdee as kingdee_connector
@@ -56,6 +56,7 @@ class Hub:
         self.eventlog = EventLog(self.clock)
         self.crosswalk = Crosswalk(self.clock)
         self.masterdata = MasterData(self.crosswalk)
+        self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock)
         self.faults = FaultPoints(settings.crash_at)
         self.actions = ActionRegistry()
         self.flows: list[Flow] = []

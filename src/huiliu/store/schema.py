@@ -69,7 +69,12 @@ dead_letters = Table(
     Column("attempt_log", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("replayed_at", UTCDateTime, nullable=True),
+    Column("replays", Integer, nullable=False, server_default="0"),
+    Column("discarded_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    Index(None, "created_at"),
 )
+"""Work given up, with the reason, the last error, every attempt and the payload to replay."""
 
 inbox = Table(
     "inbox", metadata,

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Connection, func, or_, select
 
+from huiliu.bus import DeadLetterFilter
+from huiliu.errors import HuiliuError, NotFound
+from huiliu.i18n import t
 from huiliu.service import Hub
 from huiliu.store import loads
+from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import dead_letters, event_log, inbox, messages, outbox, run_steps, runs
 
 __all__ = ["router"]
@@ -43,9 +49,8 @@ def list_runs(
 ) -> dict[str, Any]:
     """A page of runs with filters."""
     if status is not None and status not in RUN_STATUSES:
-        raise HTTPException(400, detail={"error": "bad_status",
-                                         "message": f"未知状态 {status!r}，可用：{', '.join(RUN_STATUSES)}",
-                                         "message_en": f"unknown status {status!r}; use one of {RUN_STATUSES}"})
+        raise HuiliuError(t(f"未知状态 {status!r}", f"unknown status {status!r}"), where="status",
+                          fix=t(f"可用：{', '.join(RUN_STATUSES)}", f"use one of {', '.join(RUN_STATUSES)}"))
     query = select(runs.c.id, runs.c.flow_id, runs.c.flow_version, runs.c.business_key, runs.c.status,
                    runs.c.error, runs.c.started_at, runs.c.finished_at)
     if status:
@@ -65,8 +70,8 @@ def get_run(request: Request, run_id: str) -> dict[str, Any]:
     with _hub(request).db.read() as conn:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         if row is None:
-            raise HTTPException(404, detail={"error": "not_found", "message": f"运行 {run_id} 不存在",
-                                             "message_en": f"run {run_id} not found"})
+            raise NotFound(t(f"运行 {run_id} 不存在", f"run {run_id} not found"), where="run_id",
+                           fix=t("用 /api/runs 查找运行", "find runs with /api/runs"))
         steps = conn.execute(select(run_steps).where(run_steps.c.run_id == run_id)
                              .order_by(run_steps.c.id)).all()
         effects = conn.execute(select(outbox).where(outbox.c.run_id == run_id)
@@ -84,13 +89,70 @@ def get_run(request: Request, run_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/dead-letters", summary="Dead letters, newest first")
-def list_dead_letters(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
-    """Given-up work with its reason and attempts."""
-    with _hub(request).db.read() as conn:
-        rows = conn.execute(select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)).all()
-    return {"items": [{**dict(r._mapping), "payload": loads(r.payload), "attempt_log": loads(r.attempt_log)}
-                      for r in rows]}
+@router.get("/dead-letters", summary="Dead letters, newest first, with counts by reason")
+def list_dead_letters(
+    request: Request,
+    reason: Annotated[str | None, Query(max_length=60)] = None,
+    key: Annotated[str | None, Query(max_length=200, description="business key, e.g. an instance id")] = None,
+    include_closed: Annotated[bool, Query(alias="all", description="also replayed and discarded ones")] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Given-up work with its reason, attempts and payload."""
+    dl = _hub(request).deadletters
+    items = dl.find(DeadLetterFilter(reason=reason, key=key, include_closed=include_closed), limit=limit,
+                    offset=offset)
+    return {"items": [to_jsonable(d) for d in items], "counts_by_reason": dl.counts_by_reason(),
+            "limit": limit, "offset": offset}
+
+
+@router.get("/dead-letters/{dead_id}", summary="One dead letter")
+def get_dead_letter(request: Request, dead_id: int) -> dict[str, Any]:
+    """The dead letter with every attempt."""
+    result: dict[str, Any] = to_jsonable(_hub(request).deadletters.get(dead_id))
+    return result
+
+
+class ReplayRequest(BaseModel):
+    """Which open dead letters to replay; at least one condition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(None, max_length=60)
+    key: str | None = Field(None, max_length=200)
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class DiscardRequest(BaseModel):
+    """Why a dead letter is closed without a replay (e.g. entered by hand in the ERP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/dead-letters/{dead_id}/replay", summary="Replay one dead letter after a fix")
+def replay_dead_letter(request: Request, dead_id: int) -> dict[str, Any]:
+    """Publish it again; handlers count its earlier attempts."""
+    return {"replayed": _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor="api")}
+
+
+@router.post("/dead-letters/replay", summary="Replay the open dead letters matching a filter")
+def replay_dead_letters(request: Request, body: ReplayRequest) -> dict[str, Any]:
+    """Bulk replay by reason, business key or time range."""
+    if not any((body.reason, body.key, body.since, body.until)):
+        raise HuiliuError(t("请至少给出一个条件", "give at least one condition"), where="body",
+                          fix=t("给出 reason、key、since 或 until", "give reason, key, since or until"))
+    where = DeadLetterFilter(reason=body.reason, key=body.key, since=body.since, until=body.until)
+    return {"replayed": _hub(request).deadletters.replay(where, actor="api")}
+
+
+@router.post("/dead-letters/{dead_id}/discard", summary="Close a dead letter without replaying it")
+def discard_dead_letter(request: Request, dead_id: int, body: DiscardRequest) -> dict[str, Any]:
+    """Discard with a reason; kept for the record."""
+    return {"discarded": _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=body.note,
+                                                          actor="api")}
 
 
 @router.get("/summary", summary="Counts: envelopes, runs by status, effects, dead letters")

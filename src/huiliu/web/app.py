@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from huiliu import __version__
-from huiliu.errors import HuiliuError
+from huiliu.errors import HuiliuError, NotFound
+from huiliu.i18n import t
 from huiliu.service import Hub
 from huiliu.web.api import router as api_router
 from huiliu.web.errors import error_body
@@ -22,7 +25,17 @@ def create_app(hub: Hub) -> FastAPI:
 
     @app.exception_handler(HuiliuError)
     async def _huiliu_error(_request: Request, exc: HuiliuError) -> JSONResponse:
-        return JSONResponse(status_code=400, content=error_body(exc))
+        return JSONResponse(status_code=404 if isinstance(exc, NotFound) else 400, content=error_body(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        error = HuiliuError(t(f"请求参数无效：{first.get('msg')}", f"invalid request: {first.get('msg')}"),
+                            where=where, fix=t("按 /openapi.json 中的说明修正该参数",
+                                               "fix that parameter as /openapi.json describes"))
+        return JSONResponse(status_code=422, content={**error_body(error, "bad_request"),
+                                                      "errors": jsonable_encoder(exc.errors())})
 
     app.include_router(webhook_router)
     app.include_router(api_router)
