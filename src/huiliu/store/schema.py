@@ -53,8 +53,10 @@ messages = Table(
     Column("last_error", Text, nullable=True),
     Column("attempt_log", Text, nullable=False, default="[]"),
     Index(None, "topic", "available_at"),
+    Index(None, "key", "id"),
 )
-"""The database transport's queue. A row is a message; a lease marks who works on it until when."""
+"""The database transport's queue. A row is a message; a lease marks who works on it until when. Messages
+of one key are handed out one at a time, oldest first."""
 
 dead_letters = Table(
     "dead_letters", metadata,

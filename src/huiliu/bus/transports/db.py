@@ -3,6 +3,13 @@
 A claim sets ``lease_owner`` and ``lease_until`` and counts the attempt in one statement; a crashed
 worker's messages become claimable again when their lease runs out. Ack deletes the row only if the
 lease is still ours (same owner, same attempt), inside the transaction that records the result.
+
+Ordering: a message is handed out only when no older message of the same business key is left (leased,
+waiting to be retried, or not yet claimed). The events of one approval instance are therefore applied in
+the order they were published, whatever the number of workers, while different keys run in parallel.
+On PostgreSQL "older" means older among committed messages: two transactions publishing for one key at
+the same instant are ordered by commit, not by id. The runtime publishes a key's effects one after
+another, so its order is exact; concurrent webhooks of one instance are hints, re-read and deduplicated.
 """
 
 from __future__ import annotations
@@ -35,10 +42,12 @@ _UPDATE_FENCED = update(messages).where(_FENCE)
 def _claim_statement(dialect: str) -> Update:
     """Lease the oldest available messages of some topics in one statement, returning them."""
     now = bindparam("now", type_=UTCDateTime())
+    older = messages.alias("older")
+    has_older = select(older.c.id).where(older.c.key == messages.c.key, older.c.id < messages.c.id).exists()
     candidates = (
         select(messages.c.id)
         .where(messages.c.topic.in_(bindparam("topics", expanding=True)), messages.c.available_at <= now,
-               or_(messages.c.lease_until.is_(None), messages.c.lease_until < now))
+               or_(messages.c.lease_until.is_(None), messages.c.lease_until < now), ~has_older)
         .order_by(messages.c.id)
         .limit(bindparam("lim"))
     )
