@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from huiliu.bus import reference_for
 from huiliu.crosswalk import Crosswalk, MasterData
@@ -33,8 +36,6 @@ AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -165,3 +166,40 @@ def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig
         assert effects[0]["attempt"] == 2 and effects[0]["result"]["adopted"] is True
     if point == "after_call:dingtalk.approval.comment":
         assert effects[-1]["attempt"] == 2 and effects[-1]["result"]["already"] is True
+
+
+def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: Rig) -> None:
+    """Chaos: 3 worker processes, one killed with SIGKILL about every second and started again."""
+    rng = random.Random(7)
+    rig.spawn("serve", "--no-worker")
+    rig.wait_http()
+    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
+    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    workers = [rig.spawn("worker") for _ in range(3)]
+    instances = [rig.submit_approved() for _ in range(150)]
+    kills = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with rig.db.read() as conn:
+            done = conn.execute(select(func.count()).select_from(runs).where(runs.c.status == "succeeded")).scalar_one()
+        if done == len(instances):
+            break
+        time.sleep(rng.uniform(0.5, 1.2))
+        if kills < 12:
+            victim = rng.randrange(3)
+            workers[victim].send_signal(signal.SIGKILL)
+            workers[victim].wait(10)
+            kills += 1
+            workers[victim] = rig.spawn("worker")
+    assert kills >= 3, "the run ended before the workers could be killed; raise the count"
+    with rig.db.read() as conn:
+        statuses = dict(conn.execute(select(runs.c.status, func.count()).group_by(runs.c.status)).all())
+    assert statuses == {"succeeded": len(instances)}
+    assert rig.kd.count() == len(instances)  # the ERP's own count is the judge
+    for instance_id in instances:
+        reference = reference_for(f"expense-claim-to-voucher:{instance_id}:post_voucher")
+        [voucher] = rig.kd.find_by_reference(reference)
+        assert voucher.status == "C"
+        remarks = [r["remark"] for r in rig.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
+        assert len(remarks) == 1
+        assert voucher.number in remarks[0]
