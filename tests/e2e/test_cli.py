@@ -68,6 +68,11 @@ def test_bad_arguments_and_settings_are_clear_errors(tmp_path: Path) -> None:
     bad_url = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="nonsense://")
     assert bad_url.returncode == 2
     assert "HUILIU_DATABASE_URL" in bad_url.stderr
+    unreachable = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="postgresql+psycopg://hl:s3cr3t@127.0.0.1:1/x")
+    assert unreachable.returncode == 2
+    assert "无法连接数据库" in unreachable.stderr
+    assert "s3cr3t" not in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
 
 
 def test_deadletters_commands(tmp_path: Path) -> None:

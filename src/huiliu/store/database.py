@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from huiliu.errors import ConfigError
 from huiliu.i18n import t
@@ -97,11 +97,25 @@ class Database:
         return cfg
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (idempotent)."""
+        """Bring the schema to the newest migration (idempotent).
+
+        Raises:
+            ConfigError: the database cannot be reached (the first thing a process does, so a wrong
+                address or a stopped server is reported at start-up).
+        """
         cfg = self.alembic_config()
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            where = _masked(self.url.render_as_string(hide_password=False))
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise ConfigError(
+                t(f"无法连接数据库：{reason}", f"cannot reach the database: {reason}"), where=where,
+                fix=t("检查数据库是否已启动、地址与端口是否正确（HUILIU_DATABASE_URL）",
+                      "check that the database runs and the address and port are right (HUILIU_DATABASE_URL)"),
+            ) from exc
 
     def dispose(self) -> None:
         """Close pooled connections."""
