@@ -203,3 +203,40 @@ def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig:
         remarks = [r["remark"] for r in rig.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
         assert len(remarks) == 1
         assert voucher.number in remarks[0]
+
+
+def _stopped(proc: subprocess.Popen[bytes]) -> bool:
+    state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return state == "T"
+
+
+@pytest.mark.parametrize("point", ["after_call:kingdee.voucher.create", "after_call:dingtalk.approval.comment"])
+def test_a_worker_paused_past_its_lease_has_its_late_result_refused(rig: Rig, point: str) -> None:
+    rig.spawn("serve", "--no-worker")
+    rig.wait_http()
+    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
+    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    instance_id = rig.submit_approved()
+    paused = rig.spawn("worker", HUILIU_PAUSE_AT=json.dumps([point]))
+    deadline = time.monotonic() + 30
+    while not _stopped(paused):
+        assert time.monotonic() < deadline, "the worker never reached " + point
+        time.sleep(0.05)
+    rival = rig.spawn("worker")  # takes the work over once the paused worker's 2 s lease has run out
+    deadline = time.monotonic() + 30
+    while rig.run_status() != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    paused.send_signal(signal.SIGCONT)  # wakes up and tries to record its stale result
+    time.sleep(1.5)
+    assert paused.poll() is None
+    for proc in (paused, rival):  # graceful shutdown: SIGTERM finishes work in flight and exits 0
+        proc.terminate()
+        assert proc.wait(15) == 0
+    log = (rig.tmp / "worker-1.log").read_text(encoding="utf-8")
+    assert "lease lost" in log
+    assert rig.kd.count() == 1
+    remarks = [r["remark"] for r in rig.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
+    assert len(remarks) == 1
+    with rig.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(runs)).scalar_one() == 1

@@ -1,7 +1,9 @@
-"""Crash points for fault tests: at a named point, the process kills itself with SIGKILL.
+"""Fault points for fault tests: at a named point the process kills or stops itself.
 
-Real SIGKILL, not an exception: nothing in the process gets to clean up, exactly as when the machine
-loses power or the kernel kills the worker. Empty in production.
+SIGKILL, or SIGSTOP until someone sends SIGCONT.
+Real signals, not exceptions: a killed process gets no chance to clean up, exactly as when the machine
+loses power; a stopped one wakes up after its leases ran out, as a worker that was paused or cut off.
+Both sets are empty in production.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ __all__ = ["FaultPoints"]
 
 
 class FaultPoints:
-    """The set of points at which to die."""
+    """The points at which to die or to pause."""
 
-    def __init__(self, names: Iterable[str] = ()) -> None:
-        self.names = frozenset(names)
+    def __init__(self, crash: Iterable[str] = (), pause: Iterable[str] = ()) -> None:
+        self.crash = frozenset(crash)
+        self.pause = frozenset(pause)
 
     def reach(self, name: str) -> None:
-        """Kill this process with SIGKILL if ``name`` is armed."""
-        if name in self.names:
+        """Kill this process with SIGKILL, or stop it with SIGSTOP, if ``name`` is armed."""
+        if name in self.crash:
             os.kill(os.getpid(), signal.SIGKILL)
+        if name in self.pause:
+            os.kill(os.getpid(), signal.SIGSTOP)

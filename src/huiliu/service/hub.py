@@ -57,7 +57,7 @@ class Hub:
         self.crosswalk = Crosswalk(self.clock)
         self.masterdata = MasterData(self.crosswalk)
         self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock)
-        self.faults = FaultPoints(settings.crash_at)
+        self.faults = FaultPoints(settings.crash_at, settings.pause_at)
         self.actions = ActionRegistry()
         self.flows: list[Flow] = []
         self._session: aiohttp.ClientSession | None = None

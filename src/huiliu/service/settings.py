@@ -53,3 +53,5 @@ class Settings(BaseSettings):
     kingdee: KingdeeSettings | None = None
     crash_at: list[str] = Field(default_factory=list)
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""
+    pause_at: list[str] = Field(default_factory=list)
+    """Fault points at which the process stops itself with SIGSTOP (fencing tests only)."""
