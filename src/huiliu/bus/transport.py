@@ -39,14 +39,28 @@ class Delivery:
 
 
 class Transport(Protocol):
-    """Moves messages between the hub's handlers."""
+    """Moves messages between the hub's handlers.
+
+    Publishing writes a row into the hub's database in the caller's transaction (the transactional
+    outbox), whatever carries it afterwards; a message is removed only by a fenced ack in the
+    transaction that records its result.
+    """
+
+    async def start(self) -> None:
+        """Connect (to a broker, where there is one) and start any background relay."""
+
+    async def close(self) -> None:
+        """Stop background work and disconnect."""
 
     def publish(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
                 dedupe_key: str | None = None, delay: float = 0.0) -> bool:
         """Queue a message in the caller's transaction; ``False`` when ``dedupe_key`` is already queued."""
 
-    def claim(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
-        """Take up to ``limit`` available messages under a lease of ``lease`` seconds."""
+    async def receive(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
+        """Up to ``limit`` messages, each claimed under a lease of ``lease`` seconds."""
+
+    async def idle(self, seconds: float) -> None:
+        """Wait until there may be new work, or ``seconds``."""
 
     def ack(self, conn: Connection, delivery: Delivery) -> None:
         """Remove the message in the caller's transaction; raise :class:`LeaseLost` if fenced."""
@@ -56,3 +70,6 @@ class Transport(Protocol):
 
     def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
         """Move the message to the dead letters with its reason, last error and attempt log."""
+
+    def pending(self) -> int:
+        """Messages not yet settled."""

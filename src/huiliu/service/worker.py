@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from huiliu.bus import DbTransport, Delivery, EventLog, LeaseLost, RetryPolicy
+from huiliu.bus import Delivery, EventLog, LeaseLost, RetryPolicy, Transport
 from huiliu.connectors import CallRecord
 from huiliu.errors import HuiliuError
 from huiliu.i18n import Lang
@@ -41,7 +41,7 @@ class Worker:
         poll_interval: seconds between polls when idle (a publish in this process wakes it at once).
     """
 
-    def __init__(self, *, db: Database, transport: DbTransport, handlers: Mapping[str, Handler],
+    def __init__(self, *, db: Database, transport: Transport, handlers: Mapping[str, Handler],
                  policy: RetryPolicy, eventlog: EventLog, concurrency: int = 32, lease: float = 30.0,
                  poll_interval: float = 0.2, owner: str | None = None) -> None:
         self.db = db
@@ -58,13 +58,11 @@ class Worker:
         self.failed = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and process until ``stop`` is set, then wait for work in flight."""
-        wake = self.transport.wakeup_event()
+        """Receive and process until ``stop`` is set, then wait for work in flight."""
         topics = list(self.handlers)
         while not stop.is_set():
-            wake.clear()  # before claiming: a publish after this point wakes the wait below
             free = self.concurrency - len(self._inflight)
-            batch = self.transport.claim(topics, self.owner, free, self.lease) if free > 0 else []
+            batch = await self.transport.receive(topics, self.owner, free, self.lease) if free > 0 else []
             for delivery in batch:
                 task = asyncio.create_task(self._process(delivery))
                 self._inflight.add(task)
@@ -72,13 +70,13 @@ class Worker:
             if batch and len(batch) == free:
                 await asyncio.sleep(0)  # let the new tasks start; more may be waiting
                 continue
-            await self._idle(wake, stop)
+            await self._idle(stop)
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    async def _idle(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        """Wait for a publish, a stop, a finished task, or the poll interval."""
-        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(wake.wait()),
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Wait for new work, a stop, a finished task (a free slot), or the poll interval."""
+        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self.transport.idle(self.poll_interval)),
                                               asyncio.ensure_future(stop.wait()), *self._inflight}
         try:
             await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)

@@ -15,6 +15,7 @@ another, so its order is exact; concurrent webhooks of one instance are hints, r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Sequence
 from datetime import timedelta
@@ -75,11 +76,26 @@ class DbTransport:
         self.clock = clock or SystemClock()
         self._wakeup: asyncio.Event | None = None
 
-    def wakeup_event(self) -> asyncio.Event:
-        """An event set whenever this process publishes, so an idle worker need not wait to poll."""
+    async def start(self) -> None:
+        """Nothing to connect: the database is the transport."""
+
+    async def close(self) -> None:
+        """Nothing to disconnect."""
+
+    def _wake(self) -> asyncio.Event:
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
         return self._wakeup
+
+    async def receive(self, topics: Sequence[str], owner: str, limit: int, lease: float) -> list[Delivery]:
+        """Claim up to ``limit`` available messages (see :meth:`claim`)."""
+        self._wake().clear()  # before claiming: a publish after this point ends the next idle() at once
+        return self.claim(topics, owner, limit, lease)
+
+    async def idle(self, seconds: float) -> None:
+        """Wait for a publish in this process, or ``seconds`` (other processes are seen by polling)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake().wait(), seconds)
 
     def publish(self, conn: Connection, topic: str, key: str, payload: dict[str, Any], *,
                 dedupe_key: str | None = None, delay: float = 0.0) -> bool:
