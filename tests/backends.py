@@ -41,3 +41,32 @@ def postgres_schema() -> Iterator[str]:
             yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{name}"
         finally:
             admin.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+RABBIT_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+async def rabbit_available() -> None:
+    """Skip (or fail in CI) when RabbitMQ does not answer."""
+    import asyncio
+
+    import aio_pika
+
+    try:
+        conn = await asyncio.wait_for(aio_pika.connect(RABBIT_URL), 5)
+    except Exception as exc:
+        _unavailable(f"RabbitMQ is not reachable at 127.0.0.1:5672 ({exc.__class__.__name__})")
+    else:
+        await conn.close()
+
+
+async def rabbit_cleanup(prefix: str, topics: list[str]) -> None:
+    """Delete a test's exchange and queues."""
+    import aio_pika
+
+    conn = await aio_pika.connect(RABBIT_URL)
+    async with conn:
+        channel = await conn.channel()
+        for topic in topics:
+            await channel.queue_delete(f"{prefix}.{topic}")
+        await channel.exchange_delete(prefix)

@@ -1,13 +1,16 @@
-"""Shared fixtures: a migrated database per test on each backend, a fake clock."""
+"""Shared fixtures: a migrated database per test on each backend, a fake clock, the whole loop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backends import BACKENDS, postgres_schema
+from huiliu.cli.demo import DemoStack
+from huiliu.service import RetrySettings, Settings
 from huiliu.store import Database
 from huiliu.testing import FakeClock
 
@@ -34,3 +37,22 @@ def db(database_url: str) -> Iterator[Database]:
     database.migrate()
     yield database
     database.dispose()
+
+
+def fast_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: a fresh database, quick retries, short leases, an ephemeral port."""
+    values: dict[str, Any] = {
+        "database_url": database_url, "port": 0, "lease_seconds": 5.0, "poll_interval": 0.05,
+        "retry": RetrySettings(initial_interval=0.05, multiplier=2, max_interval=0.5, max_attempts=6, jitter=0),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_stack(database_url: str) -> Callable[..., DemoStack]:
+    def factory(**kwargs: Any) -> DemoStack:
+        overrides = kwargs.pop("settings", {})
+        return DemoStack(fast_settings(database_url, **overrides), **kwargs)
+
+    return factory

@@ -68,6 +68,18 @@ def test_bad_arguments_and_settings_are_clear_errors(tmp_path: Path) -> None:
     bad_url = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="nonsense://")
     assert bad_url.returncode == 2
     assert "HUILIU_DATABASE_URL" in bad_url.stderr
+    sqlite = f"sqlite:///{tmp_path / 'x.db'}"
+    kafka = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL=sqlite, HUILIU_TRANSPORT="kafka")
+    assert kafka.returncode == 2
+    assert "HUILIU_TRANSPORT" in kafka.stderr
+    no_url = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL=sqlite, HUILIU_TRANSPORT="rabbitmq")
+    assert no_url.returncode == 2
+    assert "HUILIU_BROKER_URL" in no_url.stderr
+    no_broker = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL=sqlite, HUILIU_TRANSPORT="rabbitmq",
+                    HUILIU_BROKER_URL="amqp://guest:guest@127.0.0.1:1/")
+    assert no_broker.returncode == 2
+    assert "无法连接消息代理" in no_broker.stderr
+    assert "Traceback" not in no_broker.stderr
     unreachable = run("worker", cwd=tmp_path, HUILIU_DATABASE_URL="postgresql+psycopg://hl:s3cr3t@127.0.0.1:1/x")
     assert unreachable.returncode == 2
     assert "无法连接数据库" in unreachable.stderr

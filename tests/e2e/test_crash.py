@@ -6,6 +6,7 @@ The sandboxes run in this process (on a thread of their own); the hub's webhook 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -15,12 +16,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from backends import RABBIT_URL, rabbit_available, rabbit_cleanup
 from huiliu.bus import reference_for
 from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.sandbox import SandboxServer
@@ -53,6 +56,7 @@ class Rig:
         self.port = _free_port()
         self.db_url = database_url
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.transport_env: dict[str, str] = {}
         self.tmp = tmp
         db = Database(self.db_url)
         db.migrate()
@@ -63,6 +67,7 @@ class Rig:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}
+        env.update(self.transport_env)
         env.update({
             "HUILIU_DATABASE_URL": self.db_url, "HUILIU_PORT": str(self.port), "HUILIU_LEASE_SECONDS": "2",
             "HUILIU_POLL_INTERVAL": "0.05", "HUILIU_RETRY__INITIAL_INTERVAL": "0.05", "HUILIU_RETRY__JITTER": "0",
@@ -107,7 +112,7 @@ class Rig:
         with self.db.read() as conn:
             return conn.execute(select(runs.c.status)).scalar()
 
-    def close(self) -> None:
+    def stop_processes(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
@@ -115,6 +120,9 @@ class Rig:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+
+    def close(self) -> None:
+        self.stop_processes()
         self.ding_srv.run_coroutine(self.ding.stop_delivery())
         self.ding_srv.stop_thread()
         self.kd_srv.stop_thread()
@@ -168,8 +176,23 @@ def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig
         assert effects[-1]["attempt"] == 2 and effects[-1]["result"]["already"] is True
 
 
-def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: Rig) -> None:
+@pytest.mark.parametrize("transport", ["db", "rabbitmq"])
+async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: Rig, transport: str) -> None:
     """Chaos: 3 worker processes, one killed with SIGKILL about every second and started again."""
+    if transport == "rabbitmq":
+        await rabbit_available()
+        prefix = f"hl-chaos-{uuid.uuid4().hex[:8]}"
+        rig.transport_env = {"HUILIU_TRANSPORT": "rabbitmq", "HUILIU_BROKER_URL": RABBIT_URL,
+                             "HUILIU_BROKER_PREFIX": prefix}
+    try:
+        await asyncio.to_thread(_chaos, rig)
+    finally:
+        if transport == "rabbitmq":
+            rig.stop_processes()
+            await rabbit_cleanup(prefix, ["effect", "flow.run", "dingtalk.callback"])
+
+
+def _chaos(rig: Rig) -> None:
     rng = random.Random(7)
     rig.spawn("serve", "--no-worker")
     rig.wait_http()

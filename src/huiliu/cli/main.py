@@ -113,7 +113,7 @@ def serve(
 
 async def _serve(settings: Settings, *, with_worker: bool) -> None:
     hub = Hub(settings)
-    await hub.open()
+    await hub.open(consume=with_worker)
     stop = asyncio.Event()
     worker_task = asyncio.create_task(hub.worker().run(stop)) if with_worker else None
     config = uvicorn.Config(create_app(hub), host=settings.host, port=settings.port, log_level="warning",

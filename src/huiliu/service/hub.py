@@ -7,14 +7,18 @@ topics; ``Hub.accept_callback()`` is what the webhook calls.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
+import aiormq
 from sqlalchemy import select
 
 from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
+from huiliu.bus.transports.rabbitmq import RabbitLink
+from huiliu.bus.transports.relay import RelayedTransport
 from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import kingdee as kingdee_connector
@@ -50,7 +54,7 @@ class Hub:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-        self.transport = DbTransport(self.db, self.clock)
+        self.transport = self._transport(settings)
         self.inbox = Inbox(self.clock)
         self.outbox = Outbox(self.clock)
         self.eventlog = EventLog(self.clock)
@@ -65,9 +69,34 @@ class Hub:
         self.kingdee: kingdee_connector.KingdeeClient | None = None
         self.callback_codec: dingtalk_connector.CallbackCodec | None = None
 
-    async def open(self) -> None:
-        """Migrate, connect, load flows. Raises :class:`ConfigError` on bad configuration."""
+    def _transport(self, settings: Settings) -> DbTransport:
+        if settings.transport == "db":
+            return DbTransport(self.db, self.clock)
+        if not settings.broker_url:
+            raise ConfigError(t(f"传输方式 {settings.transport} 需要消息代理地址", f"transport {settings.transport} "
+                                "needs a broker URL"), where="HUILIU_BROKER_URL",
+                              fix=t("例如 amqp://guest:guest@127.0.0.1:5672/", "e.g. amqp://guest:guest@127.0.0.1:5672/"))
+        link = RabbitLink(settings.broker_url, prefix=settings.broker_prefix)
+        return RelayedTransport(self.db, link, clock=self.clock, redeliver_after=settings.lease_seconds * 2)
+
+    async def open(self, *, consume: bool = True) -> None:
+        """Migrate, connect, load flows. Raises :class:`ConfigError` on bad configuration.
+
+        Args:
+            consume: whether this process takes work from the broker (a worker) or only publishes
+                (``serve --no-worker``). Irrelevant for the database transport.
+        """
         self.db.migrate()
+        if isinstance(self.transport, RelayedTransport):
+            self.transport.topics = [EFFECT_TOPIC, RUN_TOPIC, CALLBACK_TOPIC] if consume else []
+            try:
+                await asyncio.wait_for(self.transport.start(), timeout=15)
+            except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
+                raise ConfigError(
+                    t(f"无法连接消息代理：{type(exc).__name__}", f"cannot reach the broker: {type(exc).__name__}"),
+                    where="HUILIU_BROKER_URL",
+                    fix=t("检查消息代理是否已启动、地址、端口与账号", "check that the broker runs, and its address, "
+                          "port and credentials")) from exc
         connector = aiohttp.TCPConnector(limit=256, limit_per_host=128)
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
         timeout = self.settings.http_timeout
@@ -89,6 +118,7 @@ class Hub:
 
     async def close(self) -> None:
         """Close connections."""
+        await self.transport.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUILIU_", env_nested_delimiter="__", extra="forbid")
 
     database_url: str = "sqlite:///huiliu.db"
+    transport: Literal["db", "rabbitmq"] = "db"
+    """How work moves between processes: the database itself, or RabbitMQ in front of it."""
+    broker_url: str | None = None
+    """The broker's URL when ``transport`` is not ``db``, e.g. ``amqp://guest:guest@127.0.0.1:5672/``."""
+    broker_prefix: str = Field("huiliu", pattern=r"^[A-Za-z0-9_.-]{1,60}$")
+    """Names of the broker's exchange and queues; one per hub installation sharing a broker."""
     sqlite_synchronous: str = "FULL"
     flows_dir: Path | None = None
     """Directory of flow files; the shipped templates when unset."""

@@ -52,6 +52,7 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("attempt_log", Text, nullable=False, default="[]"),
+    Column("relayed_at", UTCDateTime, nullable=True),
     Index(None, "topic", "available_at"),
     Index(None, "key", "id"),
 )

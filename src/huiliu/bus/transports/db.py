@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, delete, insert, or_, select, update
 
 from huiliu.bus.transport import Delivery, LeaseLost
 from huiliu.model import Clock, SystemClock
@@ -39,27 +39,46 @@ _DELETE_FENCED = delete(messages).where(_FENCE)
 _UPDATE_FENCED = update(messages).where(_FENCE)
 
 
-@functools.cache
-def _claim_statement(dialect: str) -> Update:
-    """Lease the oldest available messages of some topics in one statement, returning them."""
+def claimable() -> ColumnElement[bool]:
+    """Due, not leased (or its lease ran out), and no older message of its key left: bound ``:now``."""
     now = bindparam("now", type_=UTCDateTime())
     older = messages.alias("older")
     has_older = select(older.c.id).where(older.c.key == messages.c.key, older.c.id < messages.c.id).exists()
+    return and_(messages.c.available_at <= now,
+                or_(messages.c.lease_until.is_(None), messages.c.lease_until < now), ~has_older)
+
+
+RETURNED = (messages.c.id, messages.c.topic, messages.c.key, messages.c.payload, messages.c.attempts,
+            messages.c.attempt_log)
+"""The columns a claim returns to build a :class:`Delivery`."""
+
+
+def lease_values() -> dict[str, Any]:
+    """What a claim sets: the owner, the lease's end, one more attempt (bound ``:owner``, ``:until``)."""
+    return {"lease_owner": bindparam("owner"), "lease_until": bindparam("until", type_=UTCDateTime()),
+            "attempts": messages.c.attempts + 1}
+
+
+def deliveries(rows: Sequence[Any], owner: str) -> list[Delivery]:
+    """Claimed rows as deliveries, oldest first."""
+    return sorted((Delivery(r.id, r.topic, r.key, loads(r.payload), r.attempts, owner, loads(r.attempt_log))
+                   for r in rows), key=lambda d: d.id)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Update:
+    """Lease the oldest claimable messages of some topics in one statement, returning them."""
     candidates = (
         select(messages.c.id)
-        .where(messages.c.topic.in_(bindparam("topics", expanding=True)), messages.c.available_at <= now,
-               or_(messages.c.lease_until.is_(None), messages.c.lease_until < now), ~has_older)
+        .where(messages.c.topic.in_(bindparam("topics", expanding=True)), claimable())
         .order_by(messages.c.id)
         .limit(bindparam("lim"))
     )
     if dialect != "sqlite":
         candidates = candidates.with_for_update(skip_locked=True)
     return (
-        update(messages)
-        .where(messages.c.id.in_(candidates.scalar_subquery()))
-        .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"), attempts=messages.c.attempts + 1)
-        .returning(messages.c.id, messages.c.topic, messages.c.key, messages.c.payload, messages.c.attempts,
-                   messages.c.attempt_log)
+        update(messages).where(messages.c.id.in_(candidates.scalar_subquery())).values(**lease_values())
+        .returning(*RETURNED)
     )
 
 
@@ -120,11 +139,7 @@ class DbTransport:
             rows = conn.execute(_claim_statement(conn.dialect.name), {
                 "topics": list(topics), "now": now, "lim": limit, "owner": owner,
                 "until": now + timedelta(seconds=lease)}).all()
-        return sorted(
-            (Delivery(r.id, r.topic, r.key, loads(r.payload), r.attempts, owner, loads(r.attempt_log))
-             for r in rows),
-            key=lambda d: d.id,
-        )
+        return deliveries(rows, owner)
 
     @staticmethod
     def _fence(delivery: Delivery) -> dict[str, Any]:
@@ -143,7 +158,7 @@ class DbTransport:
         """Release the message for another attempt after ``delay`` seconds (fenced; a lost lease is a no-op)."""
         with self.db.begin() as conn:
             conn.execute(_UPDATE_FENCED, {
-                **self._fence(delivery), "lease_owner": None, "lease_until": None,
+                **self._fence(delivery), "lease_owner": None, "lease_until": None, "relayed_at": None,
                 "available_at": self.clock.now() + timedelta(seconds=delay), "last_error": error[:4000],
                 "attempt_log": self._log(delivery, error)})
 
