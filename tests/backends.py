@@ -70,3 +70,31 @@ async def rabbit_cleanup(prefix: str, topics: list[str]) -> None:
         for topic in topics:
             await channel.queue_delete(f"{prefix}.{topic}")
         await channel.exchange_delete(prefix)
+
+
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+async def nats_available() -> None:
+    """Skip (or fail in CI) when NATS does not answer."""
+    import nats
+
+    try:
+        nc = await nats.connect(NATS_URL, connect_timeout=3, max_reconnect_attempts=0, allow_reconnect=False)
+    except Exception as exc:
+        _unavailable(f"NATS is not reachable at 127.0.0.1:4222 ({exc.__class__.__name__})")
+    else:
+        await nc.close()
+
+
+async def nats_cleanup(stream: str) -> None:
+    """Delete a test's stream."""
+    import nats
+
+    nc = await nats.connect(NATS_URL)
+    try:
+        await nc.jetstream().delete_stream(stream)
+    except Exception:
+        pass
+    finally:
+        await nc.close()

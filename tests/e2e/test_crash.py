@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backends import RABBIT_URL, rabbit_available, rabbit_cleanup
+from backends import NATS_URL, RABBIT_URL, nats_available, nats_cleanup, rabbit_available, rabbit_cleanup
 from huiliu.bus import reference_for
+from huiliu.bus.transports import NatsLink
 from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.sandbox import SandboxServer
 from huiliu.sandbox.company import make_company
@@ -176,20 +177,22 @@ def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig
         assert effects[-1]["attempt"] == 2 and effects[-1]["result"]["already"] is True
 
 
-@pytest.mark.parametrize("transport", ["db", "rabbitmq"])
+@pytest.mark.parametrize("transport", ["db", "rabbitmq", "nats"])
 async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: Rig, transport: str) -> None:
     """Chaos: 3 worker processes, one killed with SIGKILL about every second and started again."""
-    if transport == "rabbitmq":
-        await rabbit_available()
-        prefix = f"hl-chaos-{uuid.uuid4().hex[:8]}"
-        rig.transport_env = {"HUILIU_TRANSPORT": "rabbitmq", "HUILIU_BROKER_URL": RABBIT_URL,
-                             "HUILIU_BROKER_PREFIX": prefix}
+    prefix = f"hl-chaos-{uuid.uuid4().hex[:8]}"
+    if transport != "db":
+        await (rabbit_available() if transport == "rabbitmq" else nats_available())
+        rig.transport_env = {"HUILIU_TRANSPORT": transport, "HUILIU_BROKER_PREFIX": prefix,
+                             "HUILIU_BROKER_URL": RABBIT_URL if transport == "rabbitmq" else NATS_URL}
     try:
         await asyncio.to_thread(_chaos, rig)
     finally:
+        rig.stop_processes()
         if transport == "rabbitmq":
-            rig.stop_processes()
             await rabbit_cleanup(prefix, ["effect", "flow.run", "dingtalk.callback"])
+        elif transport == "nats":
+            await nats_cleanup(NatsLink("", prefix=prefix).stream)
 
 
 def _chaos(rig: Rig) -> None:

@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 import aiohttp
 import aiormq
+import nats.errors
 from sqlalchemy import select
 
 from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
-from huiliu.bus.transports.rabbitmq import RabbitLink
-from huiliu.bus.transports.relay import RelayedTransport
+from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTransport
 from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import kingdee as kingdee_connector
@@ -76,7 +76,10 @@ class Hub:
             raise ConfigError(t(f"传输方式 {settings.transport} 需要消息代理地址", f"transport {settings.transport} "
                                 "needs a broker URL"), where="HUILIU_BROKER_URL",
                               fix=t("例如 amqp://guest:guest@127.0.0.1:5672/", "e.g. amqp://guest:guest@127.0.0.1:5672/"))
-        link = RabbitLink(settings.broker_url, prefix=settings.broker_prefix)
+        link: BrokerLink = (RabbitLink(settings.broker_url, prefix=settings.broker_prefix)
+                            if settings.transport == "rabbitmq"
+                            else NatsLink(settings.broker_url, prefix=settings.broker_prefix,
+                                          ack_wait=settings.lease_seconds))
         return RelayedTransport(self.db, link, clock=self.clock, redeliver_after=settings.lease_seconds * 2)
 
     async def open(self, *, consume: bool = True) -> None:
@@ -91,7 +94,7 @@ class Hub:
             self.transport.topics = [EFFECT_TOPIC, RUN_TOPIC, CALLBACK_TOPIC] if consume else []
             try:
                 await asyncio.wait_for(self.transport.start(), timeout=15)
-            except (OSError, TimeoutError, aiormq.exceptions.AMQPError) as exc:
+            except (OSError, TimeoutError, aiormq.exceptions.AMQPError, nats.errors.Error) as exc:
                 raise ConfigError(
                     t(f"无法连接消息代理：{type(exc).__name__}", f"cannot reach the broker: {type(exc).__name__}"),
                     where="HUILIU_BROKER_URL",

@@ -39,10 +39,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUILIU_", env_nested_delimiter="__", extra="forbid")
 
     database_url: str = "sqlite:///huiliu.db"
-    transport: Literal["db", "rabbitmq"] = "db"
-    """How work moves between processes: the database itself, or RabbitMQ in front of it."""
+    transport: Literal["db", "rabbitmq", "nats"] = "db"
+    """How work moves between processes: the database itself, or RabbitMQ / NATS JetStream in front of it."""
     broker_url: str | None = None
-    """The broker's URL when ``transport`` is not ``db``, e.g. ``amqp://guest:guest@127.0.0.1:5672/``."""
+    """The broker's URL when ``transport`` is not ``db``: ``amqp://guest:guest@127.0.0.1:5672/``, ``nats://127.0.0.1:4222``."""
     broker_prefix: str = Field("huiliu", pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     """Names of the broker's exchange and queues; one per hub installation sharing a broker."""
     sqlite_synchronous: str = "FULL"

@@ -1,5 +1,5 @@
-"""The RabbitMQ-relayed transport against the real RabbitMQ and both databases: nothing lost, duplicates
-absorbed, unroutable publishes detected, and the whole loop on PostgreSQL + RabbitMQ."""
+"""The broker-relayed transports against the real RabbitMQ and NATS JetStream and both databases: nothing
+lost, duplicates absorbed, unroutable publishes detected, and the whole loop on each broker."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import aio_pika
+import nats.js.errors
 import pytest
 
-from backends import RABBIT_URL, rabbit_available, rabbit_cleanup
+from backends import NATS_URL, RABBIT_URL, nats_available, nats_cleanup, rabbit_available, rabbit_cleanup
 from huiliu.bus import EventLog, RetryPolicy
-from huiliu.bus.transports.rabbitmq import RabbitLink
-from huiliu.bus.transports.relay import RelayedTransport
+from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTransport
 from huiliu.cli.demo import DemoStack
 from huiliu.service import Worker
 from huiliu.store import Database
@@ -21,12 +21,25 @@ from huiliu.store import Database
 TOPICS = ["t"]
 
 
-@pytest.fixture
-async def link() -> AsyncIterator[RabbitLink]:
-    await rabbit_available()
+@pytest.fixture(params=["rabbitmq", "nats"])
+async def link(request: pytest.FixtureRequest) -> AsyncIterator[BrokerLink]:
     prefix = f"hl-test-{uuid.uuid4().hex[:8]}"
-    yield RabbitLink(RABBIT_URL, prefix=prefix)
-    await rabbit_cleanup(prefix, [*TOPICS, "effect", "flow.run", "dingtalk.callback"])
+    if request.param == "rabbitmq":
+        await rabbit_available()
+        yield RabbitLink(RABBIT_URL, prefix=prefix)
+        await rabbit_cleanup(prefix, [*TOPICS, "effect", "flow.run", "dingtalk.callback"])
+    else:
+        await nats_available()
+        nats_link = NatsLink(NATS_URL, prefix=prefix, ack_wait=5)
+        yield nats_link
+        await nats_cleanup(nats_link.stream)
+
+
+def broker_settings(link: BrokerLink) -> dict[str, str]:
+    if isinstance(link, RabbitLink):
+        return {"transport": "rabbitmq", "broker_url": RABBIT_URL, "broker_prefix": link.prefix}
+    assert isinstance(link, NatsLink)
+    return {"transport": "nats", "broker_url": NATS_URL, "broker_prefix": link.prefix}
 
 
 class Sink:
@@ -42,7 +55,7 @@ class Sink:
         raise AssertionError(error)
 
 
-async def test_every_message_once_and_duplicates_absorbed(db: Database, link: RabbitLink) -> None:
+async def test_every_message_once_and_duplicates_absorbed(db: Database, link: BrokerLink) -> None:
     transport = RelayedTransport(db, link, topics=TOPICS, relay_interval=0.05)
     await transport.start()
     sink = Sink(db, transport)
@@ -75,7 +88,16 @@ async def test_every_message_once_and_duplicates_absorbed(db: Database, link: Ra
         await transport.close()
 
 
-async def test_unroutable_publish_is_detected_not_counted_as_sent(db: Database, link: RabbitLink) -> None:
+async def test_unroutable_publish_is_detected_not_counted_as_sent(db: Database, link: BrokerLink) -> None:
+    if isinstance(link, NatsLink):  # JetStream: a subject outside every stream gets no PubAck
+        await link.connect(TOPICS)
+        try:
+            link.prefix = "hl-nowhere"
+            with pytest.raises(nats.js.errors.NoStreamResponseError):
+                await link.send([("t", 1)])
+        finally:
+            await link.close()
+        return
     await link.connect(TOPICS)
     try:
         with pytest.raises(aio_pika.exceptions.DeliveryError):
@@ -84,9 +106,8 @@ async def test_unroutable_publish_is_detected_not_counted_as_sent(db: Database, 
         await link.close()
 
 
-async def test_the_loop_on_rabbitmq(make_stack: Callable[..., DemoStack], link: RabbitLink) -> None:
-    settings = {"transport": "rabbitmq", "broker_url": RABBIT_URL, "broker_prefix": link.prefix}
-    async with make_stack(settings=settings) as stack:
+async def test_the_loop_on_each_broker(make_stack: Callable[..., DemoStack], link: BrokerLink) -> None:
+    async with make_stack(settings=broker_settings(link)) as stack:
         assert stack.hub is not None
         assert isinstance(stack.hub.transport, RelayedTransport)
         specs = {stack.submit(s): s for s in (stack.company.claim() for _ in range(30))}
