@@ -31,15 +31,15 @@ def postgres_schema() -> Iterator[str]:
     """A fresh schema on the local PostgreSQL; yields a SQLAlchemy URL whose search path is that schema."""
     name = f"hl_{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(PG_DSN, autocommit=True)
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:  # not held open: tests may kill backends
+            admin.execute(f'CREATE SCHEMA "{name}"')
     except psycopg.OperationalError as exc:
         _unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({exc.__class__.__name__})")
         raise  # unreachable: skip/fail raise
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{name}"')
-        try:
-            yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{name}"
-        finally:
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{name}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{name}" CASCADE')
 
 

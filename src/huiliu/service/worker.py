@@ -60,9 +60,17 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Receive and process until ``stop`` is set, then wait for work in flight."""
         topics = list(self.handlers)
+        backoff = self.poll_interval
         while not stop.is_set():
             free = self.concurrency - len(self._inflight)
-            batch = await self.transport.receive(topics, self.owner, free, self.lease) if free > 0 else []
+            try:
+                batch = await self.transport.receive(topics, self.owner, free, self.lease) if free > 0 else []
+            except Exception:  # the database or broker went away: keep the worker, try again
+                log.exception("receiving failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = self.poll_interval
             for delivery in batch:
                 task = asyncio.create_task(self._process(delivery))
                 self._inflight.add(task)
@@ -121,6 +129,8 @@ class Worker:
                 log.info("retrying message %s in %.2fs: %s", delivery.id, delay, text.splitlines()[0])
         except LeaseLost as lost:
             log.warning("%s", lost)
+        except Exception:  # could not even record the failure: the lease runs out and it comes back
+            log.exception("settling message %s failed", delivery.id)
 
     def _log_attempt(self, conn: Connection, delivery: Delivery, calls: list[CallRecord], outcome: str,
                      error: str, delay: float | None) -> None:

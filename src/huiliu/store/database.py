@@ -44,6 +44,8 @@ class Database:
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
+        if not self.is_sqlite:
+            kwargs["pool_pre_ping"] = True  # a connection the server dropped is replaced, not used
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         self.engine: Engine = create_engine(parsed, **kwargs)
