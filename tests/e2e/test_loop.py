@@ -273,3 +273,25 @@ async def test_poison_effect_is_dead_lettered_others_go_on_and_replay_after_the_
             status = conn.execute(select(runs.c.status).where(runs.c.business_key == poisoned)).scalar_one()
         assert loads(effect)["attempt"] == attempts + 1  # the replay counted the earlier attempts: looked up first
         assert status == "succeeded"
+
+
+async def test_a_steps_retry_policy_from_the_flow_file_is_what_the_worker_follows(
+        make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+    tuned = text.replace("    call: kingdee.voucher.create\n",
+                         "    call: kingdee.voucher.create\n"
+                         "    retry: {max_attempts: 2, initial_interval: 0.01, max_interval: 0.01, jitter: 0}\n")
+    assert tuned != text
+    (flows / "expense.yaml").write_text(tuned, encoding="utf-8")
+    async with make_stack(settings={"flows_dir": flows}) as stack:
+        assert stack.hub is not None
+        assert stack.hub.settings.retry.max_attempts == 6  # the hub's default would try six times
+        stack.kd.faults.script("save", *[Fault(FaultKind.SERVER_ERROR)] * 3)
+        stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        with stack.hub.db.read() as conn:
+            dead = conn.execute(select(dead_letters)).one()
+        assert (dead.reason, dead.attempts) == ("transient_exhausted", 2)
+        assert stack.kd.count() == 0

@@ -21,6 +21,8 @@ class RetryPolicy:
         max_attempts: attempts in all, the first included; then the message is dead-lettered.
         jitter: fraction of the delay drawn at random (0 = none, 1 = full jitter), so that many
             workers failing together do not retry together.
+        non_retryable: error kinds (``HuiliuError.kind``, e.g. ``rate_limited``) dead-lettered at once,
+            on top of the errors that are never retried (business rejections, mapping errors).
     """
 
     initial_interval: float = 0.5
@@ -28,6 +30,7 @@ class RetryPolicy:
     max_interval: float = 60.0
     max_attempts: int = 8
     jitter: float = 0.5
+    non_retryable: frozenset[str] = frozenset()
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +54,10 @@ class RetryPolicy:
         Non-retryable errors (``retryable`` False) are dead-lettered at once. A vendor's Retry-After
         is honoured: the wait is never shorter than what the vendor asked for.
         """
-        retryable = error.retryable if isinstance(error, HuiliuError) else True
+        if isinstance(error, HuiliuError):
+            retryable = error.retryable and error.kind not in self.non_retryable
+        else:
+            retryable = "internal_error" not in self.non_retryable
         if not retryable or attempt >= self.max_attempts:
             return None
         delay = self.backoff(attempt)

@@ -19,11 +19,12 @@ from huiliu.flows.expressions import CONTEXT_NAMES, Expression, Origin
 from huiliu.flows.loader import load_flow, load_flows, validate_path
 from huiliu.flows.model import Flow, FlowSpec, Trigger
 from huiliu.flows.runtime import Advance, Effect, StepMismatch, advance, complete, matches
-from huiliu.flows.steps import Lookup, Step
+from huiliu.flows.steps import CallStep, Lookup, Step
 
 __all__ = [
     "CONTEXT_NAMES",
     "Advance",
+    "CallStep",
     "Effect",
     "Expression",
     "Flow",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jinja2.exceptions import TemplateSyntaxError
 
+from huiliu.bus.retry import RetryPolicy
 from huiliu.flows.expressions import (
     CONTEXT_NAMES,
     Expression,
@@ -27,6 +28,7 @@ from huiliu.flows.model import (
     Flow,
     FlowSpec,
     ForEachSpec,
+    RetrySpec,
     StepSpec,
     Trigger,
     ValueSpec,
@@ -250,7 +252,8 @@ class Compiler:
                       _hint(guess, t(f"可用的动作：{', '.join(known) or '（无）'}",
                                      f"known actions: {', '.join(known) or '(none)'}")))
         return CallStep(id=step.id, origin=origin, when=when, action=action,
-                        request=self.mapping(step.with_ or {}, (*loc, "with"), index, none))
+                        request=self.mapping(step.with_ or {}, (*loc, "with"), index, none),
+                        retry=_policy(step.retry or self.spec.retry))
 
     def flow(self, source: Path) -> Flow:
         """Compile the whole flow; check :attr:`problems` before using it."""
@@ -262,3 +265,12 @@ class Compiler:
         return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
                     trigger=Trigger(trigger.event, trigger.when, condition), steps=steps,
                     description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}")
+
+
+def _policy(spec: RetrySpec | None) -> RetryPolicy | None:
+    """The runtime policy for a validated spec."""
+    if spec is None:
+        return None
+    return RetryPolicy(initial_interval=spec.initial_interval, multiplier=spec.multiplier,
+                       max_interval=spec.max_interval, max_attempts=spec.max_attempts, jitter=spec.jitter,
+                       non_retryable=frozenset(spec.non_retryable))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -34,6 +34,7 @@ from huiliu.flows.steps import CallStep, Step
 from huiliu.model import Direction
 
 __all__ = [
+    "RETRYABLE_KINDS",
     "STEP_KINDS",
     "TAGS",
     "AccountTableSpec",
@@ -41,6 +42,7 @@ __all__ = [
     "FlowSpec",
     "ForEachSpec",
     "LookupSpec",
+    "RetrySpec",
     "StepSpec",
     "Trigger",
     "TriggerSpec",
@@ -191,6 +193,28 @@ class VoucherSpec(_Spec):
     lines: Annotated[list[VoucherLineSpec], Field(min_length=1)]
 
 
+RETRYABLE_KINDS: tuple[str, ...] = ("transient", "rate_limited", "auth_expired", "internal_error")
+"""Error kinds a retry policy may declare non-retryable (the others are never retried anyway)."""
+
+
+class RetrySpec(_Spec):
+    """A retry policy for a flow or one call step: exponential backoff with jitter, then a dead letter."""
+
+    initial_interval: Annotated[float, Field(gt=0, le=3600, strict=False)] = 0.5
+    multiplier: Annotated[float, Field(ge=1, le=10)] = 2.0
+    max_interval: Annotated[float, Field(gt=0, le=86400)] = 60.0
+    max_attempts: Annotated[int, Field(ge=1, le=100, strict=True)] = 8
+    jitter: Annotated[float, Field(ge=0, le=1)] = 0.5
+    non_retryable: list[Literal["transient", "rate_limited", "auth_expired", "internal_error"]] = []
+
+    @model_validator(mode="after")
+    def _interval_order(self) -> RetrySpec:
+        if self.max_interval < self.initial_interval:
+            raise PydanticCustomError("retry_intervals", "max_interval ({max}) is shorter than initial_interval "
+                                      "({initial})", {"max": self.max_interval, "initial": self.initial_interval})
+        return self
+
+
 class StepSpec(_Spec):
     """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``."""
 
@@ -202,6 +226,7 @@ class StepSpec(_Spec):
     voucher: VoucherSpec | None = None
     call: ActionName | None = None
     with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
+    retry: RetrySpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
@@ -211,6 +236,8 @@ class StepSpec(_Spec):
                                       {"found": ", ".join(kinds) or "none"})
         if self.with_ is not None and self.call is None:
             raise PydanticCustomError("with_without_call", "with belongs to a call step")
+        if self.retry is not None and self.call is None:
+            raise PydanticCustomError("retry_without_call", "retry belongs to a call step: only calls are retried")
         return self
 
     @property
@@ -234,6 +261,7 @@ class FlowSpec(_Spec):
     title: NonEmpty
     description: StrictStr | None = None
     trigger: TriggerSpec
+    retry: RetrySpec | None = None
     steps: Annotated[list[StepSpec], Field(min_length=1)]
 
 

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeAlias
 
+from huiliu.bus.retry import RetryPolicy
 from huiliu.errors import MappingError, UnbalancedVoucher
 from huiliu.flows.expressions import MAX_ITEMS, Expression, Origin
 from huiliu.i18n import t
@@ -363,6 +364,8 @@ class CallStep:
     when: Expression | None
     action: str
     request: DictNode
+    retry: RetryPolicy | None = None
+    """The step's retry policy (or the flow's); ``None``: the hub's default."""
 
     def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
         """Build the request.

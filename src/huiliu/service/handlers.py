@@ -15,12 +15,12 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
-from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, reference_for
+from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, RetryPolicy, reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.connectors.dingtalk import DingTalkClient, event_type, to_instance
 from huiliu.crosswalk import Crosswalk, golden_id_for
 from huiliu.errors import HuiliuError
-from huiliu.flows import Flow, complete, matches
+from huiliu.flows import CallStep, Flow, complete, matches
 from huiliu.i18n import Lang
 from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
@@ -59,6 +59,9 @@ class Handler(Protocol):
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Record, in the dead-letter transaction, that this work was given up."""
+
+    def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
+        """The retry policy for this message, or ``None`` for the hub's default."""
 
 
 class CallbackHandler:
@@ -103,6 +106,10 @@ class CallbackHandler:
                                      detail={"type": envelope.type})
             self.p.transport.ack(conn, delivery)
 
+    def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
+        """The hub's default."""
+        return None
+
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Log the given-up callback against its instance."""
         case = str(delivery.payload.get("event", {}).get("processInstanceId", "?"))
@@ -122,6 +129,10 @@ class RunHandler:
         with self.p.db.begin() as conn:
             self.p.runs.advance(conn, self.p.runs.load(conn, run_id))
             self.p.transport.ack(conn, delivery)
+
+    def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
+        """The hub's default."""
+        return None
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Mark the run failed (without burying it twice: the worker already dead-letters the message)."""
@@ -173,6 +184,16 @@ class EffectHandler:
             self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)
         self.faults.reach(f"after_commit:{entry.action}")
+
+    def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
+        """The call step's policy (or its flow's), as the flow file says."""
+        with self.p.db.read() as conn:
+            entry = self.p.outbox.get(conn, str(delivery.payload["outbox_id"]))
+            if entry is None:
+                return None
+            run = self.p.runs.load(conn, entry.run_id)
+        step = run.flow.steps[run.flow.index(entry.step_id)]
+        return step.retry if isinstance(step, CallStep) else None
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Mark the effect and its run failed."""

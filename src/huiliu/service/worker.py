@@ -111,8 +111,9 @@ class Worker:
             f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:]))
         if isinstance(exc, TimeoutError):
             text = f"处理超时（超过租约的 80%，{self.lease * 0.8:.1f} 秒）"
-        delay = self.policy.next_delay(delivery.attempts, exc)
         try:
+            policy = handler.policy_for(delivery) or self.policy
+            delay = policy.next_delay(delivery.attempts, exc)
             if delay is None:
                 reason = exc.kind if isinstance(exc, HuiliuError) else "internal_error"
                 if isinstance(exc, HuiliuError) and exc.retryable:

@@ -83,7 +83,7 @@ class NatsLink:
             while True:
                 try:
                     messages = await sub.fetch(batch, timeout=1)
-                except NatsTimeout:
+                except (NatsTimeout, TimeoutError):  # nothing within the second: nats-py raises either
                     continue
                 for message in messages:
                     await merged.put(Incoming(int(message.data), message.ack))
