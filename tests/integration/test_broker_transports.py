@@ -51,6 +51,9 @@ class Sink:
             self.transport.ack(conn, delivery)
         self.seen.append(delivery.payload["n"])
 
+    def policy_for(self, delivery):  # type: ignore[no-untyped-def]
+        return None
+
     def on_dead(self, conn, delivery, error):  # type: ignore[no-untyped-def]
         raise AssertionError(error)
 

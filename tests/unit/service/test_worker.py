@@ -44,6 +44,9 @@ class Recorder:
         finally:
             self.in_flight -= 1
 
+    def policy_for(self, delivery: Delivery) -> None:
+        return None
+
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         self.dead.append((delivery.key, delivery.payload["seq"], type(error).__name__))
 
