@@ -12,6 +12,8 @@
     │   └── UnbalancedVoucher  debit and credit totals differ
     └── ConnectorError         a call to a vendor system failed; ``where`` is ``system.operation``
         ├── TransientError     5xx, timeout, dropped connection: retry with backoff
+        │   ├── NoReply            no answer at all (timeout, dropped connection): it may have been applied
+        │   └── AmbiguousOutcome   a create may have been applied: look it up, but not before retry_after
         ├── RateLimited        the vendor asked to slow down: retry after ``retry_after`` seconds
         ├── AuthExpired        the token or session is gone: refresh credentials, then retry once
         └── VendorRejected     the vendor refused the request on business grounds: never retried
@@ -25,12 +27,14 @@ from __future__ import annotations
 from huiliu.i18n import Lang, Text, t
 
 __all__ = [
+    "AmbiguousOutcome",
     "AuthExpired",
     "ConfigError",
     "ConnectorError",
     "FlowFileError",
     "HuiliuError",
     "MappingError",
+    "NoReply",
     "NotFound",
     "ProcessingError",
     "RateLimited",
@@ -154,6 +158,28 @@ class TransientError(ConnectorError):
 
     kind = "transient"
     retryable = True
+
+
+class NoReply(TransientError):
+    """The request got no answer (timeout, dropped connection): the vendor may or may not have applied it."""
+
+    kind = "no_reply"
+
+
+class AmbiguousOutcome(TransientError):
+    """A create failed in a way that may hide success (timeout, dropped connection, 5xx after sending).
+
+    The retry must look the document up by its reference, and must not do so before the vendor can
+    have finished the first request: ``retry_after`` says how long that is (a slow ERP still creates the
+    document after the hub stopped waiting, and an early lookup would miss it and create a second one).
+    """
+
+    kind = "ambiguous"
+
+    def __init__(self, what: Text, *, system: str, operation: str, retry_after: float,
+                 fix: Text | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(what, system=system, operation=operation, fix=fix)
 
 
 class RateLimited(ConnectorError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -295,3 +296,37 @@ async def test_a_steps_retry_policy_from_the_flow_file_is_what_the_worker_follow
             dead = conn.execute(select(dead_letters)).one()
         assert (dead.reason, dead.attempts) == ("transient_exhausted", 2)
         assert stack.kd.count() == 0
+
+
+async def test_a_save_slower_than_the_timeout_still_makes_one_voucher(make_stack: Callable[..., DemoStack]) -> None:
+    # Kingdee applies the Save 1.2 s after it was sent; the hub gives up waiting at 0.5 s. The retry waits
+    # ambiguous_wait before it looks the voucher up, so it finds the first one instead of saving again.
+    async with make_stack(settings={"http_timeout": 0.5}, kingdee_settings={"ambiguous_wait": 2.0}) as stack:
+        stack.kd.faults.script("save", Fault(FaultKind.SLOW, delay=1.2))
+        instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        assert stack.kd.count() == 1
+        assert stack.kd.save_calls == 1
+        assert voucher_for(stack, instance_id).status == "C"
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            attempt = conn.execute(select(event_log.c.detail).where(
+                event_log.c.activity == "attempt.effect")).scalar_one()
+            effect = conn.execute(select(event_log.c.detail).where(
+                event_log.c.activity == "effect.kingdee.voucher.create")).scalar_one()
+        assert loads(attempt)["retry_in_s"] >= 2.0
+        assert loads(effect)["result"]["adopted"] is True
+
+
+async def test_a_unique_reference_field_in_kingdee_turns_a_second_save_into_adoption(
+        make_stack: Callable[..., DemoStack]) -> None:
+    # Without a settle wait the retry saves again — and Kingdee, with the field unique, refuses it.
+    async with make_stack(settings={"http_timeout": 0.5}, kingdee_settings={"ambiguous_wait": 0},
+                          kd_options={"unique_reference": True}) as stack:
+        stack.kd.faults.script("save", Fault(FaultKind.SLOW, delay=1.2))
+        instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=30)
+        await asyncio.sleep(1.0)  # let the slow first Save land if it has not yet
+        assert stack.kd.count() == 1
+        assert voucher_for(stack, instance_id).status == "C"
+        assert len(comments(stack, instance_id)) == 1

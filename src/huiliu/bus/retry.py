@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from huiliu.errors import HuiliuError, RateLimited
+from huiliu.errors import AmbiguousOutcome, HuiliuError, RateLimited
 
 __all__ = ["RetryPolicy"]
 
@@ -52,7 +52,7 @@ class RetryPolicy:
         """Seconds until the next attempt, or ``None`` when the message should be dead-lettered.
 
         Non-retryable errors (``retryable`` False) are dead-lettered at once. A vendor's Retry-After
-        is honoured: the wait is never shorter than what the vendor asked for.
+        is honoured, and so is an ambiguous create's settle time: the wait is never shorter.
         """
         if isinstance(error, HuiliuError):
             retryable = error.retryable and error.kind not in self.non_retryable
@@ -61,6 +61,6 @@ class RetryPolicy:
         if not retryable or attempt >= self.max_attempts:
             return None
         delay = self.backoff(attempt)
-        if isinstance(error, RateLimited) and error.retry_after is not None:
+        if isinstance(error, RateLimited | AmbiguousOutcome) and error.retry_after is not None:
             delay = max(delay, error.retry_after)
         return delay

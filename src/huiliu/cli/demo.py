@@ -82,7 +82,8 @@ class DemoStack:
     """
 
     def __init__(self, settings: Settings, *, seed: int = 7, worker: bool = True,
-                 ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None) -> None:
+                 ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None,
+                 kingdee_settings: dict[str, Any] | None = None) -> None:
         self.company = make_company(seed)
         self.app_key, app_secret = "dingdemo" + secrets.token_hex(4), secrets.token_hex(16)
         token, aes_key = secrets.token_hex(8), _aes_key()
@@ -97,6 +98,7 @@ class DemoStack:
         self._secrets = (app_secret, token, aes_key, kd_password)
         self.settings = settings
         self.with_worker = worker
+        self._kingdee_settings = kingdee_settings or {}
         self.hub: Hub | None = None
         self.port = 0
         self._server: uvicorn.Server | None = None
@@ -112,7 +114,7 @@ class DemoStack:
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
             "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
-                                       password=kd_password),
+                                       password=kd_password, **self._kingdee_settings),
         })
 
     async def __aenter__(self) -> DemoStack:

@@ -1,4 +1,4 @@
-"""A thin aiohttp wrapper: one place where transport failures become :class:`TransientError`.
+"""A thin aiohttp wrapper: one place where transport failures become :class:`NoReply`.
 
 aiohttp, not httpx: on this machine a one-worker server answered ~7,000 requests/s to aiohttp at
 concurrency 32 and ~300/s to httpx's async client (MACHINE-NOTES.md), and the client is on every flow's
@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from huiliu.connectors.base import CallObserver, CallRecord
-from huiliu.errors import TransientError
+from huiliu.errors import NoReply
 from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 
@@ -73,7 +73,7 @@ class HttpClient:
     async def request(self, method: str, url: str, operation: str, *, json_body: Any = None,
                       params: Mapping[str, str] | None = None,
                       headers: Mapping[str, str] | None = None) -> HttpReply:
-        """Send one request. Transport failures raise :class:`TransientError`; HTTP errors do not.
+        """Send one request. Transport failures raise :class:`NoReply`; HTTP errors do not.
 
         Mapping an HTTP status or a vendor error code is the vendor's ``errors.py``'s job.
         """
@@ -89,11 +89,11 @@ class HttpClient:
                 reply_headers = {k: v for k, v in resp.headers.items()}
         except TimeoutError as exc:
             outcome = "timeout"
-            raise TransientError(t("请求超时", "request timed out"), system=self.system,
+            raise NoReply(t("请求超时", "request timed out"), system=self.system,
                                  operation=operation) from exc
         except aiohttp.ClientError as exc:
             outcome = "connection_error"
-            raise TransientError(t(f"连接失败：{type(exc).__name__}", f"connection failed: {type(exc).__name__}"),
+            raise NoReply(t(f"连接失败：{type(exc).__name__}", f"connection failed: {type(exc).__name__}"),
                                  system=self.system, operation=operation) from exc
         finally:
             if outcome == "ok" and status is not None and status >= 400:

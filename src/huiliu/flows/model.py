@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import (
     BaseModel,
@@ -193,7 +193,8 @@ class VoucherSpec(_Spec):
     lines: Annotated[list[VoucherLineSpec], Field(min_length=1)]
 
 
-RETRYABLE_KINDS: tuple[str, ...] = ("transient", "rate_limited", "auth_expired", "internal_error")
+RetryableKind = Literal["transient", "no_reply", "ambiguous", "rate_limited", "auth_expired", "internal_error"]
+RETRYABLE_KINDS: tuple[str, ...] = get_args(RetryableKind)
 """Error kinds a retry policy may declare non-retryable (the others are never retried anyway)."""
 
 
@@ -205,7 +206,7 @@ class RetrySpec(_Spec):
     max_interval: Annotated[float, Field(gt=0, le=86400)] = 60.0
     max_attempts: Annotated[int, Field(ge=1, le=100, strict=True)] = 8
     jitter: Annotated[float, Field(ge=0, le=1)] = 0.5
-    non_retryable: list[Literal["transient", "rate_limited", "auth_expired", "internal_error"]] = []
+    non_retryable: list[RetryableKind] = []
 
     @model_validator(mode="after")
     def _interval_order(self) -> RetrySpec:

@@ -115,3 +115,13 @@ def test_retry_policy() -> None:
     for bad in ({"initial_interval": 0}, {"multiplier": 0.5}, {"max_attempts": 0}, {"jitter": 2}):
         with pytest.raises(ValueError, match="retry policy"):
             RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+def test_retry_policy_waits_out_an_ambiguous_create() -> None:
+    from huiliu.errors import AmbiguousOutcome
+
+    policy = RetryPolicy(initial_interval=0.1, max_interval=1, jitter=0)
+    ambiguous = AmbiguousOutcome(t("x", "x"), system="kingdee", operation="Save", retry_after=60)
+    assert policy.next_delay(1, ambiguous) == 60  # longer than the policy's cap: the ERP may still be saving
+    assert ambiguous.retryable
+    assert ambiguous.kind == "ambiguous"

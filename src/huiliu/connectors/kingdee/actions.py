@@ -3,6 +3,10 @@
 ``kingdee.voucher.create``: Save is not idempotent in K3Cloud and a lost reply followed by a blind
 retry makes a second voucher (contract §4.3). So every attempt after the first looks the hub's
 reference up with ExecuteBillQuery and adopts what it finds; only when nothing is found does it Save.
+A Save that gets no answer at all (timeout, dropped connection) is :class:`AmbiguousOutcome`: the
+retry waits ``ambiguous_wait`` before that lookup, since the server may still be saving. Where the
+reference field is unique in the account set, a second Save is refused and the refusal adopts the
+first voucher.
 The voucher is then brought to 已审核: 创建 (A) → Submit → 审核中 (B) → Audit → 已审核 (C).
 """
 
@@ -16,7 +20,7 @@ from huiliu.connectors.kingdee.client import KingdeeClient, quote
 from huiliu.connectors.kingdee.errors import SYSTEM
 from huiliu.connectors.kingdee.mapping import voucher_model
 from huiliu.connectors.kingdee.settings import KingdeeSettings
-from huiliu.errors import MappingError, VendorRejected
+from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
 from huiliu.i18n import t
 
 __all__ = ["VOUCHER_CREATE", "VoucherCreate", "register_actions"]
@@ -65,14 +69,37 @@ class VoucherCreate:
         model = voucher_model(voucher, ctx.reference, self.settings)
         form = self.settings.voucher_form
         found = await self.find(ctx.reference) if ctx.attempt > 1 else None
-        if found is not None:
-            voucher_id, number, status = found
-        else:
-            saved = await self.client.save(form, model)
-            voucher_id, number, status = saved.id, saved.number, _CREATED
+        adopted = found is not None
+        if found is None:
+            found, adopted = await self._save(form, model, ctx.reference)
+        voucher_id, number, status = found
         if self.settings.audit_vouchers:
             status = await self._audit(voucher_id, number, status)
-        return {"id": voucher_id, "number": number, "status": status, "adopted": found is not None}
+        return {"id": voucher_id, "number": number, "status": status, "adopted": adopted}
+
+    async def _save(self, form: str, model: dict[str, Any], reference: str) -> tuple[tuple[int, str, str], bool]:
+        """Save; returns (id, number, status) and whether an existing voucher was adopted instead."""
+        try:
+            saved = await self.client.save(form, model)
+        except NoReply as exc:  # a 5xx or a rate limit is an answer: nothing was saved
+            raise AmbiguousOutcome(
+                t("保存凭证未得到应答，可能已生成", "Save got no answer; the voucher may exist"),
+                system=SYSTEM, operation="Save", retry_after=self.settings.ambiguous_wait,
+                fix=t("稍后按引用查找并沿用，不会重复生成", "it is looked up by reference later, never made twice"),
+            ) from exc
+        except VendorRejected as exc:
+            existing = await self._adopt_duplicate(exc, reference)
+            if existing is None:
+                raise
+            return existing, True
+        return (saved.id, saved.number, _CREATED), False
+
+    async def _adopt_duplicate(self, exc: VendorRejected, reference: str) -> tuple[int, str, str] | None:
+        """After a Save refused because the reference already exists (a unique field), the voucher."""
+        field = self.settings.reference_field
+        if field.lower() not in (exc.vendor_message or "").lower():
+            return None
+        return await self.find(reference)
 
     async def _audit(self, voucher_id: int, number: str, status: str) -> str:
         form = self.settings.voucher_form

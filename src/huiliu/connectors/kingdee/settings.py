@@ -34,6 +34,11 @@ class KingdeeSettings(BaseModel):
             accountant to review.
         data_as_string: send ``data`` as a JSON string, as some SDK versions do, instead of an object.
             Unconfirmed which one every server version accepts; both are seen in public clients.
+        ambiguous_wait: seconds to wait, after a Save that got no answer (timeout, dropped
+            connection), before looking the voucher up by its reference. K3Cloud finishes a Save
+            after the client stopped waiting; a lookup before that finds nothing and a second Save makes
+            a second voucher. Set it above the slowest Save the server takes under load — or, better,
+            mark the reference field unique in BOS, which makes a second Save fail and be adopted.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +56,7 @@ class KingdeeSettings(BaseModel):
     voucher_groups: dict[str, str] = Field(default_factory=dict)
     audit_vouchers: bool = True
     data_as_string: bool = False
+    ambiguous_wait: float = Field(60.0, ge=0)
 
     @field_validator("base_url")
     @classmethod

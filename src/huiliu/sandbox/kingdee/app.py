@@ -75,12 +75,14 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             customers add in BOS, so its key differs per tenant.
         aux_fields: canonical dimension name → flex field inside ``FDetailID``. Configured per account
             book in the real ERP.
+        unique_reference: refuse a Save whose reference field value another voucher already has, as a
+            field marked unique in BOS does. The message wording is unconfirmed; it names the field.
     """
 
     def __init__(self, *, acct_id: str, username: str, password: str, company: Company | None = None,
                  session_ttl: float = 1800, clock: Clock | None = None, faults: FaultPlan | None = None,
                  reference_field: str = "F_HUILIU_REF",
-                 aux_fields: Mapping[str, str] | None = None) -> None:
+                 aux_fields: Mapping[str, str] | None = None, unique_reference: bool = False) -> None:
         self.acct_id = acct_id
         self.username = username
         self._password = password
@@ -89,6 +91,7 @@ class KingdeeSandbox(VoucherBook, BillQuery):
         self.clock: Clock = clock or SystemClock()
         self.faults = faults if faults is not None else FaultPlan()
         self.reference_field = reference_field
+        self.unique_reference = unique_reference
         self.aux_fields: dict[str, str] = dict(aux_fields or {"department": "FFLEX5", "employee": "FFLEX7"})
         self.chart: dict[str, tuple[str, ...]] = {
             **{acct: ("department", "employee") for acct in {*EXPENSE_ACCOUNTS.values(),
@@ -170,16 +173,23 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             return web.Response(status=400, text="request body is not JSON")
         if not isinstance(body, dict):
             return web.Response(status=400, text="request body must be a JSON object")
-        response = self._login(body) if operation == "login" else self._dispatch(operation, request, body)
+        # Shielded: like a real server, the ERP finishes a request whose client has given up waiting
+        # (a slow Save still creates its voucher after the hub's timeout).
+        response = await asyncio.shield(self._apply(request, operation, body, fault))
         if fault is not None and fault.kind is FaultKind.APPLIED_REPLY_LOST:
             self._drop(request)
         return response
 
+    async def _apply(self, request: web.Request, operation: str, body: dict[str, Any],
+                     fault: Fault | None) -> web.Response:
+        if fault is not None and fault.kind is FaultKind.SLOW:
+            await asyncio.sleep(fault.delay)
+        return self._login(body) if operation == "login" else self._dispatch(operation, request, body)
+
     async def _early_fault(self, request: web.Request, fault: Fault, operation: str) -> web.Response | None:
         """Act on a fault that happens before the request is applied; ``None`` to go on."""
         if fault.kind is FaultKind.SLOW:
-            await asyncio.sleep(fault.delay)
-            return None
+            return None  # slow, but applied all the same: see _apply
         if fault.kind is FaultKind.RATE_LIMIT:
             # Unconfirmed: Kingdee's throttling reply is not documented; a generic 429 is simulated.
             return web.Response(status=429, text="Too Many Requests",

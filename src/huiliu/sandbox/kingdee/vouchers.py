@@ -116,6 +116,7 @@ class VoucherBook:
     """
 
     reference_field: str
+    unique_reference: bool
     aux_fields: dict[str, str]
     chart: dict[str, tuple[str, ...]]
     _departments: frozenset[str]
@@ -140,6 +141,10 @@ class VoucherBook:
         existing = _key(model, "FVOUCHERID")
         if existing not in (None, 0, "0", ""):
             return self._update(model, existing)
+        reference = _key(model, self.reference_field)
+        if self.unique_reference and reference is not None and self._by_reference.get(str(reference)):
+            outcome.fail(self.reference_field, f"字段“{self.reference_field}”的值“{reference}”已存在，不允许重复")
+            return _envelope(_status(outcome.errors, []))
         voucher_id = self._next_id
         self._next_id += 1
         self._sequence[(group_word, period)] += 1
@@ -148,7 +153,6 @@ class VoucherBook:
         year, month = period.split("-")
         stored.update({"FVOUCHERID": voucher_id, "FBillNo": number, "FDocumentStatus": "A",
                        "FYEAR": int(year), "FPERIOD": int(month)})
-        reference = _key(model, self.reference_field)
         voucher = SandboxVoucher(voucher_id, number, "A", None if reference is None else str(reference),
                                  stored)
         self._vouchers[voucher_id] = voucher
