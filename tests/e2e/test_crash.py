@@ -99,6 +99,13 @@ class Rig:
                 time.sleep(0.1)
         raise AssertionError("hub did not start: " + (self.tmp / "serve-0.log").read_text(errors="replace"))
 
+    def start_hub(self) -> None:
+        """``huiliu serve --no-worker`` with DingTalk delivering its callbacks to it."""
+        self.spawn("serve", "--no-worker")
+        self.wait_http()
+        self.ding.subscribe(f"http://127.0.0.1:{self.port}/webhooks/dingtalk")
+        self.ding_srv.run_coroutine(self.ding.start_delivery())
+
     def submit_approved(self) -> str:
         spec = self.company.claim(approve_rate=1.0)
 
@@ -145,10 +152,7 @@ def rig(tmp_path: Path, database_url: str) -> Iterator[Rig]:
     "after_call:dingtalk.approval.comment",  # comment posted; the hub had not recorded it
 ])
 def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig, point: str) -> None:
-    rig.spawn("serve", "--no-worker")
-    rig.wait_http()
-    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
-    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    rig.start_hub()
     instance_id = rig.submit_approved()
     doomed = rig.spawn("worker", HUILIU_CRASH_AT=json.dumps([point]))
     assert doomed.wait(30) == -9, "the worker should have been killed with SIGKILL at " + point
@@ -197,10 +201,7 @@ async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_eac
 
 def _chaos(rig: Rig) -> None:
     rng = random.Random(7)
-    rig.spawn("serve", "--no-worker")
-    rig.wait_http()
-    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
-    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    rig.start_hub()
     workers = [rig.spawn("worker") for _ in range(3)]
     instances = [rig.submit_approved() for _ in range(150)]
     kills = 0
@@ -238,10 +239,7 @@ def _stopped(proc: subprocess.Popen[bytes]) -> bool:
 
 @pytest.mark.parametrize("point", ["after_call:kingdee.voucher.create", "after_call:dingtalk.approval.comment"])
 def test_a_worker_paused_past_its_lease_has_its_late_result_refused(rig: Rig, point: str) -> None:
-    rig.spawn("serve", "--no-worker")
-    rig.wait_http()
-    rig.ding.subscribe(f"http://127.0.0.1:{rig.port}/webhooks/dingtalk")
-    rig.ding_srv.run_coroutine(rig.ding.start_delivery())
+    rig.start_hub()
     instance_id = rig.submit_approved()
     paused = rig.spawn("worker", HUILIU_PAUSE_AT=json.dumps([point]))
     deadline = time.monotonic() + 30
