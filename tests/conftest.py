@@ -55,6 +55,6 @@ def make_stack(database_url: str) -> Callable[..., DemoStack]:
         overrides = kwargs.pop("settings", {})
         # tests drop connections on purpose: a short settle wait keeps them quick (production: 60 s)
         kwargs["kingdee_settings"] = {"ambiguous_wait": 0.5, **kwargs.get("kingdee_settings", {})}
-        return DemoStack(fast_settings(database_url, **overrides), **kwargs)
+        return DemoStack(fast_settings(overrides.pop("database_url", database_url), **overrides), **kwargs)
 
     return factory

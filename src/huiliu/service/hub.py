@@ -142,7 +142,7 @@ class Hub:
         s = self.settings
         return Worker(db=self.db, transport=self.transport, handlers=handlers, policy=s.retry.policy(),
                       eventlog=self.eventlog, concurrency=s.worker_concurrency, lease=s.lease_seconds,
-                      poll_interval=s.poll_interval, owner=owner)
+                      poll_interval=s.poll_interval, owner=owner, long_transaction_alarm=s.long_transaction_alarm)
 
     def accept_callback(self, event: dict[str, Any], received_at: datetime) -> CallbackOutcome:
         """Make a decrypted DingTalk event durable (invariant 1: before the vendor is acknowledged).

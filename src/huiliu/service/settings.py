@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(30.0, gt=0)
     poll_interval: float = Field(0.2, gt=0)
     http_timeout: float = Field(10.0, gt=0)
+    long_transaction_alarm: float = Field(60.0, gt=0)
+    """Seconds after which an open transaction on the database is reported (``/api/health``, logs)."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dingtalk: DingTalkSettings | None = None
     kingdee: KingdeeSettings | None = None

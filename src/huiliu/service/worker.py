@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import traceback
 import uuid
 from collections.abc import Mapping
@@ -43,7 +44,8 @@ class Worker:
 
     def __init__(self, *, db: Database, transport: Transport, handlers: Mapping[str, Handler],
                  policy: RetryPolicy, eventlog: EventLog, concurrency: int = 32, lease: float = 30.0,
-                 poll_interval: float = 0.2, owner: str | None = None) -> None:
+                 poll_interval: float = 0.2, owner: str | None = None,
+                 long_transaction_alarm: float = 60.0) -> None:
         self.db = db
         self.transport = transport
         self.handlers = dict(handlers)
@@ -56,6 +58,8 @@ class Worker:
         self._inflight: set[asyncio.Task[None]] = set()
         self.processed = 0
         self.failed = 0
+        self.long_transaction_alarm = long_transaction_alarm
+        self._next_watch = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Receive and process until ``stop`` is set, then wait for work in flight."""
@@ -71,6 +75,7 @@ class Worker:
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = self.poll_interval
+            self._watch()
             for delivery in batch:
                 task = asyncio.create_task(self._process(delivery))
                 self._inflight.add(task)
@@ -81,6 +86,19 @@ class Worker:
             await self._idle(stop)
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def _watch(self) -> None:
+        """Now and then, report transactions held open long on the queue's database (an alarm)."""
+        now = time.monotonic()
+        if now < self._next_watch:
+            return
+        self._next_watch = now + min(30.0, self.long_transaction_alarm)
+        try:
+            for tx in self.db.long_transactions(self.long_transaction_alarm):
+                log.warning("alarm: transaction of pid %s open for %.0f s (%s): it stalls the queue's cleanup",
+                            tx["pid"], tx["seconds"], tx["state"])
+        except Exception:  # an alarm check must never stop the worker
+            log.exception("long-transaction check failed")
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Wait for new work, a stop, a finished task (a free slot), or the poll interval."""

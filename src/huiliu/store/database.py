@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -118,6 +118,25 @@ class Database:
                 fix=t("检查数据库是否已启动、地址与端口是否正确（HUILIU_DATABASE_URL）",
                       "check that the database runs and the address and port are right (HUILIU_DATABASE_URL)"),
             ) from exc
+
+    def long_transactions(self, older_than: float) -> list[dict[str, Any]]:
+        """Transactions open longer than ``older_than`` seconds on this database (PostgreSQL).
+
+        One long-lived transaction stalls a PostgreSQL queue: rows it could still see are never
+        vacuumed and every claim scans them (RELIABILITY.md). SQLite has one writer at a time and no
+        such view, so the list is empty there.
+        """
+        if self.is_sqlite:
+            return []
+        query = text(
+            "SELECT pid, state, usename, application_name, "
+            "EXTRACT(EPOCH FROM (now() - xact_start)) AS seconds, left(query, 200) AS query "
+            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND xact_start IS NOT NULL AND now() - xact_start > make_interval(secs => :older) "
+            "ORDER BY xact_start")
+        with self.read() as conn:
+            return [dict(r._mapping) | {"seconds": float(r.seconds)}
+                    for r in conn.execute(query, {"older": older_than})]
 
     def dispose(self) -> None:
         """Close pooled connections."""

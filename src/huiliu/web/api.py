@@ -31,11 +31,14 @@ def _hub(request: Request) -> Hub:
 
 @router.get("/health", summary="Liveness and the queue's depth")
 def health(request: Request) -> dict[str, Any]:
-    """``ok`` and how many messages wait."""
+    """``ok`` (or ``degraded`` with alarms), how many messages wait, the loaded flows."""
     hub = _hub(request)
     with hub.db.read() as conn:
         pending = conn.execute(select(func.count()).select_from(messages)).scalar_one()
-    return {"status": "ok", "pending_messages": pending, "flows": [f.id for f in hub.flows]}
+    alarms = [{"kind": "long_transaction", **tx}
+              for tx in hub.db.long_transactions(hub.settings.long_transaction_alarm)]
+    return {"status": "degraded" if alarms else "ok", "pending_messages": pending,
+            "flows": [f.id for f in hub.flows], "alarms": alarms}
 
 
 @router.get("/runs", summary="Runs, newest first")

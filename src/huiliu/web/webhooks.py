@@ -7,10 +7,13 @@ and leaves the rest to the worker.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from huiliu.errors import ConfigError, WebhookRejected
+from huiliu.errors import ConfigError, HuiliuError, WebhookRejected
 from huiliu.i18n import t
 from huiliu.service import Hub
 from huiliu.web.errors import error_body
@@ -18,6 +21,7 @@ from huiliu.web.errors import error_body
 __all__ = ["router"]
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+log = logging.getLogger("huiliu.webhooks")
 
 
 @router.post("/dingtalk", summary="DingTalk HTTP callback (encrypted)")
@@ -34,4 +38,12 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
         hub.accept_callback(event, hub.clock.now())
     except WebhookRejected as exc:
         return JSONResponse(status_code=400, content=error_body(exc, exc.reason))
+    except SQLAlchemyError as exc:
+        # Not stored, so not acknowledged: DingTalk delivers it again (disk full, database down).
+        log.exception("callback not stored")
+        cause = getattr(exc, "orig", None) or exc
+        error = HuiliuError(t(f"回调未能保存：{cause}", f"the callback could not be stored: {cause}"),
+                            where="database", fix=t("检查数据库与磁盘空间；钉钉会重发该回调",
+                                                    "check the database and disk space; DingTalk will redeliver"))
+        return JSONResponse(status_code=503, content=error_body(error, "storage_unavailable"))
     return JSONResponse(hub.callback_codec.reply("success"))
