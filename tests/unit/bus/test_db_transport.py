@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
@@ -5,7 +7,7 @@ from huiliu.bus import DbTransport, Envelope, Inbox, LeaseLost, Outbox, RetryPol
 from huiliu.errors import RateLimited, TransientError, VendorRejected
 from huiliu.i18n import t
 from huiliu.store import Database
-from huiliu.store.schema import dead_letters
+from huiliu.store.schema import dead_letters, messages
 from huiliu.testing import FakeClock
 
 
@@ -16,7 +18,7 @@ def _publish(transport: DbTransport, db: Database, n: int, **kw: object) -> None
 
 
 def test_claim_leases_and_a_crashed_workers_message_comes_back(db: Database, clock: FakeClock) -> None:
-    transport = DbTransport(db, clock)
+    transport = DbTransport(db, clock, server_clock=False)  # the fake clock judges the leases
     _publish(transport, db, 3)
     first = transport.claim(["t"], "w1", 10, lease=30)
     assert [d.payload["i"] for d in first] == [0, 1, 2]
@@ -35,7 +37,7 @@ def test_claim_leases_and_a_crashed_workers_message_comes_back(db: Database, clo
 
 
 def test_a_refused_ack_rolls_back_the_whole_transaction(db: Database, clock: FakeClock) -> None:
-    transport, inbox = DbTransport(db, clock), Inbox(clock)
+    transport, inbox = DbTransport(db, clock, server_clock=False), Inbox(clock)
     _publish(transport, db, 1)
     late = transport.claim(["t"], "w1", 1, lease=5)[0]
     clock.advance(6)
@@ -61,7 +63,7 @@ def test_dedupe_key_while_queued(db: Database, clock: FakeClock) -> None:
 
 
 def test_retry_later_delays_and_logs_attempts_then_dead_letter(db: Database, clock: FakeClock) -> None:
-    transport = DbTransport(db, clock)
+    transport = DbTransport(db, clock, server_clock=False)
     _publish(transport, db, 1)
     d = transport.claim(["t"], "w", 1, lease=30)[0]
     transport.retry_later(d, 10, "金蝶 503")
@@ -125,3 +127,21 @@ def test_retry_policy_waits_out_an_ambiguous_create() -> None:
     assert policy.next_delay(1, ambiguous) == 60  # longer than the policy's cap: the ERP may still be saving
     assert ambiguous.retryable
     assert ambiguous.kind == "ambiguous"
+
+
+def test_on_postgresql_a_worker_whose_clock_ran_ahead_cannot_take_a_held_lease(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL judges leases by the server's clock; SQLite lives on one machine")
+    honest = DbTransport(db, FakeClock(datetime.now(UTC)))
+    ahead_clock = FakeClock(datetime.now(UTC))
+    ahead_clock.advance(600)  # ten minutes fast
+    ahead = DbTransport(db, ahead_clock)
+    assert honest.server_clock
+    assert ahead.server_clock
+    _publish(honest, db, 1)
+    held = honest.claim(["t"], "honest", 1, lease=30)
+    assert len(held) == 1
+    assert ahead.claim(["t"], "ahead", 1, lease=30) == []  # its clock says the lease ran out; the server's does not
+    with db.read() as conn:
+        until = conn.execute(select(messages.c.lease_until)).scalar_one()
+    assert abs((until - datetime.now(UTC)).total_seconds() - 30) < 5  # set by the server's clock

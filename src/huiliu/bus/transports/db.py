@@ -18,10 +18,23 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from huiliu.bus.transport import Delivery, LeaseLost
 from huiliu.model import Clock, SystemClock
@@ -39,9 +52,19 @@ _DELETE_FENCED = delete(messages).where(_FENCE)
 _UPDATE_FENCED = update(messages).where(_FENCE)
 
 
-def claimable() -> ColumnElement[bool]:
-    """Due, not leased (or its lease ran out), and no older message of its key left: bound ``:now``."""
-    now = bindparam("now", type_=UTCDateTime())
+def database_now(server_clock: bool) -> ColumnElement[Any]:
+    """The time leases are judged by: the database server's clock, or the worker's (bound ``:now``).
+
+    On PostgreSQL the server's clock (the default): workers on several machines then agree on when a
+    lease ran out, however far their own clocks drift — a worker whose clock ran ahead would otherwise
+    take work another still holds, and both would call the ERP. SQLite lives on one machine.
+    """
+    return func.now() if server_clock else bindparam("now", type_=UTCDateTime())
+
+
+def claimable(server_clock: bool) -> ColumnElement[bool]:
+    """Due, not leased (or its lease ran out), and no older message of its key left."""
+    now = database_now(server_clock)
     older = messages.alias("older")
     has_older = select(older.c.id).where(older.c.key == messages.c.key, older.c.id < messages.c.id).exists()
     return and_(messages.c.available_at <= now,
@@ -53,10 +76,21 @@ RETURNED = (messages.c.id, messages.c.topic, messages.c.key, messages.c.payload,
 """The columns a claim returns to build a :class:`Delivery`."""
 
 
-def lease_values() -> dict[str, Any]:
-    """What a claim sets: the owner, the lease's end, one more attempt (bound ``:owner``, ``:until``)."""
-    return {"lease_owner": bindparam("owner"), "lease_until": bindparam("until", type_=UTCDateTime()),
-            "attempts": messages.c.attempts + 1}
+def lease_values(server_clock: bool) -> dict[str, Any]:
+    """What a claim sets: the owner, the lease's end, one more attempt.
+
+    Bound: ``:owner``, and ``:lease_s`` (PostgreSQL, added to the server's clock) or ``:until``.
+    """
+    if server_clock:
+        until: Any = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, bindparam("lease_s", type_=Float()))
+    else:
+        until = bindparam("until", type_=UTCDateTime())
+    return {"lease_owner": bindparam("owner"), "lease_until": until, "attempts": messages.c.attempts + 1}
+
+
+def lease_params(now: datetime, lease: float) -> dict[str, Any]:
+    """The bound values :func:`claimable` and :func:`lease_values` need, for either dialect."""
+    return {"now": now, "until": now + timedelta(seconds=lease), "lease_s": lease}
 
 
 def deliveries(rows: Sequence[Any], owner: str) -> list[Delivery]:
@@ -66,18 +100,18 @@ def deliveries(rows: Sequence[Any], owner: str) -> list[Delivery]:
 
 
 @functools.cache
-def _claim_statement(dialect: str) -> Update:
+def _claim_statement(dialect: str, server_clock: bool) -> Update:
     """Lease the oldest claimable messages of some topics in one statement, returning them."""
     candidates = (
         select(messages.c.id)
-        .where(messages.c.topic.in_(bindparam("topics", expanding=True)), claimable())
+        .where(messages.c.topic.in_(bindparam("topics", expanding=True)), claimable(server_clock))
         .order_by(messages.c.id)
         .limit(bindparam("lim"))
     )
     if dialect != "sqlite":
         candidates = candidates.with_for_update(skip_locked=True)
     return (
-        update(messages).where(messages.c.id.in_(candidates.scalar_subquery())).values(**lease_values())
+        update(messages).where(messages.c.id.in_(candidates.scalar_subquery())).values(**lease_values(server_clock))
         .returning(*RETURNED)
     )
 
@@ -87,12 +121,15 @@ class DbTransport:
 
     Args:
         db: the database (its transactions are the publish transactions).
-        clock: time source for availability and leases.
+        clock: time source for availability (and for leases where ``server_clock`` is off).
+        server_clock: judge leases by the database server's clock; default: on for PostgreSQL.
     """
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None, *, server_clock: bool | None = None) -> None:
         self.db = db
         self.clock = clock or SystemClock()
+        self.server_clock = (not db.is_sqlite) if server_clock is None else server_clock
+        """Judge leases by the database server's clock (PostgreSQL's default; see :func:`database_now`)."""
         self._wakeup: asyncio.Event | None = None
 
     async def start(self) -> None:
@@ -136,9 +173,8 @@ class DbTransport:
         """Take up to ``limit`` available messages, oldest first, under a lease."""
         now = self.clock.now()
         with self.db.begin() as conn:
-            rows = conn.execute(_claim_statement(conn.dialect.name), {
-                "topics": list(topics), "now": now, "lim": limit, "owner": owner,
-                "until": now + timedelta(seconds=lease)}).all()
+            rows = conn.execute(_claim_statement(conn.dialect.name, self.server_clock), {
+                "topics": list(topics), "lim": limit, "owner": owner, **lease_params(now, lease)}).all()
         return deliveries(rows, owner)
 
     @staticmethod

@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Connection, Update, bindparam, or_, select, update
 
 from huiliu.bus.transport import Delivery
-from huiliu.bus.transports.db import RETURNED, DbTransport, claimable, deliveries, lease_values
+from huiliu.bus.transports.db import RETURNED, DbTransport, claimable, deliveries, lease_params, lease_values
 from huiliu.model import Clock
 from huiliu.store import Database
 from huiliu.store.schema import messages
@@ -44,23 +45,33 @@ __all__ = ["BrokerLink", "Incoming", "RelayedTransport"]
 
 log = logging.getLogger("huiliu.relay")
 
-_STALE = bindparam("stale", type_=UTCDateTime())
-_MARK_FOR_RELAY = (
-    update(messages)
-    .where(messages.c.id.in_(
-        select(messages.c.id)
-        .where(or_(messages.c.relayed_at.is_(None), messages.c.relayed_at < _STALE), claimable())
-        .order_by(messages.c.id).limit(bindparam("lim")).scalar_subquery()))
-    .values(relayed_at=bindparam("now_mark", type_=UTCDateTime()))
-    .returning(messages.c.id, messages.c.topic)
-)
 _UNMARK = update(messages).where(messages.c.id.in_(bindparam("ids", expanding=True))).values(relayed_at=None)
-_CLAIM_IDS = (
-    update(messages)
-    .where(messages.c.id.in_(bindparam("ids", expanding=True)), claimable())
-    .values(**lease_values())
-    .returning(*RETURNED)
-)
+
+
+@functools.cache
+def _mark_for_relay(server_clock: bool) -> Update:
+    """Mark claimable rows not yet handed over (or handed over long ago) and return them."""
+    stale = bindparam("stale", type_=UTCDateTime())
+    return (
+        update(messages)
+        .where(messages.c.id.in_(
+            select(messages.c.id)
+            .where(or_(messages.c.relayed_at.is_(None), messages.c.relayed_at < stale), claimable(server_clock))
+            .order_by(messages.c.id).limit(bindparam("lim")).scalar_subquery()))
+        .values(relayed_at=bindparam("now_mark", type_=UTCDateTime()))
+        .returning(messages.c.id, messages.c.topic)
+    )
+
+
+@functools.cache
+def _claim_ids(server_clock: bool) -> Update:
+    """Lease the given rows, those that can be claimed now."""
+    return (
+        update(messages)
+        .where(messages.c.id.in_(bindparam("ids", expanding=True)), claimable(server_clock))
+        .values(**lease_values(server_clock))
+        .returning(*RETURNED)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +177,7 @@ class RelayedTransport(DbTransport):
         """Hand claimable rows to the broker; returns how many were confirmed."""
         now = self.clock.now()
         with self.db.begin() as conn:
-            rows = conn.execute(_MARK_FOR_RELAY, {
+            rows = conn.execute(_mark_for_relay(self.server_clock), {
                 "now": now, "now_mark": now, "stale": now - timedelta(seconds=self.redeliver_after),
                 "lim": limit}).all()
         if not rows:
@@ -204,8 +215,8 @@ class RelayedTransport(DbTransport):
         now = self.clock.now()
         ids = [i.id for i in items]
         with self.db.begin() as conn:
-            rows = conn.execute(_CLAIM_IDS, {"ids": ids, "now": now, "owner": owner,
-                                             "until": now + timedelta(seconds=lease)}).all()
+            rows = conn.execute(_claim_ids(self.server_clock), {"ids": ids, "owner": owner,
+                                                                **lease_params(now, lease)}).all()
             claimed = {r.id for r in rows}
             missed = [i for i in ids if i not in claimed]
             if missed:
