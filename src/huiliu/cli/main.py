@@ -175,8 +175,11 @@ def flow_validate(
 
 
 def _dead_letters() -> DeadLetters:
-    hub = Hub(load_settings())
-    hub.db.migrate()
+    try:
+        hub = Hub(load_settings())
+        hub.db.migrate()
+    except HuiliuError as exc:
+        raise fail(exc) from exc
     return hub.deadletters
 
 
