@@ -123,6 +123,7 @@ def test_deadletters_commands(tmp_path: Path) -> None:
         (("deadletters", "show", "42"), "不存在"),
         (("deadletters", "replay", "--since", "yesterday"), "时间格式无效"),
         (("deadletters", "discard", "3"), "--note"),
+        (("flow", "redrive", "expense-claim-to-voucher", "--since", "last week"), "时间格式无效"),
     ]:
         result = run(*args, cwd=tmp_path, **env)
         assert result.returncode == 2, args

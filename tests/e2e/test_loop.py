@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from huiliu.bus import reference_for
 from huiliu.cli.demo import DemoStack
 from huiliu.crypto import MsgCrypt
+from huiliu.flows import load_flows
 from huiliu.sandbox import Fault, FaultKind
 from huiliu.sandbox.company import ClaimSpec, ExpenseItem
 from huiliu.service import TEMPLATES
@@ -330,3 +331,51 @@ async def test_a_unique_reference_field_in_kingdee_turns_a_second_save_into_adop
         assert stack.kd.count() == 1
         assert voucher_for(stack, instance_id).status == "C"
         assert len(comments(stack, instance_id)) == 1
+
+
+async def test_redrive_a_flow_over_a_time_range_after_a_fix_is_idempotent(
+        make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    good = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+    broken = good.replace("差旅费: \"6602.03\", ", "")  # a rule that matches nothing for travel claims
+    assert broken != good
+    (flows / "expense.yaml").write_text(broken, encoding="utf-8")
+    async with make_stack(settings={"flows_dir": flows}) as stack:
+        hub = stack.hub
+        assert hub is not None
+        specs = [stack.company.claim(approve_rate=1.0) for _ in range(12)]
+        travel = [s for s in specs if any(i.expense_type == "差旅费" for i in s.items)]
+        assert 0 < len(travel) < len(specs)
+        since = hub.clock.now()
+        ids = [stack.submit(s) for s in specs]
+        assert await stack.settle(expected_runs=len(specs), timeout=30)
+        assert stack.kd.count() == len(specs) - len(travel)
+        # the fix: the account table is complete again; new worker, new flows
+        await stack.stop_worker()
+        (flows / "expense.yaml").write_text(good, encoding="utf-8")
+        hub.flows = load_flows(flows, known_actions=hub.actions.names())
+        stack.start_worker()
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{stack.port}/api/flows/expense-claim-to-voucher/redrive"
+            window = {"since": since.isoformat(), "until": hub.clock.now().isoformat()}
+            async with http.post(url, json=window) as resp:
+                first = await resp.json()
+            assert len(first["resumed"]) == len(travel)
+            assert first["done"] == len(specs) - len(travel)
+            assert first["started"] == []
+            assert await stack.settle(expected_runs=len(specs), timeout=30)
+            async with http.post(url, json=window) as resp:
+                again = await resp.json()
+            assert again["resumed"] == []
+            assert again["done"] == len(specs)
+            async with http.post(url.replace("expense-claim-to-voucher", "nope"), json=window) as resp:
+                assert resp.status == 404
+            async with http.post(url, json={"since": window["until"], "until": window["since"]}) as resp:
+                assert resp.status == 400
+        assert await stack.settle(expected_runs=len(specs), timeout=30)
+        assert stack.kd.count() == len(specs)  # every claim exactly one voucher
+        assert hub.deadletters.find() == []  # the re-drive closed the dead letters it superseded
+        for instance_id in ids:
+            assert voucher_for(stack, instance_id).status == "C"
+            assert len(comments(stack, instance_id)) == 1

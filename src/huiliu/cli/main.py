@@ -20,6 +20,7 @@ from huiliu.errors import HuiliuError
 from huiliu.flows import validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
+from huiliu.service.runs import Redrive
 from huiliu.store.codec import to_jsonable
 from huiliu.web import create_app
 
@@ -172,6 +173,35 @@ def flow_validate(
         say(t(f"{len(errors)} 个错误", f"{len(errors)} error(s)"), err=True)
         raise typer.Exit(1)
     say(t("流程文件有效", "flow files are valid"))
+
+
+@flow_app.command("redrive")
+def flow_redrive(
+    flow_id: Annotated[str, typer.Argument(help="流程 id / flow id")],
+    since: Annotated[str, typer.Option(help="起始时间（收到时间）ISO 8601 / from")],
+    until: Annotated[str | None, typer.Option(help="截止时间，默认现在 / until, default now")] = None,
+) -> None:
+    """修复后按时间段重新驱动流程（幂等）/ re-drive a flow over a time range after a fix."""
+    start = _since(since, "--since")
+    end = _since(until, "--until") or datetime.now(UTC)
+    assert start is not None
+    try:
+        report = asyncio.run(_redrive(load_settings(), flow_id, start, end))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"新启动 {len(report.started)}，续跑 {len(report.resumed)}，已完成 {report.done}，进行中 {report.running}，"
+          f"不匹配 {report.not_matching}",
+          f"started {len(report.started)}, resumed {len(report.resumed)}, already done {report.done}, "
+          f"in flight {report.running}, not matching {report.not_matching}"))
+
+
+async def _redrive(settings: Settings, flow_id: str, since: datetime, until: datetime) -> Redrive:
+    hub = Hub(settings)
+    await hub.open(consume=False)
+    try:
+        return hub.redrive(flow_id, since=since, until=until)
+    finally:
+        await hub.close()
 
 
 def _dead_letters() -> DeadLetters:

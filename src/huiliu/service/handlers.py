@@ -25,7 +25,7 @@ from huiliu.i18n import Lang
 from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
 from huiliu.service.faultpoints import FaultPoints
-from huiliu.service.runs import RunStore
+from huiliu.service.runs import RunStore, initial_context
 from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
 
@@ -90,13 +90,9 @@ class CallbackHandler:
                 self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
                     "approval", "dingtalk", instance_id), system="dingtalk", native_type="process_instance",
                     native_id=instance_id, native_number=instance.business_id)
-                context = {
-                    "event": {"id": envelope.id, "type": envelope.type, "source": envelope.source,
-                              "business_key": envelope.business_key,
-                              "received_at": delivery.payload.get("received_at")},
-                    "instance": payload["instance"], "form": payload["instance"]["form"],
-                    "reference": instance.business_id or instance_id, "steps": {}, "cursor": 0,
-                }
+                context = initial_context(envelope_id=envelope.id, event_type=envelope.type, source=envelope.source,
+                                          business_key=envelope.business_key, payload=payload,
+                                          received_at=delivery.payload.get("received_at"))
                 for flow in self.flows:
                     if matches(flow, envelope.type, context):
                         self.p.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
@@ -127,7 +123,9 @@ class RunHandler:
         """Advance the run again."""
         run_id = str(delivery.payload["run_id"])
         with self.p.db.begin() as conn:
-            self.p.runs.advance(conn, self.p.runs.load(conn, run_id))
+            run = self.p.runs.load(conn, run_id)
+            if run.status != "succeeded":  # a second re-drive of a finished run changes nothing
+                self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)
 
     def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
@@ -160,8 +158,10 @@ class EffectHandler:
                 self.p.transport.ack(conn, delivery)
             return
         action = self.actions.get(entry.action)
-        # A replayed dead letter follows attempts that may have reached the vendor: they count.
-        attempt = delivery.attempts + int(delivery.payload.get("prior_attempts", 0))
+        # A replayed dead letter, or an effect given up before and now re-driven, follows attempts that
+        # may have reached the vendor: they count, so the action looks its reference up first.
+        attempt = max(delivery.attempts + int(delivery.payload.get("prior_attempts", 0)),
+                      2 if entry.status == "failed" else 1)
         ctx = ActionContext(entry.idempotency_key, attempt, reference_for(entry.idempotency_key))
         started = self.p.clock.monotonic()
         result = dict(await action(entry.request, ctx))

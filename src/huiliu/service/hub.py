@@ -23,14 +23,14 @@ from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import kingdee as kingdee_connector
 from huiliu.crosswalk import Crosswalk, MasterData
-from huiliu.errors import ConfigError, WebhookRejected
+from huiliu.errors import ConfigError, NotFound, WebhookRejected
 from huiliu.flows import Flow, load_flows
 from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
-from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, RunStore
+from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.settings import Settings
 from huiliu.service.worker import Worker
 from huiliu.store import Database
@@ -127,10 +127,28 @@ class Hub:
             self._session = None
         self.db.dispose()
 
+    def runs(self) -> RunStore:
+        """Runs of the flows loaded now."""
+        return RunStore(flows={f.id: f for f in self.flows}, transport=self.transport, outbox=self.outbox,
+                        eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
+
+    def redrive(self, flow_id: str, *, since: datetime, until: datetime) -> Redrive:
+        """Re-drive a flow over the envelopes received in ``[since, until)`` (after a fix); idempotent."""
+        flow = next((f for f in self.flows if f.id == flow_id), None)
+        if flow is None:
+            known = ", ".join(f.id for f in self.flows) or "（无）"
+            raise NotFound(t(f"流程 {flow_id} 未加载", f"flow {flow_id} is not loaded"), where="flow",
+                           fix=t(f"已加载的流程：{known}", f"loaded flows: {known}"))
+        if until <= since:
+            raise ConfigError(t("时间段无效：截止时间须晚于起始时间", "empty time range: until must be after since"),
+                              where="since/until", fix=t("例如 --since 2026-11-01 --until 2026-11-02",
+                                                         "e.g. --since 2026-11-01 --until 2026-11-02"))
+        with self.db.begin() as conn:
+            return self.runs().redrive(conn, flow, since=since, until=until)
+
     def worker(self, owner: str | None = None) -> Worker:
         """A worker over the callback, run and effect topics."""
-        runstore = RunStore(flows={f.id: f for f in self.flows}, transport=self.transport, outbox=self.outbox,
-                            eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
+        runstore = self.runs()
         parts = Parts(db=self.db, transport=self.transport, inbox=self.inbox, outbox=self.outbox,
                       eventlog=self.eventlog, crosswalk=self.crosswalk, runs=runstore, clock=self.clock)
         handlers: dict[str, Handler] = {

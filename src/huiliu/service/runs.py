@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +17,13 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from huiliu.bus import DbTransport, EventLog, Outbox
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
-from huiliu.flows import Flow, advance
+from huiliu.flows import Flow, advance, matches
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.store import dumps, loads
-from huiliu.store.schema import run_steps, runs
+from huiliu.store.schema import dead_letters, inbox, outbox, run_steps, runs
 
-__all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "Run", "RunStore"]
+__all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "Redrive", "Run", "RunStore", "initial_context"]
 
 RUN_TOPIC = "flow.run"
 EFFECT_TOPIC = "effect"
@@ -32,6 +32,39 @@ _INSERT_RUN = insert(runs)
 _INSERT_STEP = insert(run_steps)
 _SELECT_RUN = select(runs).where(runs.c.id == bindparam("r_id"))
 _UPDATE_RUN = update(runs).where(runs.c.id == bindparam("r_id"))
+
+
+def run_id_for(flow_id: str, envelope_id: str) -> str:
+    """A run's id: one run per flow and envelope, the same id however often it is started."""
+    return str(uuid.uuid5(_NAMESPACE, f"{flow_id}\x1f{envelope_id}"))
+
+
+def initial_context(*, envelope_id: str, event_type: str, source: str, business_key: str,
+                    payload: Mapping[str, Any], received_at: str | None) -> dict[str, Any]:
+    """The context a run starts with: the event, the approval instance and its form, no steps yet."""
+    instance = payload["instance"]
+    return {
+        "event": {"id": envelope_id, "type": event_type, "source": source, "business_key": business_key,
+                  "received_at": received_at},
+        "instance": instance, "form": instance["form"],
+        "reference": instance.get("business_id") or business_key, "steps": {}, "cursor": 0,
+    }
+
+
+@dataclass
+class Redrive:
+    """What re-driving a flow over a time range did, per envelope."""
+
+    started: list[str] = field(default_factory=list)
+    """Runs started: envelopes the flow had no run for (a flow added or fixed since)."""
+    resumed: list[str] = field(default_factory=list)
+    """Failed runs sent on from where they stopped."""
+    done: int = 0
+    """Envelopes whose run had already succeeded: left alone."""
+    running: int = 0
+    """Envelopes whose run is still in flight: left alone."""
+    not_matching: int = 0
+    """Envelopes the flow's trigger condition does not select."""
 
 
 @dataclass
@@ -43,6 +76,7 @@ class Run:
     business_key: str
     context: dict[str, Any]
     envelope_id: str = ""
+    status: str = "running"
     stored: bool = True
     """False until the run's row exists (a run being started)."""
 
@@ -62,7 +96,7 @@ class RunStore:
     def start(self, conn: Connection, flow: Flow, *, envelope_id: str, business_key: str,
               context: dict[str, Any]) -> str:
         """Create the run of ``flow`` for an envelope and advance it; the run's id is deterministic."""
-        run = Run(str(uuid.uuid5(_NAMESPACE, f"{flow.id}\x1f{envelope_id}")), flow, business_key, context,
+        run = Run(run_id_for(flow.id, envelope_id), flow, business_key, context,
                   envelope_id, stored=False)
         self.eventlog.record(conn, case_id=business_key, activity="run.started", system="hub", run_id=run.id,
                              detail={"flow": flow.id, "version": flow.version})
@@ -78,7 +112,7 @@ class RunStore:
                 t(f"流程 {row.flow_id} 已不存在", f"flow {row.flow_id} no longer exists"),
                 where=f"run {run_id}",
                 fix=t("恢复该流程文件后重放死信", "restore the flow file, then replay the dead letter"))
-        return Run(row.id, flow, row.business_key, loads(row.context), row.envelope_id)
+        return Run(row.id, flow, row.business_key, loads(row.context), row.envelope_id, row.status)
 
     def advance(self, conn: Connection, run: Run) -> None:
         """Run pure steps until the next effect or the end; record what happened.
@@ -128,6 +162,49 @@ class RunStore:
                                        "started_at": now, **values})
             run.stored = True
         run.context = context
+
+    def redrive(self, conn: Connection, flow: Flow, *, since: datetime, until: datetime) -> Redrive:
+        """Re-drive ``flow`` for the envelopes received in ``[since, until)``: idempotent.
+
+        A run that succeeded is left alone; a failed one is sent on from where it stopped (through the
+        queue, in order with its key's other work); an envelope without a run gets one if the flow's
+        trigger selects it. Running it twice changes nothing more.
+        """
+        report = Redrive()
+        rows = conn.execute(select(inbox).where(inbox.c.type == flow.trigger.event, inbox.c.received_at >= since,
+                                                inbox.c.received_at < until).order_by(inbox.c.received_at)).all()
+        for row in rows:
+            run_id = run_id_for(flow.id, row.id)
+            status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+            if status == "succeeded":
+                report.done += 1
+            elif status == "running":
+                report.running += 1
+            elif status == "failed":
+                self._close_dead_letters(conn, run_id)
+                self.transport.publish(conn, RUN_TOPIC, row.business_key, {"run_id": run_id})
+                self.eventlog.record(conn, case_id=row.business_key, activity="run.redriven", system="hub",
+                                     run_id=run_id, detail={"flow": flow.id})
+                report.resumed.append(run_id)
+            else:
+                context = initial_context(envelope_id=row.id, event_type=row.type, source=row.source,
+                                          business_key=row.business_key, payload=loads(row.payload),
+                                          received_at=row.received_at.isoformat())
+                if not matches(flow, row.type, context):
+                    report.not_matching += 1
+                    continue
+                report.started.append(self.start(conn, flow, envelope_id=row.id, business_key=row.business_key,
+                                                  context=context))
+        return report
+
+    def _close_dead_letters(self, conn: Connection, run_id: str) -> None:
+        """Mark the run's open dead letters replayed: the re-drive supersedes them."""
+        entries = [r.id for r in conn.execute(select(outbox.c.id).where(outbox.c.run_id == run_id))]
+        payloads = [dumps({"run_id": run_id}), *(dumps({"outbox_id": e}) for e in entries)]
+        conn.execute(update(dead_letters).where(
+            dead_letters.c.payload.in_(payloads), dead_letters.c.replayed_at.is_(None),
+            dead_letters.c.discarded_at.is_(None)).values(
+            replayed_at=self.clock.now(), replays=dead_letters.c.replays + 1, note="re-driven"))
 
     def fail(self, conn: Connection, run_id: str, business_key: str, exc: BaseException, *,
              reason: str, bury: bool = True) -> None:

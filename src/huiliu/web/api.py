@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -156,6 +156,23 @@ def discard_dead_letter(request: Request, dead_id: int, body: DiscardRequest) ->
     """Discard with a reason; kept for the record."""
     return {"discarded": _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=body.note,
                                                           actor="api")}
+
+
+class RedriveRequest(BaseModel):
+    """The time range (when the envelopes were received) to re-drive a flow over."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime
+    until: datetime
+
+
+@router.post("/flows/{flow_id}/redrive", summary="Re-drive a flow over a time range after a fix (idempotent)")
+def redrive_flow(request: Request, flow_id: str, body: RedriveRequest) -> dict[str, Any]:
+    """Start missing runs, send failed ones on, leave finished ones alone."""
+    since, until = (v if v.tzinfo else v.replace(tzinfo=UTC) for v in (body.since, body.until))
+    result: dict[str, Any] = to_jsonable(_hub(request).redrive(flow_id, since=since, until=until))
+    return result
 
 
 @router.get("/summary", summary="Counts: envelopes, runs by status, effects, dead letters")
