@@ -25,6 +25,17 @@ from huiliu.store.schema import crosswalk, dead_letters, event_log, inbox, messa
 FLOW = "expense-claim-to-voucher"
 
 
+def template_with(tmp_path: Path, old: str, new: str) -> Path:
+    """A flow directory holding the shipped template with one change (asserted to apply)."""
+    flows = tmp_path / "flows"
+    flows.mkdir(exist_ok=True)
+    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+    changed = text.replace(old, new)
+    assert changed != text
+    (flows / "expense.yaml").write_text(changed, encoding="utf-8")
+    return flows
+
+
 def comments(stack: DemoStack, instance_id: str) -> list[str]:
     return [r["remark"] for r in stack.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
 
@@ -157,12 +168,7 @@ async def test_kingdee_rate_limit_backs_off(make_stack: Callable[..., DemoStack]
 
 async def test_unbalanced_voucher_is_dead_lettered_and_nothing_reaches_the_erp(
         make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
-    broken = text.replace("amount: \"{{ steps.claim.lines | sum_amount('amount') }}\"", 'amount: "1.00"')
-    assert broken != text
-    (flows / "expense.yaml").write_text(broken, encoding="utf-8")
+    flows = template_with(tmp_path, "amount: \"{{ steps.claim.lines | sum_amount('amount') }}\"", 'amount: "1.00"')
     async with make_stack(settings={"flows_dir": flows}) as stack:
         stack.submit(stack.company.claim(approve_rate=1.0))
         assert await stack.settle(expected_runs=1, timeout=30)
@@ -279,14 +285,9 @@ async def test_poison_effect_is_dead_lettered_others_go_on_and_replay_after_the_
 
 async def test_a_steps_retry_policy_from_the_flow_file_is_what_the_worker_follows(
         make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    text = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
-    tuned = text.replace("    call: kingdee.voucher.create\n",
-                         "    call: kingdee.voucher.create\n"
-                         "    retry: {max_attempts: 2, initial_interval: 0.01, max_interval: 0.01, jitter: 0}\n")
-    assert tuned != text
-    (flows / "expense.yaml").write_text(tuned, encoding="utf-8")
+    flows = template_with(tmp_path, "    call: kingdee.voucher.create\n",
+                          "    call: kingdee.voucher.create\n"
+                          "    retry: {max_attempts: 2, initial_interval: 0.01, max_interval: 0.01, jitter: 0}\n")
     async with make_stack(settings={"flows_dir": flows}) as stack:
         assert stack.hub is not None
         assert stack.hub.settings.retry.max_attempts == 6  # the hub's default would try six times
@@ -335,12 +336,8 @@ async def test_a_unique_reference_field_in_kingdee_turns_a_second_save_into_adop
 
 async def test_redrive_a_flow_over_a_time_range_after_a_fix_is_idempotent(
         make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
     good = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
-    broken = good.replace("差旅费: \"6602.03\", ", "")  # a rule that matches nothing for travel claims
-    assert broken != good
-    (flows / "expense.yaml").write_text(broken, encoding="utf-8")
+    flows = template_with(tmp_path, "差旅费: \"6602.03\", ", "")  # a rule that matches nothing for travel claims
     async with make_stack(settings={"flows_dir": flows}) as stack:
         hub = stack.hub
         assert hub is not None

@@ -15,7 +15,6 @@ from typing import Any, Literal
 import aiohttp
 import aiormq
 import nats.errors
-from sqlalchemy import select
 
 from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
 from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTransport
@@ -34,7 +33,6 @@ from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.settings import Settings
 from huiliu.service.worker import Worker
 from huiliu.store import Database
-from huiliu.store.schema import runs
 
 __all__ = ["SHIPPED_ACTIONS", "TEMPLATES", "CallbackOutcome", "Hub"]
 
@@ -193,12 +191,3 @@ class Hub:
             self.eventlog.record(conn, case_id=instance_id, activity="callback.received", system="dingtalk",
                                  outcome="ok" if stored else "duplicate", detail=detail, at=received_at)
         return "stored" if stored else "duplicate"
-
-    def run_counts(self) -> dict[str, int]:
-        """Runs by status."""
-        with self.db.read() as conn:
-            rows = conn.execute(select(runs.c.status)).all()
-        counts: dict[str, int] = {}
-        for (status,) in rows:
-            counts[status] = counts.get(status, 0) + 1
-        return counts

@@ -222,4 +222,4 @@ class DbTransport:
     def pending(self) -> int:
         """Messages not yet settled."""
         with self.db.read() as conn:
-            return len(conn.execute(select(messages.c.id)).all())
+            return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
