@@ -1,0 +1,287 @@
+"""The Feishu open platform client: the tenant access token and the Approval v4 calls the hub makes.
+
+Owns: token caching and refresh (``expire − token_refresh_margin``, one refresh at a time however many
+calls wait), the ``Authorization: Bearer`` header, refresh-and-retry-once on an invalid token, the
+request/response field names of contracts §3.2, paging instance codes over a time range, the
+deterministic create ``uuid`` and the search for the instance that holds one. Does not own: error codes
+(``errors.py``), turning payloads into canonical objects (``mapping.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid as uuidlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from huiliu.connectors.feishu.errors import AUTH_CODES, SYSTEM, TOKEN_OPERATION, expect_data, map_reply
+from huiliu.connectors.feishu.settings import FeishuSettings
+from huiliu.connectors.http import HttpClient, HttpReply
+from huiliu.errors import AuthExpired, VendorRejected
+from huiliu.i18n import t
+from huiliu.model import Clock, aware
+
+__all__ = ["FeishuClient", "InstanceCodePage", "instance_uuid"]
+
+_UUID_NAMESPACE = uuidlib.UUID("6f1b3c2e-9d4a-5e7b-8c21-4a5f0e9d7b13")
+
+
+def instance_uuid(reference: str) -> str:
+    """The create ``uuid`` for a hub reference: the same reference always gives the same uuid.
+
+    A UUID-5 (36 characters, within Feishu's 64) in upper case, the format the contract's example uses;
+    Feishu compares uuids case-insensitively (contracts §3.2).
+    """
+    if not reference:
+        raise ValueError("reference must not be empty")
+    return str(uuidlib.uuid5(_UUID_NAMESPACE, f"huiliu:{reference}")).upper()
+
+
+def _ms(value: datetime, name: str) -> str:
+    return str(int(aware(value, name).timestamp() * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCodePage:
+    """One page of instance codes.
+
+    Attributes:
+        codes: instance codes on this page.
+        page_token: pass it back for the next page; ``None`` on the last page.
+    """
+
+    codes: tuple[str, ...]
+    page_token: str | None
+
+
+class FeishuClient:
+    """Calls the Feishu open platform as one app.
+
+    Args:
+        settings: the app's settings.
+        http: the HTTP client (its session is owned by the caller).
+        clock: time source for token expiry.
+    """
+
+    def __init__(self, settings: FeishuSettings, http: HttpClient, clock: Clock) -> None:
+        self.settings = settings
+        self._http = http
+        self._clock = clock
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self._lock = asyncio.Lock()
+        self._auth_codes = AUTH_CODES | settings.extra_auth_codes
+
+    # ------------------------------------------------------------------ token
+
+    async def tenant_access_token(self) -> str:
+        """The cached tenant token, fetched again ``token_refresh_margin`` before it expires.
+
+        Concurrent callers share one refresh: the lock is taken only when the token is stale and the
+        check is repeated under it.
+        """
+        token = self._token
+        if token is not None and self._clock.monotonic() < self._refresh_at:
+            return token
+        async with self._lock:
+            token = self._token
+            if token is not None and self._clock.monotonic() < self._refresh_at:
+                return token
+            return await self._fetch_token()
+
+    def invalidate_token(self, token: str) -> None:
+        """Forget ``token`` if it is still the cached one (another call may have refreshed it already)."""
+        if self._token == token:
+            self._token = None
+
+    async def _fetch_token(self) -> str:
+        operation = TOKEN_OPERATION
+        reply = await self._http.request(
+            "POST", f"{self.settings.base_url}/open-apis/auth/v3/tenant_access_token/internal", operation,
+            json_body={"app_id": self.settings.app_id,
+                       "app_secret": self.settings.app_secret.get_secret_value()})
+        self._check(reply, operation)
+        body = reply.json
+        token = body.get("tenant_access_token") if isinstance(body, dict) else None
+        expire = body.get("expire") if isinstance(body, dict) else None
+        if not (isinstance(token, str) and token and isinstance(expire, int | float)
+                and not isinstance(expire, bool) and expire > 0):
+            raise VendorRejected(
+                t("飞书 token 应答缺少 tenant_access_token 或 expire",
+                  "Feishu token reply lacks tenant_access_token or expire"),
+                system=SYSTEM, operation=operation,
+                fix=t("检查 base_url 是否指向飞书开放平台", "check that base_url points at the Feishu open platform"))
+        margin = self.settings.token_refresh_margin.total_seconds()
+        # A TTL shorter than the margin would make every call refresh: use half the TTL then.
+        lifetime = expire - margin if expire > margin else expire / 2
+        self._token = token
+        self._refresh_at = self._clock.monotonic() + lifetime
+        return token
+
+    # ------------------------------------------------------------------ calls
+
+    def _check(self, reply: HttpReply, operation: str) -> None:
+        map_reply(reply, operation, auth_codes=self._auth_codes, transient_codes=self.settings.transient_codes)
+
+    async def _call(self, method: str, path: str, operation: str, *, json_body: Any = None,
+                    params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """One API call with the bearer token; an invalid token is refreshed and the call retried once."""
+        url = f"{self.settings.base_url}{path}"
+        for attempt in (1, 2):
+            token = await self.tenant_access_token()
+            reply = await self._http.request(method, url, operation, json_body=json_body, params=params,
+                                             headers={"Authorization": f"Bearer {token}"})
+            try:
+                self._check(reply, operation)
+            except AuthExpired:
+                self.invalidate_token(token)
+                if attempt == 2:
+                    raise
+                continue
+            return expect_data(reply, operation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_instance(self, instance_code: str, *, locale: str | None = None,
+                           user_id: str | None = None) -> dict[str, Any]:
+        """``GET /open-apis/approval/v4/instances/:instance_id``: the raw ``data`` object (contracts §3.2)."""
+        operation = "get_instance"
+        params: dict[str, str] = {"user_id_type": self.settings.user_id_type}
+        if locale:
+            params["locale"] = locale
+        if user_id:
+            params["user_id"] = user_id
+        data = await self._call("GET", f"/open-apis/approval/v4/instances/{quote(instance_code, safe='')}",
+                                operation, params=params)
+        if not isinstance(data.get("instance_code"), str):
+            raise VendorRejected(t("飞书应答缺少 data.instance_code", "Feishu reply has no data.instance_code"),
+                                 system=SYSTEM, operation=operation, vendor_message=f"instance_id={instance_code}")
+        return data
+
+    async def list_instance_codes(self, approval_code: str, start: datetime, end: datetime, *,
+                                  page_size: int | None = None,
+                                  page_token: str | None = None) -> InstanceCodePage:
+        """``GET /open-apis/approval/v4/instances``: one page of codes of instances started in ``[start, end]``.
+
+        Times go out as Unix-millisecond strings; the codes come back in ``instance_code_list``
+        (contracts §3.2, [T]).
+        """
+        operation = "list_instances"
+        params = {"approval_code": approval_code, "start_time": _ms(start, "start"), "end_time": _ms(end, "end"),
+                  "page_size": str(page_size or self.settings.list_page_size)}
+        if page_token:
+            params["page_token"] = page_token
+        data = await self._call("GET", "/open-apis/approval/v4/instances", operation, params=params)
+        codes = data.get("instance_code_list", [])
+        if codes is None:
+            codes = []
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise VendorRejected(t("飞书应答的 instance_code_list 不是字符串数组",
+                                   "Feishu reply's instance_code_list is not a list of strings"),
+                                 system=SYSTEM, operation=operation)
+        token = data.get("page_token")
+        more = data.get("has_more")
+        next_token = str(token) if token and (more is None or more is True) else None
+        return InstanceCodePage(tuple(codes), next_token)
+
+    def _windows(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        span = self.settings.list_max_span
+        if span is None or end - start <= span:
+            return [(start, end)]
+        windows, lower = [], start
+        while lower < end:
+            upper = min(lower + span, end)
+            windows.append((lower, upper))
+            lower = upper
+        return windows
+
+    async def iter_instance_codes(self, approval_code: str, start: datetime,
+                                  end: datetime) -> AsyncIterator[str]:
+        """Every instance code started in ``[start, end]``, page after page.
+
+        The range is split into windows of ``list_max_span`` when that is set; a code on the boundary of
+        two windows is yielded once.
+        """
+        aware(start, "start")
+        aware(end, "end")
+        if end < start:
+            raise ValueError("end must not be before start")
+        seen: set[str] = set()
+        for lower, upper in self._windows(start, end):
+            token: str | None = None
+            while True:
+                page = await self.list_instance_codes(approval_code, lower, upper, page_token=token)
+                for code in page.codes:
+                    if code not in seen:
+                        seen.add(code)
+                        yield code
+                if page.page_token is None or page.page_token == token:
+                    break
+                token = page.page_token
+
+    async def find_by_uuid(self, approval_code: str, instance_uuid: str, start: datetime,
+                           end: datetime) -> dict[str, Any] | None:
+        """The instance (raw ``data``) created with ``instance_uuid`` in ``[start, end]``, or ``None``.
+
+        Feishu has no look-up by uuid in the contract, so this lists the range and reads each instance;
+        uuids compare case-insensitively (contracts §3.2).
+        """
+        wanted = instance_uuid.lower()
+        async for code in self.iter_instance_codes(approval_code, start, end):
+            data = await self.get_instance(code)
+            if str(data.get("uuid") or "").lower() == wanted:
+                return data
+        return None
+
+    async def create_instance(self, *, approval_code: str, form: str, uuid: str, open_id: str | None = None,
+                              user_id: str | None = None, department_id: str | None = None,
+                              title: str | None = None, node_approver_open_id_list: Sequence[Any] = (),
+                              node_approver_user_id_list: Sequence[Any] = (),
+                              extra: Mapping[str, Any] | None = None) -> str:
+        """``POST /open-apis/approval/v4/instances``: create an instance and return its ``instance_code``.
+
+        Args:
+            approval_code: the approval definition.
+            form: the form as a JSON *string* (see :func:`~huiliu.connectors.feishu.mapping.to_form`).
+            uuid: the idempotency key (≤ 64 characters); see :func:`instance_uuid`.
+            open_id: the originator's open_id; one of ``open_id`` and ``user_id`` is required.
+            user_id: the originator's user_id; wins over ``open_id``.
+            department_id: the originator's department.
+            title: an optional display title.
+            node_approver_open_id_list: approvers chosen by the submitter, as the contract names them.
+            node_approver_user_id_list: the same by user_id.
+            extra: any other ``InstanceCreate`` field, sent as given.
+
+        Raises:
+            DuplicateUuid: ``uuid`` was used before (60012); the instance may be adopted.
+        """
+        operation = "create_instance"
+        if not (open_id or user_id):
+            raise ValueError("one of open_id and user_id is required")
+        if not uuid or len(uuid) > 64:
+            raise ValueError("uuid must be 1 to 64 characters")
+        payload: dict[str, Any] = {**(extra or {}), "approval_code": approval_code, "form": form, "uuid": uuid}
+        for name, value in (("open_id", open_id), ("user_id", user_id), ("department_id", department_id),
+                            ("title", title)):
+            if value:
+                payload[name] = value
+        if node_approver_open_id_list:
+            payload["node_approver_open_id_list"] = list(node_approver_open_id_list)
+        if node_approver_user_id_list:
+            payload["node_approver_user_id_list"] = list(node_approver_user_id_list)
+        data = await self._call("POST", "/open-apis/approval/v4/instances", operation, json_body=payload)
+        code = data.get("instance_code")
+        if not isinstance(code, str) or not code:
+            raise VendorRejected(t("飞书应答缺少 data.instance_code", "Feishu reply has no data.instance_code"),
+                                 system=SYSTEM, operation=operation)
+        return code
+
+    async def subscribe(self, approval_code: str) -> None:
+        """``POST /open-apis/approval/v4/approvals/:approval_code/subscribe``.
+
+        Feishu pushes ``approval_instance`` events only for subscribed definitions (contracts §3.2).
+        """
+        await self._call("POST", f"/open-apis/approval/v4/approvals/{quote(approval_code, safe='')}/subscribe",
+                         "subscribe")
