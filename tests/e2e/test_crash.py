@@ -11,11 +11,8 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,122 +23,19 @@ from sqlalchemy import func, select
 from backends import NATS_URL, RABBIT_URL, nats_available, nats_cleanup, rabbit_available, rabbit_cleanup
 from huiliu.bus import reference_for
 from huiliu.bus.transports import NatsLink
-from huiliu.crosswalk import Crosswalk, MasterData
-from huiliu.sandbox import SandboxServer
-from huiliu.sandbox.company import make_company
-from huiliu.sandbox.dingtalk import DingTalkSandbox
-from huiliu.sandbox.kingdee import KingdeeSandbox
-from huiliu.store import Database, loads
+from huiliu.store import loads
 from huiliu.store.schema import crosswalk, event_log, runs
+from huiliu.testing.rig import ProcessRig
 
 pytestmark = pytest.mark.slow
 CHAOS_APPROVALS = int(os.environ.get("HUILIU_CHAOS_APPROVALS", "150"))
 """CI runs 150; the full run of issue 3 is ``HUILIU_CHAOS_APPROVALS=2000 pytest tests/e2e/test_crash.py -k three``."""
-HUILIU = str(Path(sys.executable).with_name("huiliu"))
-AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Rig:
-    def __init__(self, tmp: Path, database_url: str) -> None:
-        self.company = make_company(5)
-        self.ding = DingTalkSandbox(app_key="dingcrash", app_secret="s3cret", corp_id="dingcorp",
-                                    callback_token="tok", aes_key=AES, company=self.company)
-        self.kd = KingdeeSandbox(acct_id="HL001", username="huiliu", password="pw", company=self.company)
-        self.ding_srv, self.kd_srv = SandboxServer(self.ding.app), SandboxServer(self.kd.app)
-        self.ding_srv.start_in_thread()
-        self.kd_srv.start_in_thread()
-        self.port = _free_port()
-        self.db_url = database_url
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.transport_env: dict[str, str] = {}
-        self.tmp = tmp
-        db = Database(self.db_url)
-        db.migrate()
-        with db.begin() as conn:
-            MasterData(Crosswalk()).load(conn, depts=self.company.departments, people=self.company.employees,
-                                         centers=self.company.cost_centers, oa_system="dingtalk")
-        self.db = db
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}
-        env.update(self.transport_env)
-        env.update({
-            "HUILIU_DATABASE_URL": self.db_url, "HUILIU_PORT": str(self.port), "HUILIU_LEASE_SECONDS": "2",
-            "HUILIU_POLL_INTERVAL": "0.05", "HUILIU_RETRY__INITIAL_INTERVAL": "0.05", "HUILIU_RETRY__JITTER": "0",
-            "HUILIU_DINGTALK__BASE_URL": self.ding_srv.url, "HUILIU_DINGTALK__APP_KEY": "dingcrash",
-            "HUILIU_DINGTALK__APP_SECRET": "s3cret", "HUILIU_DINGTALK__CORP_ID": "dingcorp",
-            "HUILIU_DINGTALK__CALLBACK_TOKEN": "tok", "HUILIU_DINGTALK__AES_KEY": AES,
-            "HUILIU_DINGTALK__WRITEBACK_USER_ID": "manager",
-            "HUILIU_KINGDEE__BASE_URL": self.kd_srv.url, "HUILIU_KINGDEE__ACCT_ID": "HL001",
-            "HUILIU_KINGDEE__USERNAME": "huiliu", "HUILIU_KINGDEE__PASSWORD": "pw",
-        })
-        env.update(extra)
-        return env
-
-    def spawn(self, *args: str, **extra: str) -> subprocess.Popen[bytes]:
-        with open(self.tmp / f"{args[0]}-{len(self.procs)}.log", "wb") as log:
-            proc = subprocess.Popen([HUILIU, *args], env=self.env(**extra), stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def wait_http(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("hub did not start: " + (self.tmp / "serve-0.log").read_text(errors="replace"))
-
-    def start_hub(self) -> None:
-        """``huiliu serve --no-worker`` with DingTalk delivering its callbacks to it."""
-        self.spawn("serve", "--no-worker")
-        self.wait_http()
-        self.ding.subscribe(f"http://127.0.0.1:{self.port}/webhooks/dingtalk")
-        self.ding_srv.run_coroutine(self.ding.start_delivery())
-
-    def submit_approved(self) -> str:
-        spec = self.company.claim(approve_rate=1.0)
-
-        async def go() -> str:
-            instance_id = self.ding.start_claim(spec)
-            self.ding.finish(instance_id, "approved")
-            return instance_id
-
-        return str(self.ding_srv.run_coroutine(go()))
-
-    def run_status(self) -> str | None:
-        with self.db.read() as conn:
-            return conn.execute(select(runs.c.status)).scalar()
-
-    def stop_processes(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-    def close(self) -> None:
-        self.stop_processes()
-        self.ding_srv.run_coroutine(self.ding.stop_delivery())
-        self.ding_srv.stop_thread()
-        self.kd_srv.stop_thread()
-        self.db.dispose()
 
 
 @pytest.fixture
-def rig(tmp_path: Path, database_url: str) -> Iterator[Rig]:
-    r = Rig(tmp_path, database_url)
+def rig(tmp_path: Path, database_url: str) -> Iterator[ProcessRig]:
+    r = ProcessRig(tmp_path, database_url)
     try:
         yield r
     finally:
@@ -153,7 +47,7 @@ def rig(tmp_path: Path, database_url: str) -> Iterator[Rig]:
     "after_commit:kingdee.voucher.create",  # crosswalk committed; write-back not yet made
     "after_call:dingtalk.approval.comment",  # comment posted; the hub had not recorded it
 ])
-def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig, point: str) -> None:
+def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: ProcessRig, point: str) -> None:
     rig.start_hub()
     instance_id = rig.submit_approved()
     doomed = rig.spawn("worker", HUILIU_CRASH_AT=json.dumps([point]))
@@ -184,7 +78,8 @@ def test_sigkill_at_each_dangerous_point_then_restart_gives_exactly_one(rig: Rig
 
 
 @pytest.mark.parametrize("transport", ["db", "rabbitmq", "nats"])
-async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: Rig, transport: str) -> None:
+async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_each(rig: ProcessRig,
+                                                                                  transport: str) -> None:
     """Chaos: 3 worker processes, one killed with SIGKILL about every second and started again."""
     prefix = f"hl-chaos-{uuid.uuid4().hex[:8]}"
     if transport != "db":
@@ -201,7 +96,7 @@ async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_eac
             await nats_cleanup(NatsLink("", prefix=prefix).stream)
 
 
-def _chaos(rig: Rig) -> None:
+def _chaos(rig: ProcessRig) -> None:
     rng = random.Random(7)
     rig.start_hub()
     workers = [rig.spawn("worker") for _ in range(3)]
@@ -240,7 +135,7 @@ def _stopped(proc: subprocess.Popen[bytes]) -> bool:
 
 
 @pytest.mark.parametrize("point", ["after_call:kingdee.voucher.create", "after_call:dingtalk.approval.comment"])
-def test_a_worker_paused_past_its_lease_has_its_late_result_refused(rig: Rig, point: str) -> None:
+def test_a_worker_paused_past_its_lease_has_its_late_result_refused(rig: ProcessRig, point: str) -> None:
     rig.start_hub()
     instance_id = rig.submit_approved()
     paused = rig.spawn("worker", HUILIU_PAUSE_AT=json.dumps([point]))

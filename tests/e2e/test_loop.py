@@ -79,14 +79,16 @@ async def test_happy_path_every_approved_claim_becomes_one_audited_voucher_writt
             activities = {a for (a,) in conn.execute(select(event_log.c.activity).where(
                 event_log.c.case_id == approved[0])).all()}
             types = dict(conn.execute(select(inbox.c.type, func.count()).group_by(inbox.c.type)).all())
+            ignored = {c for (c,) in conn.execute(select(event_log.c.case_id).where(
+                event_log.c.activity == "callback.received", event_log.c.outcome == "ignored")).all()}
         assert statuses == {"succeeded": len(approved)}
-        assert dict(links) == {"dingtalk": len(specs), "kingdee": len(approved)}
+        # Refusals and revocations start no flow: logged for process mining, never fetched or queued.
+        assert ignored == set(specs)  # every instance's start event; and the others' final one
+        assert dict(links) == {"dingtalk": len(approved), "kingdee": len(approved)}
         assert {"callback.received", "envelope.stored", "run.started", "step.employee", "step.claim",
                 "step.voucher", "effect.kingdee.voucher.create", "effect.dingtalk.approval.comment",
                 "run.succeeded", "call.GetProcessInstance", "call.AddProcessInstanceComment", "call.Save"} <= activities
-        assert types["dingtalk.approval.approved"] == len(approved)
-        assert types.get("dingtalk.approval.refused", 0) + types.get("dingtalk.approval.revoked", 0) == (
-            len(specs) - len(approved))
+        assert types == {"dingtalk.approval.approved": len(approved)}
 
 
 async def test_the_same_callback_five_times_makes_one_voucher(make_stack: Callable[..., DemoStack]) -> None:
@@ -229,6 +231,18 @@ async def test_bad_webhook_input_is_rejected_nothing_stored_service_up(
         assert crypt.open(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
         with hub.db.read() as conn:
             assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 1
+        # A start event announces a type no loaded flow starts on: acknowledged and logged, not queued.
+        start = json.dumps({"EventType": "bpms_instance_change", "processInstanceId": "x-2", "type": "start"})
+        async with aiohttp.ClientSession() as session:
+            start_params, start_body = sealed(start)
+            async with session.post(url, params=start_params, data=start_body) as resp:
+                assert resp.status == 200
+                reply = await resp.json()
+        assert crypt.open(reply["msg_signature"], reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
+        with hub.db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(messages)).scalar_one() == 1
+            assert conn.execute(select(event_log.c.outcome).where(
+                event_log.c.case_id == "x-2", event_log.c.activity == "callback.received")).scalar_one() == "ignored"
 
 
 async def test_poison_effect_is_dead_lettered_others_go_on_and_replay_after_the_fix_is_done_once(

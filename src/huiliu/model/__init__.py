@@ -9,7 +9,7 @@ from huiliu.model.approval import ApprovalInstance, ApprovalStatus, ApprovalTask
 from huiliu.model.documents import Direction, ExpenseClaim, ExpenseLine, Voucher, VoucherLine
 from huiliu.model.ids import GoldenId, InstanceId, SystemName
 from huiliu.model.money import Money, parse_amount
-from huiliu.model.org import CostCenter, Department, Employee
+from huiliu.model.org import CostCenter, Department, Employee, OrgUnit, OrgUser
 from huiliu.model.time import Clock, SystemClock, aware, from_epoch_ms, utcnow
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "GoldenId",
     "InstanceId",
     "Money",
+    "OrgUnit",
+    "OrgUser",
     "SystemClock",
     "SystemName",
     "Voucher",

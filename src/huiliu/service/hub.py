@@ -42,7 +42,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE})
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
-CallbackOutcome = Literal["stored", "duplicate", "logged", "check_url"]
+CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
 
 
 class Hub:
@@ -163,8 +163,10 @@ class Hub:
     def accept_callback(self, event: dict[str, Any], received_at: datetime) -> CallbackOutcome:
         """Make a decrypted DingTalk event durable (invariant 1: before the vendor is acknowledged).
 
-        Instance changes are queued for the worker (deduplicated while queued); task changes go to the
-        event log only, for process mining. Other event types are refused.
+        Instance changes are queued for the worker (deduplicated while queued) when a loaded flow starts
+        on the type they announce; the others, and task changes, go to the event log only, for process
+        mining (a later event of the same instance, or catch-up polling, brings its final state). Other
+        event types are refused.
         """
         kind = event.get("EventType")
         if kind == "check_url":
@@ -184,6 +186,11 @@ class Hub:
                                      system="dingtalk", actor=event.get("staffId"), detail=detail,
                                      at=received_at)
                 return "logged"
+            announced = dingtalk_connector.announced_type(event)
+            if announced is not None and not any(f.trigger.event == announced for f in self.flows):
+                self.eventlog.record(conn, case_id=instance_id, activity="callback.received", system="dingtalk",
+                                     outcome="ignored", detail=detail, at=received_at)
+                return "ignored"
             dedupe = f"dingtalk:{instance_id}:{event.get('type')}:{event.get('result')}"
             stored = self.transport.publish(conn, CALLBACK_TOPIC, instance_id,
                                             {"event": event, "received_at": received_at.isoformat()},

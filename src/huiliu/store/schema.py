@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
@@ -25,9 +26,12 @@ __all__ = [
     "inbox",
     "messages",
     "metadata",
+    "org_units",
+    "org_users",
     "outbox",
     "run_steps",
     "runs",
+    "watermarks",
 ]
 
 metadata = MetaData(
@@ -178,6 +182,7 @@ departments = Table(
     Column("name", String(200), nullable=False),
     Column("parent_number", String(60), nullable=True),
     Column("cost_center", String(60), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
 )
 
 employees = Table(
@@ -186,6 +191,8 @@ employees = Table(
     Column("name", String(200), nullable=False),
     Column("department_number", String(60), nullable=False),
     Column("erp_user", String(100), nullable=True),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("left_at", UTCDateTime, nullable=True),
 )
 
 cost_centers = Table(
@@ -193,3 +200,39 @@ cost_centers = Table(
     Column("number", String(60), primary_key=True),
     Column("name", String(200), nullable=False),
 )
+
+org_units = Table(
+    "org_units", metadata,
+    Column("system", String(40), primary_key=True),
+    Column("native_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("parent_id", String(100), nullable=True),
+    Column("number", String(60), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Departments as each OA directory last listed them, and the golden department number each one is."""
+
+org_users = Table(
+    "org_users", metadata,
+    Column("system", String(40), primary_key=True),
+    Column("native_id", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("employee_number", String(60), nullable=True),
+    Column("department_ids", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("left_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "employee_number"),
+)
+"""People as each OA directory last listed them (``department_ids`` a JSON list, the main one first)."""
+
+watermarks = Table(
+    "watermarks", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+)
+"""High-water marks of catch-up polling and other periodic reads, with a lease so one process runs each."""

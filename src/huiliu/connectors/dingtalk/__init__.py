@@ -9,7 +9,7 @@ followed is ``shared/contracts`` §1; its unconfirmed points are settings here.
 from huiliu.connectors.dingtalk.actions import COMMENT_ACTION, comment_marker, register_actions
 from huiliu.connectors.dingtalk.client import ACCESS_TOKEN_HEADER, DingTalkClient, InstanceIdPage
 from huiliu.connectors.dingtalk.errors import SYSTEM, expect_object, map_reply
-from huiliu.connectors.dingtalk.mapping import EVENT_TYPES, event_type, to_instance
+from huiliu.connectors.dingtalk.mapping import EVENT_TYPES, announced_type, event_type, to_instance
 from huiliu.connectors.dingtalk.settings import DingTalkSettings
 from huiliu.connectors.dingtalk.webhook import REJECT_REASONS, CallbackCodec
 
@@ -23,6 +23,7 @@ __all__ = [
     "DingTalkClient",
     "DingTalkSettings",
     "InstanceIdPage",
+    "announced_type",
     "comment_marker",
     "event_type",
     "expect_object",

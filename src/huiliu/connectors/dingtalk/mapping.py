@@ -29,7 +29,7 @@ from huiliu.errors import MappingError
 from huiliu.i18n import t
 from huiliu.model import ApprovalInstance, ApprovalStatus, ApprovalTask, InstanceId, SystemName
 
-__all__ = ["EVENT_TYPES", "event_type", "to_instance"]
+__all__ = ["EVENT_TYPES", "announced_type", "event_type", "to_instance"]
 
 EVENT_TYPES: Mapping[ApprovalStatus, str] = {
     ApprovalStatus.RUNNING: "dingtalk.approval.started",
@@ -179,3 +179,22 @@ def to_instance(raw_result: Mapping[str, Any], instance_id: str, *,
 def event_type(instance: ApprovalInstance) -> str:
     """``dingtalk.approval.started|approved|refused|revoked`` for the instance's status."""
     return EVENT_TYPES[instance.status]
+
+
+_ANNOUNCED: Mapping[tuple[str, str | None], str] = {
+    ("start", None): EVENT_TYPES[ApprovalStatus.RUNNING],
+    ("finish", "agree"): EVENT_TYPES[ApprovalStatus.APPROVED],
+    ("finish", "refuse"): EVENT_TYPES[ApprovalStatus.REFUSED],
+    ("terminate", None): EVENT_TYPES[ApprovalStatus.REVOKED],
+}
+
+
+def announced_type(event: Mapping[str, Any]) -> str | None:
+    """The event type a ``bpms_instance_change`` callback announces (contracts §1.4), before any re-read.
+
+    ``start`` → started, ``finish`` + ``agree``/``refuse`` → approved/refused, ``terminate`` → revoked;
+    ``None`` for anything else, so the caller re-reads rather than guess.
+    """
+    kind = event.get("type")
+    result = event.get("result") if kind == "finish" else None
+    return _ANNOUNCED.get((str(kind), None if result is None else str(result)))

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from huiliu.connectors.dingtalk import event_type, to_instance
+from huiliu.connectors.dingtalk import announced_type, event_type, to_instance
 from huiliu.errors import MappingError
 from huiliu.model import ApprovalStatus
 
@@ -94,3 +94,17 @@ def test_process_code_comes_from_the_argument_or_the_payload() -> None:
     assert to_instance(raw(processCode="PROC-A"), "i").process_code == "PROC-A"
     assert to_instance(raw(processCode="PROC-A"), "i", process_code="PROC-B").process_code == "PROC-B"
     assert to_instance(raw(), "i").process_code == ""
+
+
+@pytest.mark.parametrize(("event", "expected"), [
+    ({"type": "start"}, "dingtalk.approval.started"),
+    ({"type": "finish", "result": "agree"}, "dingtalk.approval.approved"),
+    ({"type": "finish", "result": "refuse"}, "dingtalk.approval.refused"),
+    ({"type": "terminate"}, "dingtalk.approval.revoked"),
+    ({"type": "finish", "result": "redirect"}, None),  # not an instance result: re-read, do not guess
+    ({"type": "finish"}, None),
+    ({"type": "something-new", "result": "agree"}, None),
+    ({}, None),
+])
+def test_the_type_a_callback_announces_before_any_re_read(event: dict[str, str], expected: str | None) -> None:
+    assert announced_type(event) == expected
