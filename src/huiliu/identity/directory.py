@@ -236,7 +236,8 @@ class DirectorySync:
                     now: datetime, numbers: Mapping[str, str], report: SyncReport,
                     events: list[dict[str, Any]]) -> None:
         known = {r.native_id: r for r in conn.execute(select(org_users).where(org_users.c.system == system))}
-        golden = {r.number: r for r in conn.execute(select(employees.c.number, employees.c.active))}
+        golden = {r.number: r for r in conn.execute(select(employees.c.number, employees.c.name,
+                                                           employees.c.department_number, employees.c.active))}
         # employee number → this OA's user id
         links = dict(conn.execute(select(crosswalk.c.golden_id, crosswalk.c.native_id).where(
             crosswalk.c.system == system, crosswalk.c.native_type == _USER_TYPE)).all())
@@ -255,7 +256,11 @@ class DirectorySync:
                    "department_ids": dumps(list(user.department_ids)), "active": user.active,
                    "left_at": None if user.active else (old.left_at if old is not None and old.left_at else now),
                    "updated_at": now}
-            (updates if old is not None else inserts).append(row)
+            if old is None:
+                inserts.append(row)
+            elif (old.name, old.employee_number, old.department_ids, old.active) != (
+                    user.name, number, row["department_ids"], user.active):
+                updates.append(row)
             where = f"user:{user.native_id}"
             if number is None:
                 if old is None or old.employee_number is not None:
@@ -287,7 +292,7 @@ class DirectorySync:
                 golden_new.append({"number": number, "name": user.name, "department_number": main or "",
                                    "erp_user": None, "active": user.active,
                                    "left_at": None if user.active else now})
-            else:
+            elif (was.name, was.department_number, was.active) != (user.name, main or "", user.active):
                 golden_upd.append({"number": number, "name": user.name, "department_number": main or "",
                                    "active": user.active, "left_at": None if user.active else now})
             if linked_to is None:
