@@ -21,6 +21,8 @@ class ApprovalStatus(enum.StrEnum):
     APPROVED = "approved"
     REFUSED = "refused"
     REVOKED = "revoked"
+    REVERTED = "reverted"
+    """Approved, then withdrawn (WeCom 通过后撤销, Feishu ``REVERTED``): what was posted must be reversed."""
 
 
 @dataclass(frozen=True, slots=True)

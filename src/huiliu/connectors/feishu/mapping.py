@@ -47,6 +47,7 @@ EVENT_TYPES: Mapping[ApprovalStatus, str] = {
     ApprovalStatus.APPROVED: "feishu.approval.approved",
     ApprovalStatus.REFUSED: "feishu.approval.refused",
     ApprovalStatus.REVOKED: "feishu.approval.revoked",
+    ApprovalStatus.REVERTED: "feishu.approval.reverted",
 }
 """Canonical status → event type (``<system>.<entity>.<past-verb>``)."""
 
@@ -57,7 +58,7 @@ STATUSES: Mapping[str, ApprovalStatus] = {
     "REJECTED": ApprovalStatus.REFUSED,
     "CANCELED": ApprovalStatus.REVOKED,
     "DELETED": ApprovalStatus.REVOKED,
-    "REVERTED": ApprovalStatus.REVOKED,
+    "REVERTED": ApprovalStatus.REVERTED,
     "OVERTIME_CLOSE": ApprovalStatus.REVOKED,
 }
 """Feishu instance status (get and events, contracts §3.2) → canonical status."""
@@ -333,7 +334,7 @@ def status_of(status: str, *, reverted: bool = False) -> ApprovalStatus:
     if found is None:
         raise _fail("data.status", f"未知状态 {status!r}", f"unknown status {status!r}")
     if found is ApprovalStatus.APPROVED and reverted:
-        return ApprovalStatus.REVOKED
+        return ApprovalStatus.REVERTED
     return found
 
 

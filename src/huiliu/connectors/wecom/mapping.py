@@ -62,7 +62,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SP_STATUS: Mapping[int, ApprovalStatus] = {
     1: ApprovalStatus.RUNNING, 2: ApprovalStatus.APPROVED, 3: ApprovalStatus.REFUSED, 4: ApprovalStatus.REVOKED,
-    6: ApprovalStatus.REVOKED, 7: ApprovalStatus.REVOKED, 10: ApprovalStatus.APPROVED,
+    6: ApprovalStatus.REVERTED, 7: ApprovalStatus.REVOKED, 10: ApprovalStatus.APPROVED,
 }
 """Instance ``sp_status`` → canonical status (contracts §2.2 enums)."""
 
@@ -77,6 +77,7 @@ EVENT_TYPES: Mapping[ApprovalStatus, str] = {
     ApprovalStatus.APPROVED: "wecom.approval.approved",
     ApprovalStatus.REFUSED: "wecom.approval.refused",
     ApprovalStatus.REVOKED: "wecom.approval.revoked",
+    ApprovalStatus.REVERTED: "wecom.approval.reverted",
 }
 """Canonical status → event type (``<system>.<entity>.<past-verb>``)."""
 

@@ -218,13 +218,15 @@ async def test_get_instance_maps_a_claim_with_amounts_and_rows(env: Env, finish:
     assert all(t.status != "PENDING" for t in done.tasks)
 
 
-async def test_a_reverted_instance_reads_as_revoked(env: Env) -> None:
+async def test_a_reverted_instance_reads_as_reverted(env: Env) -> None:
     code = claim(env)
     env.sandbox.approve(code)
     env.sandbox.revert(code)
     data = await env.client.get_instance(code)
     assert (data["status"], data["reverted"]) == ("APPROVED", True)
-    assert to_instance(data).status is ApprovalStatus.REVOKED
+    reverted = to_instance(data)
+    assert reverted.status is ApprovalStatus.REVERTED  # not merely revoked: the posted document is reversed
+    assert event_type(reverted) == "feishu.approval.reverted"
 
 
 async def test_listing_pages_through_a_range(env: Env) -> None:

@@ -132,9 +132,9 @@ def test_parse_form_refuses_bad_forms(form: str, where: str) -> None:
 
 @pytest.mark.parametrize(("status", "reverted", "expected"), [
     ("PENDING", False, ApprovalStatus.RUNNING), ("APPROVED", False, ApprovalStatus.APPROVED),
-    ("APPROVED", True, ApprovalStatus.REVOKED), ("REJECTED", False, ApprovalStatus.REFUSED),
+    ("APPROVED", True, ApprovalStatus.REVERTED), ("REJECTED", False, ApprovalStatus.REFUSED),
     ("CANCELED", False, ApprovalStatus.REVOKED), ("DELETED", False, ApprovalStatus.REVOKED),
-    ("REVERTED", False, ApprovalStatus.REVOKED), ("pending", False, ApprovalStatus.RUNNING),
+    ("REVERTED", False, ApprovalStatus.REVERTED), ("pending", False, ApprovalStatus.RUNNING),
 ])
 def test_status_table(status: str, reverted: bool, expected: ApprovalStatus) -> None:
     assert status_of(status, reverted=reverted) is expected

@@ -118,7 +118,7 @@ def test_a_bad_table_cell_names_its_row() -> None:
 
 @pytest.mark.parametrize(("sp_status", "status"), [
     (1, ApprovalStatus.RUNNING), (2, ApprovalStatus.APPROVED), (3, ApprovalStatus.REFUSED),
-    (4, ApprovalStatus.REVOKED), (6, ApprovalStatus.REVOKED), (7, ApprovalStatus.REVOKED),
+    (4, ApprovalStatus.REVOKED), (6, ApprovalStatus.REVERTED), (7, ApprovalStatus.REVOKED),
     (10, ApprovalStatus.APPROVED),
 ])
 def test_every_sp_status_maps(sp_status: int, status: ApprovalStatus) -> None:
