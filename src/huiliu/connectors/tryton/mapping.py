@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StrictStr, ValidationError
 
 from huiliu.connectors.tryton.settings import TrytonSettings
 from huiliu.errors import MappingError
@@ -108,7 +108,7 @@ class PurchaseRequisition:
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_Amount = Annotated[str | int | Decimal, Field(strict=True)]
+_Amount = StrictStr | StrictInt | Annotated[Decimal, Strict()]
 """Amounts as text, integers or Decimals; strict, so a float (which already lost cents) is refused."""
 
 
