@@ -127,7 +127,7 @@ async def _cleanup(transport: str, prefix: str) -> None:
         conn = await aio_pika.connect_robust(BROKERS["rabbitmq"])
         async with conn:
             channel = await conn.channel()
-            for topic in ("effect", "flow.run", "dingtalk.callback"):
+            for topic in ("effect", "flow.run", "oa.event"):
                 await channel.queue_delete(f"{prefix}.{topic}")
     else:
         nc = await nats.connect(BROKERS["nats"])

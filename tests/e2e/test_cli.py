@@ -29,9 +29,17 @@ def test_demo_runs_and_prints_a_summary_that_adds_up(tmp_path: Path) -> None:
     approved = int(out.split("通过 ")[1].split(" ")[0])
     line = next(line for line in out.splitlines() if "生成凭证" in line)
     assert int(line.split()[-1]) == approved
-    line = next(line for line in out.splitlines() if "已回写钉钉" in line)
+    line = next(line for line in out.splitlines() if "流程完成" in line)
     assert int(line.split()[-1]) == approved
     assert (tmp_path / "demo.db").exists()
+    wecom = run("demo", "--oa", "wecom", "--claims", "12", "--db", "wecom.db", cwd=tmp_path)
+    assert wecom.returncode == 0, wecom.stderr
+    approved = int(wecom.stdout.split("通过 ")[1].split(" ")[0])
+    line = next(line for line in wecom.stdout.splitlines() if "已审核凭证" in line)
+    assert int(line.split()[-1]) == approved
+    unknown = run("demo", "--oa", "weaver", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "未知的 OA：weaver" in unknown.stderr and "dingtalk、wecom、feishu" in unknown.stderr
     english = run("--lang", "en", "demo", "--claims", "5", "--db", "demo2.db", cwd=tmp_path)
     assert english.returncode == 0, english.stderr
     assert "vouchers created (Kingdee)" in english.stdout

@@ -91,7 +91,7 @@ async def test_three_workers_killed_at_random_still_give_exactly_one_voucher_eac
     finally:
         rig.stop_processes()
         if transport == "rabbitmq":
-            await rabbit_cleanup(prefix, ["effect", "flow.run", "dingtalk.callback"])
+            await rabbit_cleanup(prefix, ["effect", "flow.run", "oa.event"])
         elif transport == "nats":
             await nats_cleanup(NatsLink("", prefix=prefix).stream)
 

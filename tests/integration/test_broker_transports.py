@@ -27,7 +27,7 @@ async def link(request: pytest.FixtureRequest) -> AsyncIterator[BrokerLink]:
     if request.param == "rabbitmq":
         await rabbit_available()
         yield RabbitLink(RABBIT_URL, prefix=prefix)
-        await rabbit_cleanup(prefix, [*TOPICS, "effect", "flow.run", "dingtalk.callback"])
+        await rabbit_cleanup(prefix, [*TOPICS, "effect", "flow.run", "oa.event"])
     else:
         await nats_available()
         nats_link = NatsLink(NATS_URL, prefix=prefix, ack_wait=5)

@@ -77,7 +77,7 @@ async def test_rabbitmq_restarted_mid_run(make_stack: Callable[..., DemoStack], 
             instances = await _run_through(stack, restart)
             _assert_each_once(stack, instances)
     finally:
-        await rabbit_cleanup(prefix, ["effect", "flow.run", "dingtalk.callback"])
+        await rabbit_cleanup(prefix, ["effect", "flow.run", "oa.event"])
 
 
 NATS_START = ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/nats-server", "--",

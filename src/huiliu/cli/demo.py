@@ -1,8 +1,9 @@
-"""``huiliu demo``: a company's day of expense claims through local DingTalk and Kingdee sandboxes.
+"""``huiliu demo``: a company's day of expense claims through a local OA sandbox and Kingdee's.
 
-One process: the two sandboxes, the hub's HTTP server (the webhook DingTalk calls back), and a worker
-share one event loop and one SQLite file. The summary counts what each side saw, so the demo is also
-a check: every approved claim must have exactly one audited voucher and one write-back.
+One process: the OA sandbox (DingTalk, WeCom or Feishu), the Kingdee sandbox, the hub's HTTP server
+(the webhook the OA calls back), and a worker share one event loop and one SQLite file. The summary
+counts what each side saw, so the demo is also a check: every approved claim must have exactly one
+audited voucher and one finished run (with a write-back comment in DingTalk).
 """
 
 from __future__ import annotations
@@ -14,24 +15,31 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from sqlalchemy import func, select
 
 from huiliu.connectors.dingtalk import DingTalkSettings
+from huiliu.connectors.feishu import FeishuSettings
 from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.connectors.wecom import WeComSettings
 from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
 from huiliu.sandbox import SandboxServer
 from huiliu.sandbox.company import ClaimSpec, make_company
 from huiliu.sandbox.dingtalk import DingTalkSandbox
+from huiliu.sandbox.feishu import CLAIM_APPROVAL_CODE, FeishuSandbox
 from huiliu.sandbox.kingdee import KingdeeSandbox
+from huiliu.sandbox.wecom import WeComSandbox
 from huiliu.service import Hub, Settings
 from huiliu.store.schema import dead_letters, event_log, inbox, runs
 from huiliu.web import create_app
 
-__all__ = ["DemoStack", "DemoSummary", "collect", "print_summary", "run_demo"]
+__all__ = ["OA_SYSTEMS", "DemoStack", "DemoSummary", "OaName", "collect", "print_summary", "run_demo"]
+
+OaName = Literal["dingtalk", "wecom", "feishu"]
+OA_SYSTEMS: tuple[OaName, ...] = ("dingtalk", "wecom", "feishu")
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -83,7 +91,11 @@ class DemoStack:
 
     def __init__(self, settings: Settings, *, seed: int = 7, worker: bool = True,
                  ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None,
-                 kingdee_settings: dict[str, Any] | None = None) -> None:
+                 kingdee_settings: dict[str, Any] | None = None, oa: OaName = "dingtalk",
+                 deliver: bool = True) -> None:
+        self.oa: OaName = oa
+        self.deliver = deliver
+        """Whether the OA calls the hub back (``False``: an outage; only catch-up polling finds the work)."""
         self.company = make_company(seed)
         self.app_key, app_secret = "dingdemo" + secrets.token_hex(4), secrets.token_hex(16)
         token, aes_key = secrets.token_hex(8), _aes_key()
@@ -95,6 +107,16 @@ class DemoStack:
                                  **(kd_options or {}))
         self._ding_srv = SandboxServer(self.ding.app)
         self._kd_srv = SandboxServer(self.kd.app)
+        # WeCom and Feishu, built when chosen (DingTalk always is: tests reach it by name).
+        self._oa_secret = secrets.token_hex(16)
+        self.wecom = WeComSandbox(corp_id="wwdemo" + secrets.token_hex(4), corp_secret=self._oa_secret,
+                                  callback_token=token, encoding_aes_key=aes_key,
+                                  company=self.company) if oa == "wecom" else None
+        self.feishu = FeishuSandbox(app_id="cli_demo" + secrets.token_hex(4), app_secret=self._oa_secret,
+                                    verification_token=token, encrypt_key=secrets.token_hex(16),
+                                    company=self.company) if oa == "feishu" else None
+        other = self.wecom or self.feishu
+        self._oa_srv = SandboxServer(other.app) if other is not None else None
         self._secrets = (app_secret, token, aes_key, kd_password)
         self.settings = settings
         self.with_worker = worker
@@ -107,11 +129,22 @@ class DemoStack:
         self._stop = asyncio.Event()
 
     def hub_settings(self) -> Settings:
-        """The hub's settings with both connectors pointed at the sandboxes."""
+        """The hub's settings with the connectors pointed at the sandboxes."""
         app_secret, token, aes_key, kd_password = self._secrets
-        return self.settings.model_copy(update={
+        extra: dict[str, Any] = {}
+        if self.wecom is not None and self._oa_srv is not None:
+            extra["wecom"] = WeComSettings(base_url=self._oa_srv.url, corp_id=self.wecom.corp_id,
+                                           corp_secret=self._oa_secret, agent_id=self.wecom.agent_id,
+                                           callback_token=token, encoding_aes_key=aes_key)
+        if self.feishu is not None and self._oa_srv is not None:
+            extra["feishu"] = FeishuSettings(base_url=self._oa_srv.url, app_id=self.feishu.app_id,
+                                             app_secret=self._oa_secret, verification_token=token,
+                                             encrypt_key=self.feishu.encrypt_key,
+                                             approval_codes=(CLAIM_APPROVAL_CODE,))
+        return self.settings.model_copy(update={**extra,
             "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
+                                         poll_process_codes=("PROC-EXPENSE",),
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
             "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
                                        password=kd_password, **self._kingdee_settings),
@@ -120,12 +153,14 @@ class DemoStack:
     async def __aenter__(self) -> DemoStack:
         await self._ding_srv.start()
         await self._kd_srv.start()
+        if self._oa_srv is not None:
+            await self._oa_srv.start()
         self.settings = self.hub_settings()
         hub = self.hub = Hub(self.settings)
         await hub.open()
         with hub.db.begin() as conn:
             hub.masterdata.load(conn, depts=self.company.departments, people=self.company.employees,
-                                centers=self.company.cost_centers, oa_system="dingtalk")
+                                centers=self.company.cost_centers, oa_system=self.oa)
         server = self._server = uvicorn.Server(uvicorn.Config(
             create_app(hub), host=self.settings.host, port=self.settings.port, log_level="warning",
             access_log=False, lifespan="off"))
@@ -138,7 +173,19 @@ class DemoStack:
                                   where="--port", fix=t("换一个端口，或用 0 自动选择", "use another port, or 0"))
             await asyncio.sleep(0.01)
         self.port = server.servers[0].sockets[0].getsockname()[1]
-        self.ding.subscribe(f"http://{self.settings.host}:{self.port}/webhooks/dingtalk")
+        hook = f"http://{self.settings.host}:{self.port}/webhooks/{self.oa}"
+        if self.feishu is not None:
+            self.feishu.subscribe_approval(CLAIM_APPROVAL_CODE)
+        if not self.deliver:
+            pass
+        elif self.wecom is not None:
+            await self.wecom.subscribe(hook)  # the echostr handshake first, as WeCom does
+            await self.wecom.start_delivery()
+        elif self.feishu is not None:
+            await self.feishu.subscribe(hook)  # the url_verification challenge first
+            await self.feishu.start_delivery()
+        else:
+            self.ding.subscribe(hook)
         await self.ding.start_delivery()
         if self.with_worker:
             self.start_worker()
@@ -160,6 +207,10 @@ class DemoStack:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop_worker()
         await self.ding.stop_delivery()
+        if self.wecom is not None:
+            await self.wecom.stop_delivery()
+        if self.feishu is not None:
+            await self.feishu.stop_delivery()
         if self._server is not None and self._server_task is not None:
             self._server.should_exit = True
             await self._server_task
@@ -167,12 +218,29 @@ class DemoStack:
             await self.hub.close()
         await self._kd_srv.stop()
         await self._ding_srv.stop()
+        if self._oa_srv is not None:
+            await self._oa_srv.stop()
 
     def submit(self, spec: ClaimSpec) -> str:
-        """Start a claim in DingTalk and end it as the spec says; returns the instance id."""
+        """Start a claim in the OA and end it as the spec says; returns the instance id."""
+        if self.wecom is not None:
+            sp_no = self.wecom.start_claim(spec)
+            self.wecom.finish(sp_no, spec.outcome)
+            return sp_no
+        if self.feishu is not None:
+            code = self.feishu.start_claim(spec)
+            {"approved": self.feishu.approve, "refused": self.feishu.reject,
+             "revoked": self.feishu.cancel}[spec.outcome](code)
+            return code
         instance_id = self.ding.start_claim(spec)
         self.ding.finish(instance_id, spec.outcome)
         return instance_id
+
+    def oa_stats(self) -> tuple[int, int]:
+        """The OA sandbox's callbacks (pending, failed attempts)."""
+        side = self.wecom or self.feishu
+        stats = side.stats if side is not None else self.ding.stats
+        return stats.pending, stats.failed_attempts
 
     async def play(self, specs: Sequence[ClaimSpec], *, rate: float = 0.0) -> None:
         """Submit claims, ``rate`` per second (0: all at once, which measures throughput, not latency)."""
@@ -196,16 +264,16 @@ class DemoStack:
             with self.hub.db.read() as conn:
                 ended = conn.execute(select(func.count()).select_from(runs)
                                      .where(runs.c.status != "running")).scalar_one()
-            if ended >= expected_runs and self.hub.transport.pending() == 0 and self.ding.stats.pending == 0:
+            if ended >= expected_runs and self.hub.transport.pending() == 0 and self.oa_stats()[0] == 0:
                 return True
         return False
 
 
 async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,  # noqa: ASYNC109
-                   lang: Lang, rate: float = 0.0) -> DemoSummary:
+                   lang: Lang, rate: float = 0.0, oa: OaName = "dingtalk") -> DemoSummary:
     """Run the demo and return its summary."""
     summary = DemoSummary(claims=claims)
-    async with DemoStack(settings, seed=seed) as stack:
+    async with DemoStack(settings, seed=seed, oa=oa) as stack:
         assert stack.hub is not None
         specs = [stack.company.claim() for _ in range(claims)]
         for spec in specs:
@@ -231,7 +299,7 @@ def collect(stack: DemoStack, summary: DemoSummary) -> None:
         summary.callbacks_received = conn.execute(select(func.count()).select_from(event_log).where(
             event_log.c.activity == "callback.received")).scalar_one()
         approved_envelopes = conn.execute(select(func.count()).select_from(inbox).where(
-            inbox.c.type == "dingtalk.approval.approved")).scalar_one()
+            inbox.c.type == f"{stack.oa}.approval.approved")).scalar_one()
         summary.written_back = conn.execute(select(func.count()).select_from(runs).where(
             runs.c.status == "succeeded")).scalar_one()
         summary.failed = conn.execute(select(func.count()).select_from(runs).where(
@@ -239,7 +307,7 @@ def collect(stack: DemoStack, summary: DemoSummary) -> None:
         summary.dead_lettered = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         summary.latencies_ms = [float(v) for (v,) in conn.execute(select(event_log.c.duration_ms).where(
             event_log.c.activity == "run.succeeded", event_log.c.duration_ms.is_not(None))).all()]
-    summary.callback_retries = stack.ding.stats.failed_attempts
+    summary.callback_retries = stack.oa_stats()[1]
     summary.vouchers_created = stack.kd.count()
     summary.vouchers_audited = sum(1 for v in stack.kd.vouchers.values() if v.status == "C")
     summary.missing = max(0, summary.approved - approved_envelopes) + max(
@@ -251,12 +319,12 @@ def print_summary(s: DemoSummary, lang: Lang) -> None:
     rows = [
         (t("报销审批", "expense claims"), f"{s.claims}（通过 {s.approved} / 驳回 {s.refused} / 撤销 {s.revoked}）"
          if lang is Lang.ZH else f"{s.claims} (approved {s.approved} / refused {s.refused} / revoked {s.revoked})"),
-        (t("收到回调（钉钉重发）", "callbacks received (redelivered)"),
+        (t("收到回调（OA 重发）", "callbacks received (redelivered)"),
          f"{s.callbacks_received}（{s.callback_retries}）" if lang is Lang.ZH
          else f"{s.callbacks_received} ({s.callback_retries})"),
         (t("生成凭证（金蝶）", "vouchers created (Kingdee)"), f"{s.vouchers_created}"),
         (t("已审核凭证", "vouchers audited"), f"{s.vouchers_audited}"),
-        (t("已回写钉钉", "written back to DingTalk"), str(s.written_back)),
+        (t("流程完成（钉钉含评论回写）", "runs done (written back in DingTalk)"), str(s.written_back)),
         (t("失败", "failed"), str(s.failed)),
         (t("死信", "dead letters"), str(s.dead_lettered)),
         (t("耗时", "elapsed"), f"{s.seconds:.2f} s"),

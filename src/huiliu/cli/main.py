@@ -16,7 +16,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from huiliu.bus import DeadLetterFilter, DeadLetters
-from huiliu.errors import HuiliuError
+from huiliu.errors import ConfigError, HuiliuError
 from huiliu.flows import validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
@@ -79,9 +79,14 @@ def demo(
     timeout: Annotated[float, typer.Option(min=1, help="最长等待秒数 / seconds to wait at most")] = 300.0,
     rate: Annotated[float, typer.Option(
         min=0, help="每秒提交的审批数，0=一次全部提交 / claims per second, 0 = all at once")] = 0.0,
+    oa: Annotated[str, typer.Option(help="OA 沙箱：dingtalk | wecom | feishu / the OA sandbox")] = "dingtalk",
 ) -> None:
-    """运行演示：钉钉与金蝶沙箱、模拟公司、一批报销审批 / run the demo against local sandboxes."""
-    from huiliu.cli.demo import print_summary, run_demo  # noqa: PLC0415 - the demo pulls in the sandboxes
+    """运行演示：OA 与金蝶沙箱、模拟公司、一批报销审批 / run the demo against local sandboxes."""
+    from huiliu.cli.demo import OA_SYSTEMS, print_summary, run_demo  # noqa: PLC0415 - pulls in the sandboxes
+
+    if oa not in OA_SYSTEMS:
+        raise fail(ConfigError(t(f"未知的 OA：{oa}", f"unknown OA: {oa}"), where="--oa",
+                               fix=t("可选 dingtalk、wecom、feishu", "choose dingtalk, wecom or feishu")))
 
     if db.exists():
         for suffix in ("", "-wal", "-shm"):
@@ -89,7 +94,8 @@ def demo(
     settings = load_settings(database_url=f"sqlite:///{db}", port=port)
     try:
         summary = asyncio.run(run_demo(settings, claims=claims, seed=seed, timeout=timeout,
-                                       serve_after=serve_after, lang=_state["lang"], rate=rate))
+                                       serve_after=serve_after, lang=_state["lang"], rate=rate,
+                                       oa=oa))
     except HuiliuError as exc:
         raise fail(exc) from exc
     print_summary(summary, _state["lang"])
@@ -116,7 +122,7 @@ async def _serve(settings: Settings, *, with_worker: bool) -> None:
     hub = Hub(settings)
     await hub.open(consume=with_worker)
     stop = asyncio.Event()
-    worker_task = asyncio.create_task(hub.worker().run(stop)) if with_worker else None
+    worker_task = asyncio.create_task(hub.work(stop)) if with_worker else None
     config = uvicorn.Config(create_app(hub), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
@@ -153,7 +159,7 @@ async def _work(settings: Settings) -> None:
     say(t("worker 已启动（Ctrl+C 停止，进行中的工作会完成）",
           "worker started (Ctrl+C stops it after the work in flight)"))
     try:
-        await hub.worker().run(stop)
+        await hub.work(stop)
     finally:
         await hub.close()
 

@@ -263,7 +263,8 @@ class Compiler:
         steps = tuple(self.step(step, i) for i, step in enumerate(self.spec.steps))
         line, column = self.locator.position(("id",))
         return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
-                    trigger=Trigger(trigger.event, trigger.when, condition), steps=steps,
+                    trigger=Trigger((trigger.event,) if isinstance(trigger.event, str) else tuple(trigger.event),
+                                    trigger.when, condition), steps=steps,
                     description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}")
 
 

@@ -152,7 +152,9 @@ def _check_replace(text: str, old: object, new: object) -> None:
 
 
 def _filter_decimal(value: object) -> Decimal:
-    """``"12,800.00" | decimal`` → ``Decimal("12800.00")``."""
+    """``"12,800.00" | decimal`` → ``Decimal("12800.00")``; a stored amount ``{amount, currency}`` gives its amount."""
+    if isinstance(value, Mapping) and "amount" in value and "currency" in value:
+        value = value["amount"]
     return parse_amount(value, "decimal")
 
 

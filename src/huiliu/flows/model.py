@@ -139,10 +139,14 @@ class ForEachSpec(_Spec):
 
 
 class LookupSpec(_Spec):
-    """Find a master-data record (employee, department …) by a system's native key."""
+    """Find a master-data record (employee, department …) by a system's native key.
+
+    ``system`` is a system name, or ``"{{ event.source }}"`` for the system the event came from (one flow
+    for approvals from several OAs).
+    """
 
     entity: Identifier
-    system: Identifier
+    system: Annotated[StrictStr, StringConstraints(pattern=r"^([A-Za-z_][A-Za-z0-9_]*|\{\{ *event\.source *\}\})$")]
     key: StrictStr
     required: StrictBool = True
 
@@ -248,9 +252,9 @@ class StepSpec(_Spec):
 
 
 class TriggerSpec(_Spec):
-    """Which event starts the flow, and an optional condition on it."""
+    """Which event (or any of several, e.g. the same approval from different OAs) starts the flow."""
 
-    event: EventType
+    event: EventType | Annotated[list[EventType], Field(min_length=1)]
     when: StrictStr | None = None
 
 
@@ -271,12 +275,12 @@ class Trigger:
     """The event a flow starts on.
 
     Attributes:
-        event: the event type, ``<system>.<entity>.<past-verb>``.
+        events: the event types, ``<system>.<entity>.<past-verb>``; any of them starts the flow.
         when: the condition as written, or ``None``.
         condition: the compiled condition.
     """
 
-    event: str
+    events: tuple[str, ...]
     when: str | None
     condition: Expression | None = None
 

@@ -73,7 +73,7 @@ def matches(flow: Flow, event_type: str, context: Mapping[str, Any]) -> bool:
     Raises:
         MappingError: the trigger's ``when`` failed on this context.
     """
-    if event_type != flow.trigger.event:
+    if event_type not in flow.trigger.events:
         return False
     condition = flow.trigger.condition
     return condition is None or bool(condition.evaluate(context))

@@ -38,6 +38,9 @@ __all__ = [
     "build",
 ]
 
+SOURCE_SYSTEM = "{{ event.source }}"
+"""A lookup's ``system`` that means the system the flow's event came from."""
+
 ENTITY_NAMES: dict[str, str] = {"employee": "员工", "department": "部门", "supplier": "供应商",
                                 "customer": "客户", "project": "项目", "cost_center": "成本中心"}
 
@@ -166,18 +169,22 @@ class LookupStep:
             MappingError: the key failed to evaluate, or a required record does not exist.
         """
         key = _text(self.key, scope)
-        record = lookup(self.entity, self.system, key)
+        event = scope.get("event")
+        system = self.system
+        if system.replace(" ", "") == SOURCE_SYSTEM.replace(" ", "") and isinstance(event, Mapping):
+            system = str(event.get("source", ""))
+        record = lookup(self.entity, system, key)
         if record is None:
             if not self.required:
                 return None
             noun = ENTITY_NAMES.get(self.entity, self.entity)
             raise MappingError(
-                t(f"{noun} {self.system}:{key} 在 crosswalk 中找不到（步骤 `{self.id}`）",
-                  f"{self.entity} {self.system}:{key} not found in the crosswalk (step `{self.id}`)"),
+                t(f"{noun} {system}:{key} 在 crosswalk 中找不到（步骤 `{self.id}`）",
+                  f"{self.entity} {system}:{key} not found in the crosswalk (step `{self.id}`)"),
                 where=self.key.origin.where,
-                fix=t(f"先同步主数据（{noun}），或在 crosswalk 中补上 {self.system} 的对应关系；"
+                fix=t(f"先同步主数据（{noun}），或在 crosswalk 中补上 {system} 的对应关系；"
                       "允许缺失时设 required: false",
-                      f"sync the master data ({self.entity}) first, or link its {self.system} key in the "
+                      f"sync the master data ({self.entity}) first, or link its {system} key in the "
                       "crosswalk; set required: false if it may be missing"))
         return to_jsonable(dict(record))
 

@@ -1,6 +1,6 @@
 """What each topic's message means: the steps of the loop between the inbox and the vendors.
 
-``dingtalk.callback``  fetch the instance, store the envelope once, start and advance the matching runs
+``oa.event``           re-read the approval instance, store the envelope once, start the matching runs
 ``flow.run``           re-drive a run (a replayed dead letter)
 ``effect``             make one external call from the outbox, record its result, advance the run
 
@@ -17,21 +17,22 @@ from sqlalchemy import Connection
 
 from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, RetryPolicy, reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
-from huiliu.connectors.dingtalk import DingTalkClient, event_type, to_instance
 from huiliu.crosswalk import Crosswalk, golden_id_for
-from huiliu.errors import HuiliuError
+from huiliu.errors import ConfigError, HuiliuError
 from huiliu.flows import CallStep, Flow, complete, matches
-from huiliu.i18n import Lang
+from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.runs import RunStore, initial_context
+from huiliu.service.sources import OaSource
 from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
 
 __all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "Parts", "RunHandler"]
 
-CALLBACK_TOPIC = "dingtalk.callback"
+CALLBACK_TOPIC = "oa.event"
+"""Approval events of every OA (and catch-up polls), keyed by instance so one instance's are in order."""
 
 CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER")}
 """Actions that create a document, and the (system, native type) their result is linked under."""
@@ -65,30 +66,35 @@ class Handler(Protocol):
 
 
 class CallbackHandler:
-    """A DingTalk approval event: re-read the instance (events carry no form data), then the inbox."""
+    """An OA approval event: re-read the instance (events carry no form data), then the inbox."""
 
-    def __init__(self, parts: Parts, *, flows: Sequence[Flow], client: DingTalkClient) -> None:
+    def __init__(self, parts: Parts, *, flows: Sequence[Flow], sources: Mapping[str, OaSource]) -> None:
         self.p = parts
         self.flows = flows
-        self.client = client
+        self.sources = sources
 
     async def handle(self, delivery: Delivery) -> None:
         """Fetch, store once, start the flows that match."""
-        event = delivery.payload["event"]
-        instance_id = str(event["processInstanceId"])
-        raw = await self.client.get_instance(instance_id)
-        instance = to_instance(raw, instance_id, process_code=event.get("processCode"))
+        system = str(delivery.payload["system"])
+        instance_id = str(delivery.payload["instance_id"])
+        source = self.sources.get(system)
+        if source is None:
+            raise ConfigError(t(f"收到 {system} 的审批事件，但未配置该连接器", f"an approval event from {system}, "
+                                "whose connector is not configured"), where=f"HUILIU_{system.upper()}__*",
+                              fix=t(f"配置 {system} 连接器后重放该死信",
+                                    f"configure {system}, then replay the dead letter"))
+        instance = await source.fetch(instance_id, delivery.payload.get("hint") or {})
         payload = {"instance": to_jsonable(instance)}
-        envelope = Envelope(source="dingtalk", type=event_type(instance), native_id=instance_id,
+        envelope = Envelope(source=system, type=source.event_type(instance), native_id=instance_id,
                             version=instance.version, business_key=instance_id, payload=payload,
                             occurred_at=instance.finished_at or instance.created_at)
         with self.p.db.begin() as conn:
             self.p.eventlog.record_many(conn, call_rows(current(), instance_id))
             if self.p.inbox.accept(conn, envelope):
-                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system="dingtalk",
+                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system=system,
                                      detail={"type": envelope.type}, at=envelope.occurred_at)
                 self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
-                    "approval", "dingtalk", instance_id), system="dingtalk", native_type="process_instance",
+                    "approval", system, instance_id), system=system, native_type="process_instance",
                     native_id=instance_id, native_number=instance.business_id)
                 context = initial_context(envelope_id=envelope.id, event_type=envelope.type, source=envelope.source,
                                           business_key=envelope.business_key, payload=payload,
@@ -98,7 +104,7 @@ class CallbackHandler:
                         self.p.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
                                         context=context)
             else:
-                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system="dingtalk",
+                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system=system,
                                      detail={"type": envelope.type})
             self.p.transport.ack(conn, delivery)
 
@@ -108,8 +114,9 @@ class CallbackHandler:
 
     def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
         """Log the given-up callback against its instance."""
-        case = str(delivery.payload.get("event", {}).get("processInstanceId", "?"))
-        self.p.eventlog.record(conn, case_id=case, activity="callback.dead_lettered", system="dingtalk",
+        case = str(delivery.payload.get("instance_id", "?"))
+        self.p.eventlog.record(conn, case_id=case, activity="callback.dead_lettered",
+                             system=str(delivery.payload.get("system", "?")),
                              outcome="failed", detail={"error": _render(error)})
 
 
@@ -177,7 +184,8 @@ class EffectHandler:
             self.p.outbox.done(conn, entry_id, result)
             link = CROSSWALK_ACTIONS.get(entry.action)
             if link is not None:
-                self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", "dingtalk", case),
+                oa = str(run.context.get("event", {}).get("source") or "dingtalk")
+                self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", oa, case),
                                     system=link[0], native_type=link[1], native_id=str(result["id"]),
                                     native_number=str(result.get("number") or ""))
             run.context = complete(run.flow, run.context, entry.step_id, result)

@@ -2,7 +2,7 @@
 
 ``Hub.open()`` migrates the database, opens the HTTP session, builds the connectors and their actions,
 and loads the flows (validated against those actions). ``Hub.worker()`` gives a worker over the three
-topics; ``Hub.accept_callback()`` is what the webhook calls.
+topics, ``Hub.catch_up()`` the poller of the OAs; ``Hub.accept()`` is what the webhooks call.
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
 from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTransport
 from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
+from huiliu.connectors import feishu as feishu_connector
 from huiliu.connectors import kingdee as kingdee_connector
+from huiliu.connectors import wecom as wecom_connector
 from huiliu.crosswalk import Crosswalk, MasterData
-from huiliu.errors import ConfigError, NotFound, WebhookRejected
+from huiliu.errors import ConfigError, NotFound
 from huiliu.flows import Flow, load_flows
 from huiliu.i18n import t
 from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
+from huiliu.service.catchup import CatchUp
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
 from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.settings import Settings
+from huiliu.service.sources import DingTalkSource, FeishuSource, OaSource, Trigger, WeComSource
 from huiliu.service.worker import Worker
 from huiliu.store import Database
 
@@ -39,7 +43,8 @@ __all__ = ["SHIPPED_ACTIONS", "TEMPLATES", "CallbackOutcome", "Hub"]
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 """The shipped flow templates."""
 
-SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE})
+SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE,
+                             wecom_connector.APPROVAL_CREATE, feishu_connector.CREATE_ACTION})
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -66,6 +71,12 @@ class Hub:
         self.dingtalk: dingtalk_connector.DingTalkClient | None = None
         self.kingdee: kingdee_connector.KingdeeClient | None = None
         self.callback_codec: dingtalk_connector.CallbackCodec | None = None
+        self.wecom: wecom_connector.WeComClient | None = None
+        self.wecom_codec: wecom_connector.CallbackCodec | None = None
+        self.feishu: feishu_connector.FeishuClient | None = None
+        self.feishu_codec: feishu_connector.EventCodec | None = None
+        self.sources: dict[str, OaSource] = {}
+        """The OAs approvals come from, by system name."""
 
     def _transport(self, settings: Settings) -> DbTransport:
         if settings.transport == "db":
@@ -106,6 +117,19 @@ class Hub:
             self.dingtalk = dingtalk_connector.DingTalkClient(self.settings.dingtalk, http, self.clock)
             self.callback_codec = dingtalk_connector.CallbackCodec(self.settings.dingtalk, self.clock)
             dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk)
+            self.sources["dingtalk"] = DingTalkSource(self.dingtalk, self.settings.dingtalk)
+        if self.settings.wecom is not None:
+            http = HttpClient("wecom", self._session, timeout=timeout, observer=observe, clock=self.clock)
+            self.wecom = wecom_connector.WeComClient(self.settings.wecom, http, self.clock)
+            self.wecom_codec = wecom_connector.CallbackCodec(self.settings.wecom, self.clock)
+            wecom_connector.register_actions(self.actions, self.wecom, self.settings.wecom)
+            self.sources["wecom"] = WeComSource(self.wecom, self.settings.wecom)
+        if self.settings.feishu is not None:
+            http = HttpClient("feishu", self._session, timeout=timeout, observer=observe, clock=self.clock)
+            self.feishu = feishu_connector.FeishuClient(self.settings.feishu, http, self.clock)
+            self.feishu_codec = feishu_connector.EventCodec(self.settings.feishu, self.clock)
+            feishu_connector.register_actions(self.actions, self.feishu, self.settings.feishu, self.clock)
+            self.sources["feishu"] = FeishuSource(self.feishu, self.settings.feishu)
         if self.settings.kingdee is not None:
             http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.kingdee = kingdee_connector.KingdeeClient(self.settings.kingdee, http)
@@ -153,48 +177,59 @@ class Hub:
             RUN_TOPIC: RunHandler(parts),
             EFFECT_TOPIC: EffectHandler(parts, actions=self.actions, faults=self.faults),
         }
-        if self.dingtalk is not None:
-            handlers[CALLBACK_TOPIC] = CallbackHandler(parts, flows=self.flows, client=self.dingtalk)
+        if self.sources:
+            handlers[CALLBACK_TOPIC] = CallbackHandler(parts, flows=self.flows, sources=self.sources)
         s = self.settings
         return Worker(db=self.db, transport=self.transport, handlers=handlers, policy=s.retry.policy(),
                       eventlog=self.eventlog, concurrency=s.worker_concurrency, lease=s.lease_seconds,
                       poll_interval=s.poll_interval, owner=owner, long_transaction_alarm=s.long_transaction_alarm)
 
-    def accept_callback(self, event: dict[str, Any], received_at: datetime) -> CallbackOutcome:
-        """Make a decrypted DingTalk event durable (invariant 1: before the vendor is acknowledged).
+    async def work(self, stop: asyncio.Event) -> None:
+        """Run a worker, and the catch-up poller when it is enabled, until ``stop`` is set."""
+        worker = self.worker()
+        tasks = [asyncio.create_task(worker.run(stop))]
+        if self.settings.catch_up.enabled and self.sources:
+            tasks.append(asyncio.create_task(self.catch_up(worker.owner).run(stop)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
 
-        Instance changes are queued for the worker (deduplicated while queued) when a loaded flow starts
-        on the type they announce; the others, and task changes, go to the event log only, for process
-        mining (a later event of the same instance, or catch-up polling, brings its final state). Other
-        event types are refused.
+    def catch_up(self, owner: str) -> CatchUp:
+        """The catch-up poller of every configured OA."""
+        return CatchUp(db=self.db, transport=self.transport, eventlog=self.eventlog, clock=self.clock,
+                       sources=self.sources, settings=self.settings.catch_up, owner=owner)
+
+    def accept_callback(self, event: dict[str, Any], received_at: datetime) -> CallbackOutcome:
+        """Make a decrypted DingTalk event durable; see :meth:`accept`."""
+        trigger = DingTalkSource.trigger(event)
+        return "check_url" if trigger is None else self.accept(trigger, received_at)
+
+    def accept(self, trigger: Trigger, received_at: datetime) -> CallbackOutcome:
+        """Make an OA event durable (invariant 1: before the vendor is acknowledged).
+
+        Instance changes are queued for the worker (deduplicated while queued on the event's full key)
+        when a loaded flow starts on the type they announce; the others, and task changes, go to the
+        event log only, for process mining (a later event of the same instance, or catch-up polling,
+        brings its final state).
         """
-        kind = event.get("EventType")
-        if kind == "check_url":
-            return "check_url"
-        instance_id = event.get("processInstanceId")
-        if kind not in ("bpms_instance_change", "bpms_task_change") or not isinstance(instance_id, str):
-            raise WebhookRejected(
-                "unknown_event",
-                t(f"不支持的事件类型：{kind!r}", f"unsupported event type: {kind!r}"),
-                where="EventType",
-                fix=t("只订阅 bpms_instance_change 与 bpms_task_change",
-                      "subscribe to bpms_instance_change and bpms_task_change only"))
+        detail = dict(trigger.detail)
         with self.db.begin() as conn:
-            detail = {k: event.get(k) for k in ("type", "result", "taskId", "staffId", "processCode")}
-            if kind == "bpms_task_change":
-                self.eventlog.record(conn, case_id=instance_id, activity=f"task.{event.get('type')}",
-                                     system="dingtalk", actor=event.get("staffId"), detail=detail,
-                                     at=received_at)
+            if trigger.task:
+                self.eventlog.record(conn, case_id=trigger.instance_id, activity=trigger.activity,
+                                     system=trigger.system, actor=trigger.actor, detail=detail, at=received_at)
                 return "logged"
-            announced = dingtalk_connector.announced_type(event)
-            if announced is not None and not any(f.trigger.event == announced for f in self.flows):
-                self.eventlog.record(conn, case_id=instance_id, activity="callback.received", system="dingtalk",
-                                     outcome="ignored", detail=detail, at=received_at)
+            announced = trigger.announced
+            if announced is not None and not any(announced in f.trigger.events for f in self.flows):
+                self.eventlog.record(conn, case_id=trigger.instance_id, activity="callback.received",
+                                     system=trigger.system, actor=trigger.actor, outcome="ignored", detail=detail,
+                                     at=received_at)
                 return "ignored"
-            dedupe = f"dingtalk:{instance_id}:{event.get('type')}:{event.get('result')}"
-            stored = self.transport.publish(conn, CALLBACK_TOPIC, instance_id,
-                                            {"event": event, "received_at": received_at.isoformat()},
-                                            dedupe_key=dedupe)
-            self.eventlog.record(conn, case_id=instance_id, activity="callback.received", system="dingtalk",
+            stored = self.transport.publish(conn, CALLBACK_TOPIC, trigger.instance_id, {
+                "system": trigger.system, "instance_id": trigger.instance_id, "hint": dict(trigger.hint),
+                "received_at": received_at.isoformat()}, dedupe_key=trigger.dedupe_key)
+            self.eventlog.record(conn, case_id=trigger.instance_id, activity="callback.received",
+                                 system=trigger.system, actor=trigger.actor,
                                  outcome="ok" if stored else "duplicate", detail=detail, at=received_at)
         return "stored" if stored else "duplicate"

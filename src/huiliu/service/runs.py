@@ -171,7 +171,7 @@ class RunStore:
         trigger selects it. Running it twice changes nothing more.
         """
         report = Redrive()
-        rows = conn.execute(select(inbox).where(inbox.c.type == flow.trigger.event, inbox.c.received_at >= since,
+        rows = conn.execute(select(inbox).where(inbox.c.type.in_(flow.trigger.events), inbox.c.received_at >= since,
                                                 inbox.c.received_at < until).order_by(inbox.c.received_at)).all()
         for row in rows:
             run_id = run_id_for(flow.id, row.id)

@@ -10,10 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from huiliu.bus import RetryPolicy
 from huiliu.connectors.dingtalk import DingTalkSettings
+from huiliu.connectors.feishu import FeishuSettings
 from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.connectors.wecom import WeComSettings
 from huiliu.i18n import Lang
 
-__all__ = ["RetrySettings", "Settings"]
+__all__ = ["CatchUpSettings", "RetrySettings", "Settings"]
 
 
 class RetrySettings(BaseModel):
@@ -31,6 +33,29 @@ class RetrySettings(BaseModel):
         """Build the policy."""
         return RetryPolicy(self.initial_interval, self.multiplier, self.max_interval, self.max_attempts,
                            self.jitter)
+
+
+class CatchUpSettings(BaseModel):
+    """Catch-up polling: finds approvals whose callback never came, by listing the OA's instances.
+
+    Callbacks are lost in an outage, to a disabled URL, or never sent (WeCom without an event server).
+    The OAs list by *submit* time, so each poll lists from ``lookback`` before the previous poll's end
+    (kept as a high-water mark in the database) to now: an approval open longer than ``lookback`` that
+    finishes during an outage is found only by its callback or a poll started by hand with a longer
+    lookback. Instances the hub already holds in a final state are not read again.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    interval: float = Field(300.0, gt=0)
+    """Seconds between polls (mind the vendors' rate limits: each poll pages through the lookback)."""
+    lookback: float = Field(7 * 86400.0, gt=0)
+    """Seconds before the previous poll's end that each poll reaches back (approvals open that long)."""
+    first_lookback: float = Field(86400.0, gt=0)
+    """How far back the very first poll of an OA reaches."""
+    lease: float = Field(600.0, gt=0)
+    """One process polls each OA at a time; another takes over when this many seconds pass unrenewed."""
 
 
 class Settings(BaseSettings):
@@ -58,7 +83,10 @@ class Settings(BaseSettings):
     long_transaction_alarm: float = Field(60.0, gt=0)
     """Seconds after which an open transaction on the database is reported (``/api/health``, logs)."""
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    catch_up: CatchUpSettings = Field(default_factory=CatchUpSettings)
     dingtalk: DingTalkSettings | None = None
+    wecom: WeComSettings | None = None
+    feishu: FeishuSettings | None = None
     kingdee: KingdeeSettings | None = None
     crash_at: list[str] = Field(default_factory=list)
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""

@@ -56,8 +56,8 @@ def position(error: FlowFileError) -> str:
 
 def test_template_and_base_load_with_known_actions(tmp_path: Path) -> None:
     flow = load_flow(TEMPLATE, known_actions=ACTIONS)
-    assert (flow.id, flow.version, flow.trigger.event) == ("expense-claim-to-voucher", "1",
-                                                          "dingtalk.approval.approved")
+    assert (flow.id, flow.version, flow.trigger.events) == ("expense-claim-to-voucher", "1", (
+        "dingtalk.approval.approved", "wecom.approval.approved", "feishu.approval.approved"))
     assert flow.source == TEMPLATE
     assert flow.actions == ACTIONS
     base = load_flow(write_flow(tmp_path, BASE), known_actions=ACTIONS)

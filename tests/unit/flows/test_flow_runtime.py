@@ -118,7 +118,7 @@ def test_unknown_expense_type_lists_known_keys(template: Flow, claim_context: di
         assert known in message
     assert "line 第 2 项" in message
     assert info.value.where is not None
-    assert info.value.where.endswith("expense_claim_voucher.yaml:39:17")  # the account's `by:`
+    assert info.value.where.endswith("expense_claim_voucher.yaml:44:17")  # the account's `by:`
 
 
 def test_missing_employee_names_entity_system_key(template: Flow, claim_context: dict[str, Any]) -> None:
@@ -140,7 +140,7 @@ def test_mapping_that_does_not_balance_raises_unbalanced(tmp_path: Path,
     assert "1678.80" in info.value.render()
     assert "1280.50" in info.value.render()
     assert info.value.where is not None
-    assert info.value.where.endswith("flow.yaml:28:5")
+    assert info.value.where.endswith("flow.yaml:33:5")
 
 
 def test_complete_refuses_a_step_that_is_not_waiting(template: Flow, claim_context: dict[str, Any]) -> None:

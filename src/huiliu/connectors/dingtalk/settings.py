@@ -29,6 +29,8 @@ class DingTalkSettings(BaseModel):
             it): check what your tenant returns and set it here; exactly-once write-back depends on it.
         token_refresh_margin: refresh the access token this long before ``expireIn`` runs out (the stream
             SDK uses 300 s).
+        poll_process_codes: the approval templates (processCode) catch-up polling lists; DingTalk lists
+            per process code only.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -44,6 +46,7 @@ class DingTalkSettings(BaseModel):
     writeback_user_id: str = Field(min_length=1)
     comment_record_type: str = "ADD_REMARK"
     token_refresh_margin: timedelta = timedelta(seconds=300)
+    poll_process_codes: tuple[str, ...] = ()
 
     @field_validator("aes_key")
     @classmethod

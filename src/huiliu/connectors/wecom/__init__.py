@@ -13,6 +13,7 @@ from huiliu.connectors.wecom.client import SpNoPage, WeComClient, split_windows
 from huiliu.connectors.wecom.errors import SYSTEM, expect_object, map_reply
 from huiliu.connectors.wecom.mapping import (
     EVENT_TYPES,
+    SP_STATUS,
     Control,
     event_type,
     form_from_contents,
@@ -34,6 +35,7 @@ __all__ = [
     "APPROVAL_CREATE",
     "EVENT_TYPES",
     "REJECT_REASONS",
+    "SP_STATUS",
     "SYSTEM",
     "ApprovalChange",
     "ApprovalCreate",
