@@ -144,7 +144,7 @@ class DemoStack:
         return self.settings.model_copy(update={**extra,
             "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
-                                         poll_process_codes=("PROC-EXPENSE",),
+                                         poll_process_codes=("PROC-EXPENSE",), oapi_base_url=self._ding_srv.url,
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
             "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
                                        password=kd_password, **self._kingdee_settings),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
@@ -20,11 +22,14 @@ from huiliu.errors import ConfigError, HuiliuError
 from huiliu.flows import validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
+from huiliu.service.catchup import PollReport
 from huiliu.service.runs import Redrive
 from huiliu.store.codec import to_jsonable
 from huiliu.web import create_app
 
 __all__ = ["app", "main"]
+
+_T = TypeVar("_T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="汇流 huiliu：ERP ⇄ OA 集成中枢 / ERP ⇄ OA integration hub")
@@ -32,6 +37,10 @@ flow_app = typer.Typer(no_args_is_help=True, help="流程文件 / flow files")
 app.add_typer(flow_app, name="flow")
 dead_app = typer.Typer(no_args_is_help=True, help="死信：查看、重放、丢弃 / dead letters: list, show, replay, discard")
 app.add_typer(dead_app, name="deadletters")
+directory_app = typer.Typer(no_args_is_help=True, help="通讯录同步 / organisation directory")
+app.add_typer(directory_app, name="directory")
+oa_app = typer.Typer(no_args_is_help=True, help="OA 审批补漏 / approvals from the OAs")
+app.add_typer(oa_app, name="oa")
 
 _state: dict[str, Lang] = {"lang": Lang.ZH}
 
@@ -206,6 +215,66 @@ async def _redrive(settings: Settings, flow_id: str, since: datetime, until: dat
     await hub.open(consume=False)
     try:
         return hub.redrive(flow_id, since=since, until=until)
+    finally:
+        await hub.close()
+
+
+@directory_app.command("sync")
+def directory_sync(
+    oa: Annotated[str, typer.Option(help="OA：dingtalk / the OA whose directory to read")] = "dingtalk",
+) -> None:
+    """从 OA 同步部门与人员到汇流（增量：只写变化）/ sync departments and people from an OA."""
+    try:
+        report = asyncio.run(_with_hub(load_settings(), lambda hub: hub.sync_directory(oa)))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"部门：新增 {len(report.units_created)}，改名 {len(report.units_renamed)}，调整上级 "
+          f"{len(report.units_moved)}，撤销 {len(report.units_removed)}；人员：入职 {len(report.users_joined)}，"
+          f"变更 {len(report.users_changed)}，离职 {len(report.users_left)}，再入职 {len(report.users_rehired)}"
+          f"（{report.seconds:.2f} 秒）",
+          f"departments: {len(report.units_created)} new, {len(report.units_renamed)} renamed, "
+          f"{len(report.units_moved)} moved, {len(report.units_removed)} removed; people: "
+          f"{len(report.users_joined)} joined, {len(report.users_changed)} changed, {len(report.users_left)} left, "
+          f"{len(report.users_rehired)} rehired ({report.seconds:.2f} s)"))
+    for user, instances in report.leavers_in_flight.items():
+        say(t(f"离职人员 {user} 仍有待办审批，请转交：{', '.join(instances)}",
+              f"{user} has left with approvals still waiting on them; transfer: {', '.join(instances)}"))
+    for problem in report.problems:
+        typer.echo(f"{problem.where}: {problem.message.render(_state['lang'])}", err=True)
+
+
+@oa_app.command("catch-up")
+def oa_catch_up(
+    oa: Annotated[str, typer.Option(help="OA：dingtalk | wecom | feishu")],
+    since: Annotated[str | None, typer.Option(help="起始（提交时间）ISO 8601；默认按高水位 / from")] = None,
+    until: Annotated[str | None, typer.Option(help="截止，默认现在 / until, default now")] = None,
+) -> None:
+    """列出 OA 中的审批并补处理遗漏的（幂等）/ list an OA's approvals and queue the ones the hub missed."""
+    start, end = _since(since, "--since"), _since(until, "--until")
+
+    async def poll(hub: Hub) -> PollReport:
+        if oa not in hub.sources:
+            raise ConfigError(t(f"未配置 OA：{oa}", f"OA not configured: {oa}"), where="--oa",
+                              fix=t(f"已配置：{', '.join(hub.sources) or '（无）'}",
+                                    f"configured: {', '.join(hub.sources) or '(none)'}"))
+        return await hub.catch_up(f"cli:{os.getpid()}").poll(oa, since=start, until=end)
+
+    try:
+        report = asyncio.run(_with_hub(load_settings(), poll))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    if report.skipped:
+        say(t("另一个进程正在轮询该 OA，本次跳过", "another process is polling this OA; skipped"))
+        return
+    say(t(f"列出 {report.listed} 个审批，{report.queued} 个已排队补处理",
+          f"{report.listed} approvals listed, {report.queued} queued for processing"))
+
+
+async def _with_hub(settings: Settings, action: Callable[[Hub], Awaitable[_T]]) -> _T:
+    hub = Hub(settings)
+    await hub.open(consume=False)
+    try:
+        return await action(hub)
     finally:
         await hub.close()
 

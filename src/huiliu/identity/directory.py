@@ -140,9 +140,17 @@ class DirectorySync:
         numbers = {k: r.number for k, r in known.items()}
         taken = set(conn.execute(select(departments.c.number)).scalars())
         created: list[OrgUnit] = []
+        owned = set(numbers.values()) | {n for k, n in linked.items() if k not in listed}
         for native_id, unit in listed.items():
             if native_id not in known:
-                number = linked.get(native_id) or _free_number(unit.code or f"{system}-{native_id}", taken)
+                # Linked by an integrator, else the department whose code the OA keeps (the ERP's number,
+                # adopted if that department exists), else a number of our own.
+                number = linked.get(native_id)
+                if number is None and unit.code and unit.code not in owned:
+                    number = unit.code
+                if number is None:
+                    number = _free_number(f"{system}-{native_id}", taken)
+                owned.add(number)
                 taken.add(number)
                 numbers[native_id] = number
                 created.append(unit)

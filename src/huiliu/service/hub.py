@@ -27,6 +27,7 @@ from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.errors import ConfigError, NotFound
 from huiliu.flows import Flow, load_flows
 from huiliu.i18n import t
+from huiliu.identity import DirectorySync, SyncReport
 from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
 from huiliu.service.catchup import CatchUp
@@ -195,6 +196,26 @@ class Hub:
         finally:
             for task in tasks:
                 task.cancel()
+
+    async def sync_directory(self, system: str) -> SyncReport:
+        """Read ``system``'s whole directory and apply it to the golden data and crosswalk (one transaction).
+
+        Raises:
+            ConfigError: the OA is not configured, or its directory cannot be read by this version.
+        """
+        if system == "dingtalk" and self.dingtalk is not None:
+            units, users = await dingtalk_connector.read_directory(self.dingtalk)
+        else:
+            configured = ", ".join(s for s in self.sources if s == "dingtalk") or "（无）"
+            raise ConfigError(
+                t(f"无法同步 {system} 的通讯录：未配置，或其通讯录接口尚未核实",
+                  f"cannot sync the {system} directory: not configured, or its directory API is not verified"),
+                where="--oa", fix=t(f"可同步的：{configured}（企业微信、飞书的通讯录接口不在已核实的接口资料中）",
+                                    f"can sync: {configured} (the WeCom and Feishu directory APIs are not in the "
+                                    "verified contracts)"))
+        sync = DirectorySync(self.crosswalk, self.eventlog, self.clock)
+        with self.db.begin() as conn:
+            return sync.apply(conn, system, units, users, complete=True)
 
     def catch_up(self, owner: str) -> CatchUp:
         """The catch-up poller of every configured OA."""

@@ -169,3 +169,18 @@ def test_an_oa_department_pre_linked_to_an_erp_department_keeps_the_erp_number(d
     depts = golden_departments(db)
     assert depts["BM009"] == ("销售部", "dingtalk-1", True)
     assert depts["dingtalk-21"][1] == "BM009"
+
+
+def test_an_oa_department_code_adopts_the_erp_department_of_that_number(db: Database, clock: FakeClock) -> None:
+    with db.begin() as conn:  # master data loaded from the ERP before the first sync
+        conn.execute(departments.insert(), [{"number": "BM002", "name": "财务部", "parent_number": None,
+                                              "cost_center": "CC01", "active": True}])
+    report = sync(db, clock, [ROOT, FIN], [])
+    assert report.units_created == ["1", "10"] and report.problems == []
+    depts = golden_departments(db)
+    assert set(depts) == {"dingtalk-1", "BM002"}  # adopted, not a second "BM002-2"
+    assert depts["BM002"] == ("财务部", "dingtalk-1", True)
+    # A second OA department claiming the same code gets a number of its own.
+    again = sync(db, clock, [ROOT, FIN, OrgUnit("11", "财务二部", "1", code="BM002")], [])
+    assert again.units_created == ["11"]
+    assert golden_departments(db)["dingtalk-11"][0] == "财务二部"

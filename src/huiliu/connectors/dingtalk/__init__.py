@@ -8,6 +8,7 @@ followed is ``shared/contracts`` §1; its unconfirmed points are settings here.
 
 from huiliu.connectors.dingtalk.actions import COMMENT_ACTION, comment_marker, register_actions
 from huiliu.connectors.dingtalk.client import ACCESS_TOKEN_HEADER, DingTalkClient, InstanceIdPage
+from huiliu.connectors.dingtalk.directory import read_directory
 from huiliu.connectors.dingtalk.errors import SYSTEM, expect_object, map_reply
 from huiliu.connectors.dingtalk.mapping import EVENT_TYPES, announced_type, event_type, to_instance
 from huiliu.connectors.dingtalk.settings import DingTalkSettings
@@ -28,6 +29,7 @@ __all__ = [
     "event_type",
     "expect_object",
     "map_reply",
+    "read_directory",
     "register_actions",
     "to_instance",
 ]

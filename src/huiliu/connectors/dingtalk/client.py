@@ -114,6 +114,47 @@ class DingTalkClient:
             return expect_object(reply, operation)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _oapi(self, path: str, operation: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """One legacy ``oapi`` call (token in the query, ``errcode`` in the body); refresh-and-retry once."""
+        url = f"{self.settings.oapi_base_url}{path}"
+        for attempt in (1, 2):
+            token = await self.access_token()
+            reply = await self._http.request("POST", url, operation, json_body=dict(body),
+                                             params={"access_token": token})
+            try:
+                map_reply(reply, operation)
+            except AuthExpired:
+                self.invalidate_token(token)
+                if attempt == 2:
+                    raise
+                continue
+            return expect_object(reply, operation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def list_sub_departments(self, dept_id: int) -> list[dict[str, Any]]:
+        """``topapi/v2/department/listsub``: the direct children of ``dept_id`` (unconfirmed shape)."""
+        operation = "department/listsub"
+        body = await self._oapi("/topapi/v2/department/listsub", operation, {"dept_id": dept_id})
+        result = body.get("result")
+        if not isinstance(result, list) or not all(isinstance(d, dict) for d in result):
+            raise VendorRejected(t("钉钉部门列表应答缺少 result 列表", "DingTalk department list has no result list"),
+                                 system=SYSTEM, operation=operation)
+        return result
+
+    async def list_users(self, dept_id: int, cursor: int = 0, size: int = 100) -> tuple[list[dict[str, Any]],
+                                                                                         int | None]:
+        """``topapi/v2/user/list``: one page of a department's people and the next cursor (unconfirmed shape)."""
+        operation = "user/list"
+        body = await self._oapi("/topapi/v2/user/list", operation, {"dept_id": dept_id, "cursor": cursor,
+                                                                    "size": size})
+        result = body.get("result")
+        people = result.get("list") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not isinstance(people, list):
+            raise VendorRejected(t("钉钉用户列表应答缺少 result.list", "DingTalk user list has no result.list"),
+                                 system=SYSTEM, operation=operation)
+        more, nxt = result.get("has_more"), result.get("next_cursor")
+        return people, (int(nxt) if more and isinstance(nxt, int | str) and str(nxt).isdigit() else None)
+
     async def get_instance(self, instance_id: str) -> dict[str, Any]:
         """``GetProcessInstance``: the raw ``result`` object (contracts §1.3)."""
         operation = "GetProcessInstance"

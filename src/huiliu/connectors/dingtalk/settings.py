@@ -31,6 +31,10 @@ class DingTalkSettings(BaseModel):
             SDK uses 300 s).
         poll_process_codes: the approval templates (processCode) catch-up polling lists; DingTalk lists
             per process code only.
+        oapi_base_url: the legacy API host the directory (通讯录) is read from. The directory calls are
+            not in ``shared/contracts`` (unconfirmed there; shapes from the public SDKs' request classes).
+        dept_code_field: the department field holding the company's own department code (the ERP's
+            number), if it keeps one in DingTalk; ``source_identifier`` by default (unconfirmed).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,6 +51,8 @@ class DingTalkSettings(BaseModel):
     comment_record_type: str = "ADD_REMARK"
     token_refresh_margin: timedelta = timedelta(seconds=300)
     poll_process_codes: tuple[str, ...] = ()
+    oapi_base_url: str = "https://oapi.dingtalk.com"
+    dept_code_field: str = "source_identifier"
 
     @field_validator("aes_key")
     @classmethod
@@ -55,7 +61,7 @@ class DingTalkSettings(BaseModel):
             raise ValueError("aes_key must be the 43-character EncodingAESKey from the DingTalk console")
         return value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "oapi_base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -23,6 +23,7 @@ from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import ClaimSpec, Company
 from huiliu.sandbox.dingtalk.callbacks import CallbackDelivery
+from huiliu.sandbox.dingtalk.directory import OrgDirectory
 from huiliu.sandbox.dingtalk.state import TenantState, _ApiError, _cell, _dumps, _Instance, _table_value, _text
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 
@@ -90,6 +91,8 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.directory = OrgDirectory(company)
+        """The organisation (通讯录) the legacy ``topapi`` directory routes list."""
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -104,6 +107,8 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
             ("POST", "/v1.0/workflow/processInstances/execute", self._execute),
             ("POST", "/v1.0/workflow/processInstances/terminate", self._terminate),
             ("POST", "/v1.0/workflow/processInstances/comments", self._comment),
+            ("POST", "/topapi/v2/department/listsub", self._legacy_handler("department_listsub")),
+            ("POST", "/topapi/v2/user/list", self._legacy_handler("user_list")),
             ("POST", "/_sandbox/faults", self._configure_faults),
             ("GET", "/_sandbox/state", self._state),
         ]
@@ -215,6 +220,30 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
 
     async def _comment(self, request: web.Request) -> web.Response:
         return await self._run(request, "comment")
+
+    def _legacy_handler(self, operation: str) -> Any:
+        """A legacy ``oapi`` route: token in the query, HTTP 200 with ``errcode`` for every refusal."""
+        async def handle(request: web.Request) -> web.Response:
+            self.calls[operation] += 1
+            fault = self.faults.draw(operation)
+            if fault is not None and fault.kind is FaultKind.RATE_LIMIT:
+                return self._reply({"errcode": 90018, "errmsg": "当前接口调用过于频繁"})
+            if fault is not None and fault.kind is FaultKind.SERVER_ERROR:
+                return self._error(503, "ServiceUnavailable", "服务暂不可用")
+            expiry = self._tokens.get(request.query.get("access_token", ""))
+            if expiry is None or expiry <= self.clock.monotonic():
+                return self._reply({"errcode": 40014, "errmsg": "不合法的access_token"})
+            try:
+                body = await request.json(loads=json.loads)
+            except ValueError:
+                return self._reply({"errcode": 40035, "errmsg": "不合法的参数：请求体不是 JSON"})
+            if not isinstance(body, dict):
+                return self._reply({"errcode": 40035, "errmsg": "不合法的参数：请求体必须是 JSON 对象"})
+            if operation == "department_listsub":
+                return self._reply(self.directory.list_sub(body))
+            return self._reply(self.directory.list_users(body))
+
+        return handle
 
     async def _configure_faults(self, request: web.Request) -> web.Response:
         try:
