@@ -23,13 +23,14 @@ from sqlalchemy import func, select
 from huiliu.connectors.dingtalk import DingTalkSettings
 from huiliu.connectors.feishu import FeishuSettings
 from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.connectors.tryton import TrytonSettings
 from huiliu.connectors.wecom import WeComSettings
 from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
 from huiliu.sandbox import SandboxServer
-from huiliu.sandbox.company import ClaimSpec, make_company
+from huiliu.sandbox.company import ClaimSpec, RequisitionSpec, make_company
 from huiliu.sandbox.dingtalk import DingTalkSandbox
-from huiliu.sandbox.feishu import CLAIM_APPROVAL_CODE, FeishuSandbox
+from huiliu.sandbox.feishu import CLAIM_APPROVAL_CODE, PURCHASE_APPROVAL_CODE, FeishuSandbox
 from huiliu.sandbox.kingdee import KingdeeSandbox
 from huiliu.sandbox.wecom import WeComSandbox
 from huiliu.service import Hub, Settings
@@ -92,16 +93,21 @@ class DemoStack:
     def __init__(self, settings: Settings, *, seed: int = 7, worker: bool = True,
                  ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None,
                  kingdee_settings: dict[str, Any] | None = None, oa: OaName = "dingtalk",
-                 deliver: bool = True) -> None:
+                 deliver: bool = True, tryton: TrytonSettings | None = None) -> None:
         self.oa: OaName = oa
         self.deliver = deliver
+        self.tryton = tryton
+        """A real Tryton ERP for the purchase flows, when the caller has one running."""
         """Whether the OA calls the hub back (``False``: an outage; only catch-up polling finds the work)."""
         self.company = make_company(seed)
         self.app_key, app_secret = "dingdemo" + secrets.token_hex(4), secrets.token_hex(16)
         token, aes_key = secrets.token_hex(8), _aes_key()
+        # Instance ids differ from run to run (the company does not): an ERP that outlives one run, like a
+        # real Tryton, must never see the same approval twice.
+        oa_seed = secrets.randbits(31)
         self.ding = DingTalkSandbox(app_key=self.app_key, app_secret=app_secret, corp_id="dingcorpdemo",
                                     callback_token=token, aes_key=aes_key, company=self.company,
-                                    **(ding_options or {}))
+                                    **{"seed": oa_seed, **(ding_options or {})})
         kd_password = secrets.token_hex(8)
         self.kd = KingdeeSandbox(acct_id="HL001", username="huiliu", password=kd_password, company=self.company,
                                  **(kd_options or {}))
@@ -111,10 +117,10 @@ class DemoStack:
         self._oa_secret = secrets.token_hex(16)
         self.wecom = WeComSandbox(corp_id="wwdemo" + secrets.token_hex(4), corp_secret=self._oa_secret,
                                   callback_token=token, encoding_aes_key=aes_key,
-                                  company=self.company) if oa == "wecom" else None
+                                  company=self.company, seed=oa_seed) if oa == "wecom" else None
         self.feishu = FeishuSandbox(app_id="cli_demo" + secrets.token_hex(4), app_secret=self._oa_secret,
                                     verification_token=token, encrypt_key=secrets.token_hex(16),
-                                    company=self.company) if oa == "feishu" else None
+                                    company=self.company, seed=oa_seed) if oa == "feishu" else None
         other = self.wecom or self.feishu
         self._oa_srv = SandboxServer(other.app) if other is not None else None
         self._secrets = (app_secret, token, aes_key, kd_password)
@@ -140,11 +146,14 @@ class DemoStack:
             extra["feishu"] = FeishuSettings(base_url=self._oa_srv.url, app_id=self.feishu.app_id,
                                              app_secret=self._oa_secret, verification_token=token,
                                              encrypt_key=self.feishu.encrypt_key,
-                                             approval_codes=(CLAIM_APPROVAL_CODE,))
+                                             approval_codes=(CLAIM_APPROVAL_CODE, PURCHASE_APPROVAL_CODE))
+        if self.tryton is not None:
+            extra["tryton"] = self.tryton
         return self.settings.model_copy(update={**extra,
             "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
-                                         poll_process_codes=("PROC-EXPENSE",), oapi_base_url=self._ding_srv.url,
+                                         poll_process_codes=("PROC-EXPENSE", "PROC-PURCHASE"),
+                                         oapi_base_url=self._ding_srv.url,
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
             "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
                                        password=kd_password, **self._kingdee_settings),
@@ -176,6 +185,7 @@ class DemoStack:
         hook = f"http://{self.settings.host}:{self.port}/webhooks/{self.oa}"
         if self.feishu is not None:
             self.feishu.subscribe_approval(CLAIM_APPROVAL_CODE)
+            self.feishu.subscribe_approval(PURCHASE_APPROVAL_CODE)
         if not self.deliver:
             pass
         elif self.wecom is not None:
@@ -223,18 +233,23 @@ class DemoStack:
 
     def submit(self, spec: ClaimSpec) -> str:
         """Start a claim in the OA and end it as the spec says; returns the instance id."""
-        if self.wecom is not None:
-            sp_no = self.wecom.start_claim(spec)
-            self.wecom.finish(sp_no, spec.outcome)
-            return sp_no
-        if self.feishu is not None:
-            code = self.feishu.start_claim(spec)
-            {"approved": self.feishu.approve, "refused": self.feishu.reject,
-             "revoked": self.feishu.cancel}[spec.outcome](code)
-            return code
-        instance_id = self.ding.start_claim(spec)
-        self.ding.finish(instance_id, spec.outcome)
+        instance_id = (self.wecom or self.feishu or self.ding).start_claim(spec)
+        self.end(instance_id, spec.outcome)
         return instance_id
+
+    def submit_requisition(self, spec: RequisitionSpec) -> str:
+        """Start a purchase requisition in the OA and end it as the spec says; returns the instance id."""
+        instance_id = (self.wecom or self.feishu or self.ding).start_requisition(spec)
+        self.end(instance_id, spec.outcome)
+        return instance_id
+
+    def end(self, instance_id: str, outcome: str) -> None:
+        """End a running approval in the OA: ``approved``, ``refused`` or ``revoked``."""
+        if self.feishu is not None:
+            {"approved": self.feishu.approve, "refused": self.feishu.reject,
+             "revoked": self.feishu.cancel}[outcome](instance_id)
+        else:
+            (self.wecom or self.ding).finish(instance_id, outcome)
 
     def oa_stats(self) -> tuple[int, int]:
         """The OA sandbox's callbacks (pending, failed attempts)."""

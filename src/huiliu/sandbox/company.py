@@ -1,7 +1,7 @@
 """A simulated company for the demo and the tests.
 
-Departments, employees with Chinese names, cost centres, a chart of accounts, and a generator of
-expense claims (报销单).
+Departments, employees with Chinese names, cost centres, a chart of accounts, suppliers and items, and
+generators of expense claims (报销单) and purchase requisitions (采购申请).
 
 Deterministic for a seed, so a failing run can be repeated. Both sandboxes are set up from the same
 company: DingTalk knows the people by user id, Kingdee by employee and department number.
@@ -15,7 +15,17 @@ from decimal import Decimal
 
 from huiliu.model import CostCenter, Department, Employee
 
-__all__ = ["EXPENSE_ACCOUNTS", "PAYABLE_ACCOUNT", "ClaimSpec", "Company", "ExpenseItem", "make_company"]
+__all__ = [
+    "EXPENSE_ACCOUNTS",
+    "PAYABLE_ACCOUNT",
+    "SUPPLIERS",
+    "ClaimSpec",
+    "Company",
+    "ExpenseItem",
+    "RequisitionLine",
+    "RequisitionSpec",
+    "make_company",
+]
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红玉梅文辉鹏飞婷雪琳晨宇浩然子涵欣怡"
@@ -32,6 +42,22 @@ EXPENSE_ACCOUNTS: dict[str, str] = {
 
 PAYABLE_ACCOUNT = "2241.01"
 """其他应付款—员工: the credit side of an approved claim until it is paid."""
+
+SUPPLIERS: tuple[tuple[str, str, str], ...] = (
+    ("GYS001", "上海晨光文具有限公司", "91310000MA1FL0XJ2K"),
+    ("GYS002", "深圳市华强电子科技有限公司", "91440300MA5ERQ8T3N"),
+    ("GYS003", "杭州绿源办公家具有限公司", "91330100MA2H3C7L5P"),
+)
+"""(code, name, 统一社会信用代码) of the demo suppliers."""
+
+_ITEMS: tuple[tuple[str, str, str, int, int], ...] = (
+    ("WL-1001", "A4 复印纸（70克，500张/包）", "包", 18_00, 32_00),
+    ("WL-1002", "中性笔（0.5mm 黑色）", "支", 1_50, 4_00),
+    ("WL-2001", "27 英寸显示器", "台", 899_00, 1_599_00),
+    ("WL-2002", "无线键鼠套装", "套", 89_00, 199_00),
+    ("WL-3001", "人体工学办公椅", "把", 459_00, 1_299_00),
+)
+"""(code, name, unit, lowest price, highest price in fen) of the demo items."""
 
 _DEPARTMENTS = [
     ("BM01", "总经办", None, "CC01"),
@@ -72,6 +98,36 @@ class ClaimSpec:
         return sum((i.amount for i in self.items), Decimal(0))
 
 
+@dataclass(frozen=True, slots=True)
+class RequisitionLine:
+    """One line of a generated purchase requisition."""
+
+    item_code: str
+    item_name: str
+    unit: str
+    quantity: Decimal
+    unit_price: Decimal
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequisitionSpec:
+    """A generated purchase requisition (采购申请), before it is submitted to the OA sandbox."""
+
+    employee: Employee
+    reason: str
+    supplier_code: str
+    supplier_name: str
+    supplier_tax_id: str
+    lines: tuple[RequisitionLine, ...]
+    outcome: str
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of quantity × unit price."""
+        return sum((line.quantity * line.unit_price for line in self.lines), Decimal(0))
+
+
 @dataclass
 class Company:
     """The simulated company's master data."""
@@ -101,6 +157,21 @@ class Company:
         outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
         reason = f"{employee.name}{rng.choice(['出差', '客户拜访', '项目交付', '培训', '日常办公'])}报销"
         return ClaimSpec(employee, reason, tuple(items), outcome)
+
+    def requisition(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1,
+                    max_lines: int = 3) -> RequisitionSpec:
+        """Generate one purchase requisition from one supplier; the outcome drawn as for claims."""
+        rng = self._rng
+        employee = rng.choice(self.employees)
+        code, name, tax_id = rng.choice(SUPPLIERS)
+        lines = []
+        for code_, item, unit, low, high in rng.sample(_ITEMS, rng.randint(1, max_lines)):
+            lines.append(RequisitionLine(code_, item, unit, Decimal(rng.randint(1, 20)),
+                                         Decimal(rng.randint(low, high)).scaleb(-2), f"{employee.name}申购{item}"))
+        draw = rng.random()
+        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        reason = f"{rng.choice(['新员工入职', '办公用品补充', '项目采购', '设备更新'])}（{employee.name}）"
+        return RequisitionSpec(employee, reason, code, name, tax_id, tuple(lines), outcome)
 
 
 def make_company(seed: int = 7, employees: int = 40) -> Company:

@@ -34,7 +34,8 @@ __all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "Par
 CALLBACK_TOPIC = "oa.event"
 """Approval events of every OA (and catch-up polls), keyed by instance so one instance's are in order."""
 
-CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER")}
+CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER"),
+                                                    "tryton.purchase.create": ("tryton", "purchase.purchase")}
 """Actions that create a document, and the (system, native type) their result is linked under."""
 
 

@@ -8,6 +8,7 @@ topics, ``Hub.catch_up()`` the poller of the OAs; ``Hub.accept()`` is what the w
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from huiliu.connectors import ActionRegistry, HttpClient
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import feishu as feishu_connector
 from huiliu.connectors import kingdee as kingdee_connector
+from huiliu.connectors import tryton as tryton_connector
 from huiliu.connectors import wecom as wecom_connector
 from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.errors import ConfigError, NotFound
@@ -41,11 +43,15 @@ from huiliu.store import Database
 
 __all__ = ["SHIPPED_ACTIONS", "TEMPLATES", "CallbackOutcome", "Hub"]
 
+log = logging.getLogger("huiliu.hub")
+
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 """The shipped flow templates."""
 
 SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE,
-                             wecom_connector.APPROVAL_CREATE, feishu_connector.CREATE_ACTION})
+                             wecom_connector.APPROVAL_CREATE, feishu_connector.CREATE_ACTION,
+                             tryton_connector.PARTY_ENSURE, tryton_connector.PRODUCT_ENSURE,
+                             tryton_connector.PURCHASE_CREATE, tryton_connector.PURCHASE_READ})
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -135,12 +141,32 @@ class Hub:
             http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.kingdee = kingdee_connector.KingdeeClient(self.settings.kingdee, http)
             kingdee_connector.register_actions(self.actions, self.kingdee, self.settings.kingdee)
-        directory = self.settings.flows_dir or TEMPLATES
+        if self.settings.tryton is not None:
+            s = self.settings.tryton
+            http = HttpClient("tryton", self._session, timeout=s.timeout, observer=observe, clock=self.clock)
+            tryton_connector.register_actions(self.actions, tryton_connector.TrytonClient(s, http), s)
+        self.flows = self._load_flows()
+
+    def _load_flows(self) -> list[Flow]:
+        """The flow directory's flows, every action checked against the configured connectors.
+
+        Without ``flows_dir`` the shipped templates are used, and those whose connectors are not configured
+        (a Tryton template on a Kingdee installation) are left out and logged: not an error.
+        """
+        directory = self.settings.flows_dir
+        if directory is None:
+            shipped = load_flows(TEMPLATES, known_actions=SHIPPED_ACTIONS)
+            usable = [f for f in shipped if f.actions <= self.actions.names()]
+            for flow in shipped:
+                if flow not in usable:
+                    log.info("template %s not loaded: needs %s", flow.id,
+                             ", ".join(sorted(flow.actions - self.actions.names())))
+            return usable
         if not directory.is_dir():
             raise ConfigError(t(f"流程目录不存在：{directory}", f"flow directory not found: {directory}"),
                               where="HUILIU_FLOWS_DIR", fix=t("指向含 .yaml 流程文件的目录",
                                                              "point it at a directory of .yaml flow files"))
-        self.flows = load_flows(directory, known_actions=self.actions.names())
+        return load_flows(directory, known_actions=self.actions.names())
 
     async def close(self) -> None:
         """Close connections."""

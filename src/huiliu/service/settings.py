@@ -12,6 +12,7 @@ from huiliu.bus import RetryPolicy
 from huiliu.connectors.dingtalk import DingTalkSettings
 from huiliu.connectors.feishu import FeishuSettings
 from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.connectors.tryton import TrytonSettings
 from huiliu.connectors.wecom import WeComSettings
 from huiliu.i18n import Lang
 
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     wecom: WeComSettings | None = None
     feishu: FeishuSettings | None = None
     kingdee: KingdeeSettings | None = None
+    tryton: TrytonSettings | None = None
     crash_at: list[str] = Field(default_factory=list)
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""
     pause_at: list[str] = Field(default_factory=list)

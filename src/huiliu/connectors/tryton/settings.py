@@ -102,7 +102,8 @@ class TrytonSettings(BaseModel):
     payment_term: int | None = Field(None, ge=1)
     invoice_method: InvoiceMethod = InvoiceMethod.ORDER
     units: dict[str, str] = Field(default_factory=lambda: {
-        "unit": "u", "u": "u", "pcs": "u", "个": "u", "件": "u", "台": "u", "套": "u", "把": "u",
+        "unit": "u", "u": "u", "pcs": "u", "个": "u", "件": "u", "台": "u", "套": "u", "把": "u", "支": "u",
+        "包": "u", "箱": "u", "盒": "u", "张": "u", "本": "u", "瓶": "u", "只": "u", "块": "u",
         "kg": "kg", "千克": "kg", "公斤": "kg", "g": "g", "克": "g", "m": "m", "米": "m", "l": "l", "升": "l",
     })
     default_unit: str = "u"

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company
+from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.dingtalk.callbacks import CallbackDelivery
 from huiliu.sandbox.dingtalk.directory import OrgDirectory
 from huiliu.sandbox.dingtalk.state import TenantState, _ApiError, _cell, _dumps, _Instance, _table_value, _text
@@ -272,6 +272,26 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
         form = [_cell("TextareaField_reason", "报销事由", spec.reason, "TextareaField"),
                 _cell("MoneyField_total", "报销总额", f"{spec.total:.2f}", "MoneyField"), table]
         return self._open(process_code, f"{employee.name}提交的报销申请", user, employee.department_number,
+                          form=form, approvers=[self._default_approver(user)])
+
+    def start_requisition(self, spec: RequisitionSpec, process_code: str = "PROC-PURCHASE") -> str:
+        """Submit a generated purchase requisition (采购申请) as a RUNNING instance; return its instance id."""
+        employee = spec.employee
+        user = employee.oa_user_id or employee.number
+        rows = [[_cell("TextField_item", "物品名称", line.item_name, "TextField"),
+                 _cell("TextField_code", "物品编码", line.item_code, "TextField"),
+                 _cell("TextField_unit", "单位", line.unit, "TextField"),
+                 _cell("NumberField_qty", "数量", f"{line.quantity}", "NumberField"),
+                 _cell("MoneyField_price", "单价", f"{line.unit_price:.2f}", "MoneyField"),
+                 _cell("TextField_note", "说明", line.description, "TextField")] for line in spec.lines]
+        table = _cell("TableField_lines", "采购明细", _table_value(rows), "TableField")
+        table["details"] = [{"details": row} for row in rows]
+        form = [_cell("TextareaField_reason", "采购事由", spec.reason, "TextareaField"),
+                _cell("TextField_supplier", "供应商", spec.supplier_name, "TextField"),
+                _cell("TextField_supplier_code", "供应商编码", spec.supplier_code, "TextField"),
+                _cell("TextField_tax_id", "统一社会信用代码", spec.supplier_tax_id, "TextField"),
+                _cell("MoneyField_total", "合计金额", f"{spec.total:.2f}", "MoneyField"), table]
+        return self._open(process_code, f"{employee.name}提交的采购申请", user, employee.department_number,
                           form=form, approvers=[self._default_approver(user)])
 
     def finish(self, instance_id: str, outcome: str) -> None:

@@ -17,6 +17,7 @@ from huiliu.sandbox.feishu.app import (
     CLAIM_WIDGETS,
     INVALID_TOKEN_CODE,
     MISSING_TOKEN_CODE,
+    PURCHASE_APPROVAL_CODE,
     RATE_LIMIT_CODE,
     FeishuSandbox,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "INVALID_TOKEN_CODE",
     "MISSING_TOKEN_CODE",
     "NOT_FOUND_CODE",
+    "PURCHASE_APPROVAL_CODE",
     "RATE_LIMIT_CODE",
     "DeliveryStats",
     "FeishuSandbox",

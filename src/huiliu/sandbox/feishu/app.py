@@ -22,12 +22,13 @@ import aiohttp
 from aiohttp import web
 
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company
+from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.feishu.callbacks import EventDelivery
 from huiliu.sandbox.feishu.state import TenantState, _ApiError, _Definition, _dumps, _Instance
 
-__all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "RATE_LIMIT_CODE", "FeishuSandbox"]
+__all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PURCHASE_APPROVAL_CODE",
+           "RATE_LIMIT_CODE", "FeishuSandbox"]
 
 RATE_LIMIT_CODE = 99991400
 INVALID_TOKEN_CODE = 99991663
@@ -43,6 +44,25 @@ CLAIM_WIDGETS: tuple[dict[str, Any], ...] = (
         {"id": "widget_item_type", "name": "费用类型", "type": "radioV2"},
         {"id": "widget_item_amount", "name": "金额", "type": "amount"},
         {"id": "widget_item_desc", "name": "费用说明", "type": "input"}]},
+)
+
+
+PURCHASE_APPROVAL_CODE = "2E9B1C35-6A0D-4F7B-8C41-95D2E0A7B316"
+"""The purchase requisition (采购申请) definition every sandbox starts with."""
+
+PURCHASE_WIDGETS: tuple[dict[str, Any], ...] = (
+    {"id": "widget_pr_reason", "name": "采购事由", "type": "textarea"},
+    {"id": "widget_pr_supplier", "name": "供应商", "type": "input"},
+    {"id": "widget_pr_supplier_code", "name": "供应商编码", "type": "input"},
+    {"id": "widget_pr_tax_id", "name": "统一社会信用代码", "type": "input"},
+    {"id": "widget_pr_total", "name": "合计金额", "type": "amount"},
+    {"id": "widget_pr_lines", "name": "采购明细", "type": "fieldList", "children": [
+        {"id": "widget_pr_item", "name": "物品名称", "type": "input"},
+        {"id": "widget_pr_code", "name": "物品编码", "type": "input"},
+        {"id": "widget_pr_unit", "name": "单位", "type": "input"},
+        {"id": "widget_pr_qty", "name": "数量", "type": "number"},
+        {"id": "widget_pr_price", "name": "单价", "type": "amount"},
+        {"id": "widget_pr_note", "name": "说明", "type": "input"}]},
 )
 
 
@@ -112,6 +132,7 @@ class FeishuSandbox(TenantState, EventDelivery):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.define_approval(CLAIM_APPROVAL_CODE, "费用报销", CLAIM_WIDGETS)
+        self.define_approval(PURCHASE_APPROVAL_CODE, "采购申请", PURCHASE_WIDGETS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -267,6 +288,25 @@ class FeishuSandbox(TenantState, EventDelivery):
         return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
                            user_id=employee.oa_user_id or employee.number,
                            department_id=employee.department_number)
+
+    def start_requisition(self, spec: RequisitionSpec, approval_code: str = PURCHASE_APPROVAL_CODE) -> str:
+        """Submit a generated purchase requisition (采购申请) as a PENDING instance; return its instance code."""
+        employee = spec.employee
+        rows = [[{"id": "widget_pr_item", "type": "input", "value": line.item_name},
+                 {"id": "widget_pr_code", "type": "input", "value": line.item_code},
+                 {"id": "widget_pr_unit", "type": "input", "value": line.unit},
+                 {"id": "widget_pr_qty", "type": "number", "value": _number(line.quantity)},
+                 {"id": "widget_pr_price", "type": "amount", "value": _number(line.unit_price)},
+                 {"id": "widget_pr_note", "type": "input", "value": line.description}] for line in spec.lines]
+        form: list[dict[str, Any]] = [
+            {"id": "widget_pr_reason", "type": "textarea", "value": spec.reason},
+            {"id": "widget_pr_supplier", "type": "input", "value": spec.supplier_name},
+            {"id": "widget_pr_supplier_code", "type": "input", "value": spec.supplier_code},
+            {"id": "widget_pr_tax_id", "type": "input", "value": spec.supplier_tax_id},
+            {"id": "widget_pr_total", "type": "amount", "value": _number(spec.total)},
+            {"id": "widget_pr_lines", "type": "fieldList", "value": rows}]
+        return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
+                           user_id=employee.oa_user_id or employee.number, department_id=employee.department_number)
 
     def approve(self, instance_code: str) -> None:
         """Every pending approver agrees: PENDING → APPROVED. Raises ``ValueError`` if not PENDING."""

@@ -13,7 +13,7 @@ and comment write-back by API. Handlers do dictionary work only. Business method
 on the loop that serves the app; from another thread use ``SandboxServer.run_coroutine``.
 """
 
-from huiliu.sandbox.wecom.app import WeComSandbox
+from huiliu.sandbox.wecom.app import PURCHASE_TEMPLATE_ID, WeComSandbox
 from huiliu.sandbox.wecom.callbacks import DeliveryStats, SubscriptionFailed
 from huiliu.sandbox.wecom.state import (
     BUSY_ERRCODE,
@@ -28,6 +28,7 @@ __all__ = [
     "EXPENSE_TEMPLATE_ID",
     "INVALID_PARAMETER_ERRCODE",
     "MAX_SPAN_SECONDS",
+    "PURCHASE_TEMPLATE_ID",
     "REFERENCE_CONTROL_ID",
     "DeliveryStats",
     "SubscriptionFailed",

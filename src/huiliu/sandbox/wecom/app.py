@@ -25,7 +25,7 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company
+from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.wecom.callbacks import CallbackDelivery
 from huiliu.sandbox.wecom.state import (
@@ -54,6 +54,25 @@ _EXPENSE_CONTROLS: list[dict[str, Any]] = [
         {"control": "Money", "id": "Money-1569573760005", "title": "金额"},
         {"control": "Text", "id": "Text-1569573760006", "title": "费用说明"}]},
     {"control": "Text", "id": REFERENCE_CONTROL_ID, "title": "汇流引用"},
+]
+
+
+PURCHASE_TEMPLATE_ID = "C4UCJS891Afmu1rE1ws6cvph7YHqebWtt7KRFqh8c"
+"""The built-in 采购申请 template (purchase requisition)."""
+
+_PURCHASE_CONTROLS: list[dict[str, Any]] = [
+    {"control": "Textarea", "id": "Textarea-1600000000001", "title": "采购事由"},
+    {"control": "Text", "id": "Text-1600000000002", "title": "供应商"},
+    {"control": "Text", "id": "Text-1600000000003", "title": "供应商编码"},
+    {"control": "Text", "id": "Text-1600000000004", "title": "统一社会信用代码"},
+    {"control": "Money", "id": "Money-1600000000005", "title": "合计金额"},
+    {"control": "Table", "id": "Table-1600000000006", "title": "采购明细", "children": [
+        {"control": "Text", "id": "Text-1600000000007", "title": "物品名称"},
+        {"control": "Text", "id": "Text-1600000000008", "title": "物品编码"},
+        {"control": "Text", "id": "Text-1600000000009", "title": "单位"},
+        {"control": "Number", "id": "Number-1600000000010", "title": "数量"},
+        {"control": "Money", "id": "Money-1600000000011", "title": "单价"},
+        {"control": "Text", "id": "Text-1600000000012", "title": "说明"}]},
 ]
 
 
@@ -104,6 +123,7 @@ class WeComSandbox(CorpState, CallbackDelivery):
         self.callback_url: str | None = None
         self._tokens: dict[str, float] = {}
         self._rng = random.Random(seed)
+        self._seeded = seed != 0
         self._day_seq: dict[str, int] = {}
         self._comment_seq = 0
         self._delivered = 0
@@ -116,6 +136,7 @@ class WeComSandbox(CorpState, CallbackDelivery):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.add_template(EXPENSE_TEMPLATE_ID, "费用报销", _EXPENSE_CONTROLS)
+        self.add_template(PURCHASE_TEMPLATE_ID, "采购申请", _PURCHASE_CONTROLS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -290,6 +311,25 @@ class WeComSandbox(CorpState, CallbackDelivery):
         if reference:
             contents.append({"control": "Text", "id": REFERENCE_CONTROL_ID, "value": {"text": reference}})
         return self.submit(user, contents)
+
+    def start_requisition(self, spec: RequisitionSpec) -> str:
+        """Submit a generated purchase requisition (采购申请) on the built-in template; return its sp_no."""
+        def text(control_id: str, value: str) -> dict[str, Any]:
+            return {"control": "Text", "id": control_id, "value": {"text": value}}
+
+        rows = [{"list": [
+            text("Text-1600000000007", line.item_name), text("Text-1600000000008", line.item_code),
+            text("Text-1600000000009", line.unit),
+            {"control": "Number", "id": "Number-1600000000010", "value": {"new_number": f"{line.quantity}"}},
+            {"control": "Money", "id": "Money-1600000000011", "value": {"new_money": f"{line.unit_price:.2f}"}},
+            text("Text-1600000000012", line.description)]} for line in spec.lines]
+        contents = [{"control": "Textarea", "id": "Textarea-1600000000001", "value": {"text": spec.reason}},
+                    text("Text-1600000000002", spec.supplier_name), text("Text-1600000000003", spec.supplier_code),
+                    text("Text-1600000000004", spec.supplier_tax_id),
+                    {"control": "Money", "id": "Money-1600000000005", "value": {"new_money": f"{spec.total:.2f}"}},
+                    {"control": "Table", "id": "Table-1600000000006", "value": {"children": rows}}]
+        return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
+                           template_id=PURCHASE_TEMPLATE_ID)
 
     def finish(self, sp_no: str, outcome: str) -> None:
         """End a running approval: ``approved`` / ``refused`` by its approvers, ``revoked`` by its applicant.

@@ -160,6 +160,7 @@ class CorpState:
     instances: dict[str, _Instance]
     _tokens: dict[str, float]
     _rng: random.Random
+    _seeded: bool
     _day_seq: dict[str, int]
     _comment_seq: int
 
@@ -261,7 +262,11 @@ class CorpState:
               notifyer: list[str]) -> str:
         now = self.clock.now()
         day = now.astimezone(_SHANGHAI).strftime("%Y%m%d")
-        self._day_seq[day] = self._day_seq.get(day, 0) + 1
+        # With a seed, each day's numbers start at a seed-drawn point, so two sandboxes (two tenants) seldom
+        # share one; without (seed 0) they start at 0001.
+        if day not in self._day_seq:
+            self._day_seq[day] = self._rng.randrange(0, 5000) if self._seeded else 0
+        self._day_seq[day] += 1
         sp_no = f"{day}{self._day_seq[day]:04d}"
         employee = self.company.by_user_id.get(creator) if self.company else None
         party = employee.department_number if employee else "1"
