@@ -1,0 +1,96 @@
+"""Yonyou 用友 connector (YonBIP / YonSuite OpenAPI, U8 OpenAPI): token client, mapping and actions.
+
+Owns: the signed ``getAccessToken`` (YonBIP) and ``system/token`` + ``tradeid`` (U8) transports, reply
+interpretation, the vendor / material / purchase order / voucher mapping and the idempotent actions
+``yonyou.party.ensure``, ``yonyou.product.ensure``, ``yonyou.purchase.create``, ``yonyou.purchase.read``,
+``yonyou.purchase.reverse``, ``yonyou.voucher.create`` and ``yonyou.changes.since``. Does not own: data-centre
+discovery (give ``base_url`` and ``token_url``), inbound events (their AES mode is unconfirmed, contract §5.1),
+receipts or invoices. Low confidence: most paths, codes and fields are settings (contract §5).
+"""
+
+from huiliu.connectors.yonyou.actions import (
+    CHANGES_SINCE,
+    PARTY_ENSURE,
+    PRODUCT_ENSURE,
+    PURCHASE_CREATE,
+    PURCHASE_READ,
+    PURCHASE_REVERSE,
+    STATES,
+    VOUCHER_CREATE,
+    ChangesSince,
+    PartyEnsure,
+    ProductEnsure,
+    PurchaseCreate,
+    PurchaseRead,
+    PurchaseReverse,
+    VoucherCreate,
+    YonyouCatalog,
+    register_actions,
+)
+from huiliu.connectors.yonyou.client import YonyouClient, resubmit_key, signature
+from huiliu.connectors.yonyou.errors import SYSTEM, check_reply, check_token, error_from_body, is_duplicate
+from huiliu.connectors.yonyou.mapping import (
+    Address,
+    Item,
+    PurchaseRequisition,
+    RequisitionLine,
+    Supplier,
+    format_time,
+    item_from_json,
+    parse_time,
+    product_values,
+    purchase_order_values,
+    requisition_from_json,
+    supplier_from_json,
+    vendor_values,
+    voucher_from_json,
+    voucher_values,
+)
+from huiliu.connectors.yonyou.settings import Flavour, PartyMatch, ProductMatch, YonyouSettings
+
+__all__ = [
+    "CHANGES_SINCE",
+    "PARTY_ENSURE",
+    "PRODUCT_ENSURE",
+    "PURCHASE_CREATE",
+    "PURCHASE_READ",
+    "PURCHASE_REVERSE",
+    "STATES",
+    "SYSTEM",
+    "VOUCHER_CREATE",
+    "Address",
+    "ChangesSince",
+    "Flavour",
+    "Item",
+    "PartyEnsure",
+    "PartyMatch",
+    "ProductEnsure",
+    "ProductMatch",
+    "PurchaseCreate",
+    "PurchaseRead",
+    "PurchaseRequisition",
+    "PurchaseReverse",
+    "RequisitionLine",
+    "Supplier",
+    "VoucherCreate",
+    "YonyouCatalog",
+    "YonyouClient",
+    "YonyouSettings",
+    "check_reply",
+    "check_token",
+    "error_from_body",
+    "format_time",
+    "is_duplicate",
+    "item_from_json",
+    "parse_time",
+    "product_values",
+    "purchase_order_values",
+    "register_actions",
+    "requisition_from_json",
+    "resubmit_key",
+    "signature",
+    "supplier_from_json",
+    "vendor_values",
+    "voucher_from_json",
+    "voucher_values",
+]

@@ -1,0 +1,451 @@
+"""Canonical requisitions (采购申请) and vouchers (凭证) ⇄ Yonyou vendors, materials, purchase orders, vouchers.
+
+The input shapes are those of the Tryton connector, so a flow can switch ERPs without changing its requests.
+A requisition::
+
+    {"number": "PR-2026-0042", "currency": "CNY", "description": "研发部采购办公椅",
+     "supplier": {"name": "上海某某办公家具有限公司", "code": "SUP-001", "tax_id": "91310000…",
+                  "address": {"street": "淮海中路 1 号", "city": "上海", "postal_code": "200000"}},
+     "lines": [{"item": {"code": "CHAIR-01", "name": "人体工学椅", "unit": "把"},
+                "quantity": "4", "unit_price": "1299.00", "description": "黑色 带头枕"}]}
+
+A voucher is the JSON form of :class:`huiliu.model.Voucher` (``huiliu.store.codec.to_jsonable``). Amounts are
+strings (or integers) and become ``Decimal``; a float is refused, since it has already lost cents. Both are
+rebuilt into frozen dataclasses first, so a malformed requisition or an unbalanced voucher fails before any
+call. Building Yonyou bodies is pure: codes found by the actions are passed in. Amounts go out as strings
+with their exact digits (unconfirmed whether every Yonyou service accepts numeric strings; integrator code
+sends them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StrictStr, ValidationError
+
+from huiliu.connectors.yonyou.settings import YonyouSettings
+from huiliu.errors import MappingError
+from huiliu.i18n import t
+from huiliu.model import Direction, Money, Voucher, VoucherLine, parse_amount
+
+__all__ = [
+    "Address",
+    "Item",
+    "PurchaseRequisition",
+    "RequisitionLine",
+    "Supplier",
+    "format_time",
+    "item_from_json",
+    "parse_time",
+    "product_values",
+    "purchase_order_values",
+    "requisition_from_json",
+    "supplier_from_json",
+    "to_money",
+    "vendor_values",
+    "voucher_from_json",
+    "voucher_values",
+]
+
+_FEN = Decimal("0.01")
+_PRICE = Decimal("0.000001")
+
+
+# ----------------------------------------------------------------- canonical shapes
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A supplier's address; every part is optional."""
+
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    """A supplier (供应商) as the OA names it."""
+
+    name: str
+    code: str | None = None
+    tax_id: str | None = None
+    address: Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An item (物料) as the OA names it; ``unit`` is the OA's unit name, e.g. ``个``."""
+
+    name: str
+    code: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequisitionLine:
+    """One line: an item, a quantity and an untaxed unit price."""
+
+    item: Item
+    quantity: Decimal
+    unit_price: Decimal
+    currency: str = "CNY"
+    description: str = ""
+
+    @property
+    def amount(self) -> Money:
+        """Quantity × unit price, rounded half-up to the currency's minor unit."""
+        return Money(self.quantity * self.unit_price, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseRequisition:
+    """An approved purchase requisition (采购申请): one supplier, one currency, at least one line."""
+
+    number: str
+    supplier: Supplier
+    currency: str
+    lines: tuple[RequisitionLine, ...]
+    description: str = ""
+
+    @property
+    def total(self) -> Money:
+        """The sum of the lines' amounts (untaxed)."""
+        total = Money.zero(self.currency)
+        for line in self.lines:
+            total = total + line.amount
+        return total
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_Amount = StrictStr | StrictInt | Annotated[Decimal, Strict()]
+"""Amounts as text, integers or Decimals; strict, so a float (which already lost cents) is refused."""
+
+
+class _AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    street: str = ""
+    city: str = ""
+    postal_code: str = ""
+
+
+class _SupplierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    code: str | None = Field(None, min_length=1)
+    tax_id: str | None = Field(None, min_length=1)
+    address: _AddressIn | None = None
+
+
+class _ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    code: str | None = Field(None, min_length=1)
+    unit: str | None = Field(None, min_length=1)
+
+
+class _LineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: _ItemIn
+    quantity: _Amount
+    unit_price: _Amount
+    description: str = ""
+
+
+class _RequisitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1)
+    supplier: _SupplierIn
+    currency: str = "CNY"
+    description: str = ""
+    lines: list[_LineIn] = Field(min_length=1)
+
+
+class _MoneyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: _Amount
+    currency: str = "CNY"
+
+
+class _VoucherLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str
+    account: str = Field(min_length=1)
+    direction: Direction
+    amount: _MoneyIn
+    aux: list[tuple[str, str]] = Field(default_factory=list)
+
+
+class _VoucherIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str
+    book: str
+    date: date
+    group: str = Field(min_length=1)
+    currency: str
+    lines: list[_VoucherLineIn]
+
+
+def _validate(model: type[_M], data: Any, root: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in (root, *first["loc"]))
+        raise MappingError(
+            t(f"{root} 数据格式不正确：{first['msg']}（共 {exc.error_count()} 处）",
+              f"malformed {root}: {first['msg']} ({exc.error_count()} problem(s))"),
+            where=path,
+            fix=t(f"请按 {__name__} 模块说明中的格式传入", f"pass the shape described in {__name__}")) from exc
+
+
+def _supplier(parsed: _SupplierIn) -> Supplier:
+    address = None
+    if parsed.address is not None:
+        address = Address(parsed.address.street, parsed.address.city, parsed.address.postal_code)
+    return Supplier(parsed.name.strip(), parsed.code, parsed.tax_id, address)
+
+
+def _item(parsed: _ItemIn) -> Item:
+    return Item(parsed.name.strip(), parsed.code, parsed.unit)
+
+
+def supplier_from_json(data: Any) -> Supplier:
+    """Rebuild a :class:`Supplier`; raises :class:`MappingError` with the field path."""
+    return _supplier(_validate(_SupplierIn, data, "supplier"))
+
+
+def item_from_json(data: Any) -> Item:
+    """Rebuild an :class:`Item`; raises :class:`MappingError` with the field path."""
+    return _item(_validate(_ItemIn, data, "item"))
+
+
+def requisition_from_json(data: Any) -> PurchaseRequisition:
+    """Rebuild a :class:`PurchaseRequisition` from its JSON form.
+
+    Raises:
+        MappingError: a field is missing or malformed, a quantity is not positive, a price is negative or a
+            float; ``where`` is the field path, e.g. ``requisition.lines.1.unit_price``.
+    """
+    parsed = _validate(_RequisitionIn, data, "requisition")
+    currency = parsed.currency.strip().upper()
+    lines = []
+    for index, line in enumerate(parsed.lines):
+        where = f"requisition.lines.{index}"
+        try:
+            quantity = parse_amount(line.quantity, f"{where}.quantity")
+            price = parse_amount(line.unit_price, f"{where}.unit_price")
+            Money.zero(currency)  # checks the currency code
+        except (ValueError, TypeError) as exc:
+            raise MappingError(t(f"采购申请行不正确：{exc}", f"bad requisition line: {exc}"), where=where,
+                               fix=t("数量与单价应为数字字符串，币别为 ISO 4217 代码",
+                                     "quantity and unit price must be numeric strings, the currency an ISO 4217 "
+                                     "code")) from exc
+        if quantity <= 0:
+            raise MappingError(t(f"数量必须大于 0，实际为 {quantity}", f"quantity must be positive, got {quantity}"),
+                               where=f"{where}.quantity", fix=t("检查 OA 表单中的数量", "check the OA form's quantity"))
+        if price < 0:
+            raise MappingError(t(f"单价不能为负数，实际为 {price}", f"the unit price cannot be negative, got {price}"),
+                               where=f"{where}.unit_price", fix=t("检查 OA 表单中的单价", "check the OA form's price"))
+        lines.append(RequisitionLine(_item(line.item), quantity, price, currency, line.description))
+    return PurchaseRequisition(parsed.number, _supplier(parsed.supplier), currency, tuple(lines),
+                               parsed.description)
+
+
+def voucher_from_json(data: Any) -> Voucher:
+    """Rebuild a :class:`Voucher` from its JSON form; building it checks the balance.
+
+    Raises:
+        MappingError: a field is missing or malformed; ``where`` is the field path.
+        UnbalancedVoucher: debit and credit totals differ, or fewer than two lines.
+    """
+    parsed = _validate(_VoucherIn, data, "voucher")
+    lines = []
+    for index, line in enumerate(parsed.lines):
+        where = f"voucher.lines.{index}"
+        try:
+            amount = Money(parse_amount(line.amount.amount, f"{where}.amount"), line.amount.currency)
+            lines.append(VoucherLine(line.summary, line.account, line.direction, amount, tuple(line.aux)))
+        except (ValueError, TypeError) as exc:
+            raise MappingError(t(f"凭证分录不正确：{exc}", f"bad voucher line: {exc}"), where=where,
+                               fix=t("金额须为正数，币别为 ISO 4217 代码",
+                                     "amounts must be positive, currencies ISO 4217 codes")) from exc
+    try:
+        return Voucher(parsed.reference, parsed.book, parsed.date, parsed.group, parsed.currency, tuple(lines))
+    except ValueError as exc:  # mixed currencies inside Money arithmetic
+        raise MappingError(t(f"凭证不正确：{exc}", f"bad voucher: {exc}"), where="voucher.lines",
+                           fix=t("一张凭证只能使用一种币别", "use one currency per voucher")) from exc
+
+
+def to_money(value: Any, currency: str, field: str) -> Money:
+    """A vendor amount (string or number) as :class:`Money`; raises :class:`MappingError` naming ``field``."""
+    try:
+        return Money(parse_amount(value, field), currency)
+    except (ValueError, TypeError) as exc:
+        raise MappingError(t(f"用友返回的金额不正确：{exc}", f"Yonyou returned a bad amount: {exc}"),
+                           where=field, fix=t("检查用友的币别与精度设置", "check currency and precision in Yonyou")
+                           ) from exc
+
+
+def _text(amount: Decimal, quantum: Decimal = _FEN) -> str:
+    return format(amount.quantize(quantum, rounding=ROUND_HALF_UP), "f")
+
+
+# ----------------------------------------------------------------- times
+
+
+def format_time(value: datetime, zone: str) -> str:
+    """A tz-aware time as Yonyou writes it: ``YYYY-MM-DD HH:MM:SS`` in the tenant's zone.
+
+    Raises:
+        ValueError: ``value`` is naive (guessing a zone would shift times by hours).
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()} cannot be sent to Yonyou")
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def parse_time(value: Any, zone: str) -> datetime | None:
+    """A Yonyou time (``YYYY-MM-DD HH:MM:SS`` in the tenant's zone, or epoch milliseconds) as tz-aware UTC."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    return parsed.astimezone(UTC)
+
+
+# ----------------------------------------------------------------- Yonyou bodies
+
+
+def vendor_values(supplier: Supplier, code: str, settings: YonyouSettings) -> dict[str, Any]:
+    """The body to save a new vendor (供应商档案). Every key here is unconfirmed beyond ``code``/``name``."""
+    values: dict[str, Any] = {"code": code, "name": supplier.name, "org_code": settings.org_code,
+                              "vendorclass_code": settings.vendor_class, "_status": "Insert"}
+    if supplier.tax_id:
+        values[settings.tax_id_field] = supplier.tax_id
+    if supplier.address is not None:
+        values["address"] = " ".join(p for p in (supplier.address.city, supplier.address.street) if p)
+    return {"data": values}
+
+
+def product_values(item: Item, code: str, unit: str, settings: YonyouSettings) -> dict[str, Any]:
+    """The body to save a new material (物料档案). Keys beyond ``code``/``name`` are unconfirmed."""
+    return {"data": {"code": code, "name": item.name, "orgId_code": settings.org_code, "unit_code": unit,
+                     "manageClass_code": settings.product_class, "_status": "Insert"}}
+
+
+def purchase_order_values(requisition: PurchaseRequisition, reference: str, *, vendor: str,
+                          products: Mapping[int, str], units: Mapping[int, str], order_date: date,
+                          settings: YonyouSettings) -> dict[str, Any]:
+    """The ``singleSave_v1`` body of a purchase order (采购订单) with its lines.
+
+    Header keys are those a client lists as required (contract §5.1, [T]); line keys beyond ``inOrg_code``,
+    ``inInvoiceOrg_code``, ``invExchRate`` and the ``nat*``/``oriMoney`` amounts are unconfirmed. The unit
+    price of a requisition is untaxed; tax is ``settings.tax_rate`` percent of each line's amount.
+
+    Args:
+        requisition: the requisition.
+        reference: the hub's reference, stored in ``settings.reference_field`` and searched before a retry.
+        vendor: the vendor's code.
+        products: line index → material code.
+        units: line index → unit code.
+        order_date: the 单据日期 (``vouchdate``).
+        settings: organisation, transaction type, tax rate.
+
+    Raises:
+        MappingError: the requisition's currency is not the organisation's (the exchange rate is not known).
+    """
+    if requisition.currency != settings.local_currency:
+        raise MappingError(
+            t(f"采购申请币别 {requisition.currency} 与组织本位币 {settings.local_currency} 不同，未提供汇率",
+              f"the requisition is in {requisition.currency}, the organisation in {settings.local_currency}; "
+              "no exchange rate is known"),
+            where="requisition.currency",
+            fix=t("以本位币发起采购申请，或在用友中手工录入外币订单",
+                  "raise the requisition in the local currency, or enter a foreign-currency order by hand"))
+    rate = Decimal(settings.tax_rate) / 100
+    lines = []
+    for index, line in enumerate(requisition.lines):
+        money = line.amount.amount
+        tax = (money * rate).quantize(_FEN, rounding=ROUND_HALF_UP)
+        total = money + tax
+        price = line.unit_price
+        taxed_price = price * (1 + rate)
+        amounts = {"UnitPrice": _text(price, _PRICE), "TaxUnitPrice": _text(taxed_price, _PRICE),
+                   "Money": _text(money), "Tax": _text(tax), "Sum": _text(total)}
+        row: dict[str, Any] = {
+            "product_cCode": products[index], "unit_code": units[index], "purUOM_Code": units[index],
+            "qty": format(line.quantity, "f"), "subQty": format(line.quantity, "f"),
+            "taxRate": str(settings.tax_rate), "inOrg_code": settings.org_code,
+            "inInvoiceOrg_code": settings.org_code, "invExchRate": "1",
+            "memo": line.description or line.item.name, "_status": "Insert",
+        }
+        for suffix, value in amounts.items():
+            row["ori" + suffix] = value
+            row["nat" + suffix] = value
+        lines.append(row)
+    data: dict[str, Any] = {
+        "bustype_code": settings.bustype_code, "exchRate": "1", "exchRateType": settings.exchange_rate_type,
+        "invoiceVendor_code": vendor, "vendor_code": vendor, "currency_code": requisition.currency,
+        "natCurrency_code": settings.local_currency, "org_code": settings.org_code, "_status": "Insert",
+        "vouchdate": order_date.isoformat(), "purchaseOrders": lines,
+        "headItem": {"define1": requisition.number},
+    }
+    if requisition.description:
+        data["memo"] = requisition.description
+    data[settings.reference_field] = reference  # last: it wins when the reference field is "memo"
+    return {"data": data}
+
+
+def voucher_values(voucher: Voucher, reference: str, settings: YonyouSettings) -> dict[str, Any]:
+    """The ``addVoucher`` body (contract §5.1, [T]) of a balanced voucher.
+
+    Amounts are in the voucher's currency and, with rate 1, in the book's (``*Original`` and ``*Org``).
+    When ``settings.voucher_description_reference`` is on, the first entry's ``description`` starts with
+    ``[<reference>]``: ``queryVouchers`` can then find a voucher made by an attempt whose reply was lost.
+    Auxiliary dimensions go as ``auxiliary: {name: value}`` (unconfirmed key).
+
+    Raises:
+        MappingError: the voucher is not in the book's currency (no exchange rate is known).
+    """
+    if voucher.currency != settings.local_currency:
+        raise MappingError(
+            t(f"凭证币别 {voucher.currency} 与账簿本位币 {settings.local_currency} 不同",
+              f"the voucher is in {voucher.currency}, the book in {settings.local_currency}"),
+            where="voucher.currency", fix=t("以账簿本位币生成凭证", "make the voucher in the book's currency"))
+    bodies = []
+    for index, line in enumerate(voucher.lines):
+        amount = _text(line.amount.amount)
+        description = line.summary
+        if index == 0 and settings.voucher_description_reference:
+            description = f"[{reference}]{description}"
+        side = "debit" if line.direction is Direction.DEBIT else "credit"
+        body: dict[str, Any] = {"description": description, "accsubjectCode": line.account,
+                                f"{side}Original": amount, f"{side}Org": amount,
+                                "rateType": settings.exchange_rate_type, "rateOrg": "1",
+                                "busidate": voucher.date.isoformat()}
+        if line.aux:
+            body["auxiliary"] = dict(line.aux)
+        bodies.append(body)
+    return {"accbookCode": settings.accbook_code,
+            "voucherTypeCode": settings.voucher_types.get(voucher.group, voucher.group),
+            "makeTime": voucher.date.isoformat(), "bodies": bodies}
