@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from huiliu.bus import reference_for
@@ -50,3 +51,25 @@ async def test_ten_percent_vendor_faults_every_approval_done_once(make_stack: Ca
         [voucher] = stack.kd.find_by_reference(reference_for(f"expense-claim-to-voucher:{instance_id}:post_voucher"))
         assert voucher.status == "C"
         assert len(remarks) == 1
+
+
+@pytest.mark.parametrize("oa", ["wecom", "feishu"])
+async def test_wecom_and_feishu_faults_every_approval_done_once(make_stack: Callable[..., DemoStack],
+                                                                 oa: str) -> None:
+    oa_faults, kd_faults = plan(3), plan(4)
+    async with make_stack(
+            oa=oa, settings={"http_timeout": 2.0},
+            oa_options={"faults": oa_faults, "retry_schedule": (0.2, 0.4, 0.8, 1.6, 3.2, 6.4)},
+            kd_options={"faults": kd_faults}) as stack:
+        specs = {stack.submit(spec): spec for spec in (stack.company.claim() for _ in range(24))}
+        approved = [i for i, s in specs.items() if s.outcome == "approved"]
+        assert await stack.settle(expected_runs=len(approved), timeout=120)
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
+    assert sum(oa_faults.injected.values()) >= 5, oa_faults.injected
+    assert dead == 0
+    assert stack.kd.count() == len(approved)
+    for instance_id in approved:
+        [voucher] = stack.kd.find_by_reference(reference_for(f"expense-claim-to-voucher:{instance_id}:post_voucher"))
+        assert voucher.status == "C"

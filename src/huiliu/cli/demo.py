@@ -93,7 +93,8 @@ class DemoStack:
     def __init__(self, settings: Settings, *, seed: int = 7, worker: bool = True,
                  ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None,
                  kingdee_settings: dict[str, Any] | None = None, oa: OaName = "dingtalk",
-                 deliver: bool = True, tryton: TrytonSettings | None = None) -> None:
+                 deliver: bool = True, tryton: TrytonSettings | None = None,
+                 oa_options: dict[str, Any] | None = None) -> None:
         self.oa: OaName = oa
         self.deliver = deliver
         self.tryton = tryton
@@ -117,10 +118,12 @@ class DemoStack:
         self._oa_secret = secrets.token_hex(16)
         self.wecom = WeComSandbox(corp_id="wwdemo" + secrets.token_hex(4), corp_secret=self._oa_secret,
                                   callback_token=token, encoding_aes_key=aes_key,
-                                  company=self.company, seed=oa_seed) if oa == "wecom" else None
+                                  company=self.company, **{"seed": oa_seed, **(oa_options or {})}
+                                  ) if oa == "wecom" else None
         self.feishu = FeishuSandbox(app_id="cli_demo" + secrets.token_hex(4), app_secret=self._oa_secret,
                                     verification_token=token, encrypt_key=secrets.token_hex(16),
-                                    company=self.company, seed=oa_seed) if oa == "feishu" else None
+                                    company=self.company, **{"seed": oa_seed, **(oa_options or {})}
+                                    ) if oa == "feishu" else None
         other = self.wecom or self.feishu
         self._oa_srv = SandboxServer(other.app) if other is not None else None
         self._secrets = (app_secret, token, aes_key, kd_password)
