@@ -48,7 +48,8 @@ log = logging.getLogger("huiliu.hub")
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 """The shipped flow templates."""
 
-SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, kingdee_connector.VOUCHER_CREATE,
+SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, dingtalk_connector.CREATE_ACTION,
+                             kingdee_connector.VOUCHER_CREATE,
                              wecom_connector.APPROVAL_CREATE, feishu_connector.CREATE_ACTION,
                              tryton_connector.PARTY_ENSURE, tryton_connector.PRODUCT_ENSURE,
                              tryton_connector.PURCHASE_CREATE, tryton_connector.PURCHASE_READ})
@@ -123,7 +124,7 @@ class Hub:
             http = HttpClient("dingtalk", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.dingtalk = dingtalk_connector.DingTalkClient(self.settings.dingtalk, http, self.clock)
             self.callback_codec = dingtalk_connector.CallbackCodec(self.settings.dingtalk, self.clock)
-            dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk)
+            dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk, self.clock)
             self.sources["dingtalk"] = DingTalkSource(self.dingtalk, self.settings.dingtalk)
         if self.settings.wecom is not None:
             http = HttpClient("wecom", self._session, timeout=timeout, observer=observe, clock=self.clock)

@@ -6,7 +6,13 @@ codes sorted into the error tree), ``actions.py`` (write-back actions) and ``set
 followed is ``shared/contracts`` §1; its unconfirmed points are settings here.
 """
 
-from huiliu.connectors.dingtalk.actions import COMMENT_ACTION, comment_marker, register_actions
+from huiliu.connectors.dingtalk.actions import (
+    COMMENT_ACTION,
+    CREATE_ACTION,
+    comment_marker,
+    register_actions,
+    to_form_values,
+)
 from huiliu.connectors.dingtalk.client import ACCESS_TOKEN_HEADER, DingTalkClient, InstanceIdPage
 from huiliu.connectors.dingtalk.directory import read_directory
 from huiliu.connectors.dingtalk.errors import SYSTEM, expect_object, map_reply
@@ -17,6 +23,7 @@ from huiliu.connectors.dingtalk.webhook import REJECT_REASONS, CallbackCodec
 __all__ = [
     "ACCESS_TOKEN_HEADER",
     "COMMENT_ACTION",
+    "CREATE_ACTION",
     "EVENT_TYPES",
     "REJECT_REASONS",
     "SYSTEM",
@@ -31,5 +38,6 @@ __all__ = [
     "map_reply",
     "read_directory",
     "register_actions",
+    "to_form_values",
     "to_instance",
 ]

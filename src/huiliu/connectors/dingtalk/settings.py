@@ -35,6 +35,11 @@ class DingTalkSettings(BaseModel):
             not in ``shared/contracts`` (unconfirmed there; shapes from the public SDKs' request classes).
         dept_code_field: the department field holding the company's own department code (the ERP's
             number), if it keeps one in DingTalk; ``source_identifier`` by default (unconfirmed).
+        reference_field: the name of a text field in the templates the hub submits to, which carries the
+            hub's reference (DingTalk has no idempotency key for ``StartProcessInstance``, §1.6).
+        lookup_window: how far back a retried create lists the originator's instances for the reference.
+        ambiguous_wait: after a create that got no answer and is not found by listing at once, wait this
+            many seconds before the retry looks again.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,6 +58,9 @@ class DingTalkSettings(BaseModel):
     poll_process_codes: tuple[str, ...] = ()
     oapi_base_url: str = "https://oapi.dingtalk.com"
     dept_code_field: str = "source_identifier"
+    reference_field: str = "汇流引用"
+    lookup_window: timedelta = timedelta(days=1)
+    ambiguous_wait: float = Field(30.0, ge=0)
 
     @field_validator("aes_key")
     @classmethod

@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC
+from decimal import Decimal
 
 import aiohttp
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from huiliu.connectors.base import ActionContext, ActionRegistry
 from huiliu.connectors.dingtalk import (
     COMMENT_ACTION,
+    CREATE_ACTION,
     DingTalkClient,
     DingTalkSettings,
     event_type,
@@ -18,7 +20,7 @@ from huiliu.connectors.dingtalk import (
     to_instance,
 )
 from huiliu.connectors.http import HttpClient
-from huiliu.errors import AuthExpired, MappingError, RateLimited, TransientError, VendorRejected
+from huiliu.errors import AmbiguousOutcome, AuthExpired, MappingError, RateLimited, TransientError, VendorRejected
 from huiliu.model import ApprovalStatus
 from huiliu.sandbox import Fault, FaultKind, FaultPlan, SandboxServer
 from huiliu.sandbox.company import Company, make_company
@@ -261,3 +263,71 @@ async def test_unknown_instance_is_vendor_rejected_with_the_code_kept(env: Env) 
     assert info.value.vendor_message is not None
     assert "no-such-instance" in info.value.vendor_message
     assert not info.value.retryable
+
+
+PO_DOCUMENT = {"采购订单号": "PO-2026-0042", "供应商": "上海晨光文具有限公司", "金额": Decimal("12800.01"),
+               "明细": [{"物品": "27 英寸显示器", "数量": 2, "单价": Decimal("1599.00")},
+                        {"物品": "无线键鼠套装", "数量": 3, "单价": {"amount": "199.00", "currency": "CNY"}}]}
+
+
+def create_request(env: Env) -> dict[str, object]:
+    originator = env.company.employees[0].oa_user_id
+    return {"process_code": "PROC-PO-APPROVAL", "originator_user_id": originator, "document": PO_DOCUMENT}
+
+
+async def test_create_action_starts_an_instance_carrying_the_reference_and_the_table(env: Env) -> None:
+    registry = ActionRegistry()
+    register_actions(registry, env.client, env.settings, env.clock)
+    result = await registry.get(CREATE_ACTION)(create_request(env), ActionContext("c1", 1, "HL-PO-1"))
+    assert result["adopted"] is False and len(env.sandbox.instances) == 1
+    form = {f["name"]: f for f in (await env.client.get_instance(str(result["instance_id"])))["formComponentValues"]}
+    assert form["汇流引用"]["value"] == "HL-PO-1"
+    assert form["金额"]["value"] == "12800.01"  # exact, never through a float
+    rows = [{c["name"]: c["value"] for c in row["details"]} for row in form["明细"]["details"]]
+    assert rows == [{"物品": "27 英寸显示器", "数量": "2", "单价": "1599.00"},
+                    {"物品": "无线键鼠套装", "数量": "3", "单价": "199.00"}]
+    assert env.sandbox.calls["list_instances"] == 0  # a first attempt looks nothing up
+
+
+async def test_create_action_retried_adopts_instead_of_starting_a_second(env: Env) -> None:
+    registry = ActionRegistry()
+    register_actions(registry, env.client, env.settings, env.clock)
+    action = registry.get(CREATE_ACTION)
+    first = await action(create_request(env), ActionContext("c2", 1, "HL-PO-2"))
+    again = await action(create_request(env), ActionContext("c2", 2, "HL-PO-2"))
+    assert again == {"instance_id": first["instance_id"], "adopted": True}
+    other = await action(create_request(env), ActionContext("c3", 2, "HL-PO-3"))  # another reference: created
+    assert other["adopted"] is False
+    assert len(env.sandbox.instances) == 2
+
+
+async def test_create_whose_reply_was_lost_is_resolved_by_listing_at_once(env: Env) -> None:
+    registry = ActionRegistry()
+    register_actions(registry, env.client, env.settings, env.clock)
+    env.faults.script("create_instance", Fault(FaultKind.APPLIED_REPLY_LOST))
+    result = await registry.get(CREATE_ACTION)(create_request(env), ActionContext("c4", 1, "HL-PO-4"))
+    assert result["adopted"] is True
+    assert len(env.sandbox.instances) == 1
+
+
+async def test_create_that_never_arrived_is_ambiguous_then_made_once(env: Env) -> None:
+    registry = ActionRegistry()
+    register_actions(registry, env.client, env.settings, env.clock)
+    action = registry.get(CREATE_ACTION)
+    env.faults.script("create_instance", Fault(FaultKind.DROP))
+    with pytest.raises(AmbiguousOutcome) as info:
+        await action(create_request(env), ActionContext("c5", 1, "HL-PO-5"))
+    assert info.value.retry_after == env.settings.ambiguous_wait
+    assert len(env.sandbox.instances) == 0
+    result = await action(create_request(env), ActionContext("c5", 2, "HL-PO-5"))
+    assert result["adopted"] is False and len(env.sandbox.instances) == 1
+
+
+async def test_create_refuses_a_float_amount_before_calling(env: Env) -> None:
+    registry = ActionRegistry()
+    register_actions(registry, env.client, env.settings, env.clock)
+    request = {**create_request(env), "document": {"金额": 12800.01}}
+    with pytest.raises(MappingError) as info:
+        await registry.get(CREATE_ACTION)(request, ActionContext("c6", 1, "HL-PO-6"))
+    assert info.value.where == "dingtalk.approval.create document.金额"
+    assert env.sandbox.calls["create_instance"] == 0
