@@ -205,7 +205,7 @@ class YonyouSandbox:
             return early
         q = request.query
         if (q.get("from_account") != self.from_account or q.get("app_key") != self.app_key
-                or not hmac.compare_digest(q.get("app_secret", ""), self._secret)):
+                or not hmac.compare_digest(q.get("app_secret", "").encode(), self._secret.encode())):
             return _reply({"errcode": "40001", "errmsg": "app_key或app_secret不正确"})
         return _reply({"errcode": "0", "errmsg": "", "token": {"id": self._issue(),
                                                                "expiresIn": int(self.token_ttl)}})
