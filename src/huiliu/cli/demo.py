@@ -94,10 +94,14 @@ class DemoStack:
                  ding_options: dict[str, Any] | None = None, kd_options: dict[str, Any] | None = None,
                  kingdee_settings: dict[str, Any] | None = None, oa: OaName = "dingtalk",
                  deliver: bool = True, tryton: TrytonSettings | None = None,
-                 oa_options: dict[str, Any] | None = None) -> None:
+                 oa_options: dict[str, Any] | None = None, ding_stream: bool = False) -> None:
         self.oa: OaName = oa
         self.deliver = deliver
         self.tryton = tryton
+        self.ding_stream = ding_stream
+        """DingTalk delivers over a Stream connection the hub opens, instead of HTTP callbacks."""
+        self._stream_task: asyncio.Task[Any] | None = None
+        self._stream_stop = asyncio.Event()
         """A real Tryton ERP for the purchase flows, when the caller has one running."""
         """Whether the OA calls the hub back (``False``: an outage; only catch-up polling finds the work)."""
         self.company = make_company(seed)
@@ -156,6 +160,7 @@ class DemoStack:
             "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
                                          poll_process_codes=("PROC-EXPENSE", "PROC-PURCHASE"),
+                                         delivery="stream" if self.ding_stream else "http",
                                          oapi_base_url=self._ding_srv.url,
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
             "kingdee": KingdeeSettings(base_url=self._kd_srv.url, acct_id="HL001", username="huiliu",
@@ -197,6 +202,9 @@ class DemoStack:
         elif self.feishu is not None:
             await self.feishu.subscribe(hook)  # the url_verification challenge first
             await self.feishu.start_delivery()
+        elif self.ding_stream:
+            self.ding.enable_stream()
+            self._stream_task = asyncio.create_task(hub.receive_stream(self._stream_stop))
         else:
             self.ding.subscribe(hook)
         await self.ding.start_delivery()
@@ -219,6 +227,9 @@ class DemoStack:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop_worker()
+        if self._stream_task is not None:
+            self._stream_stop.set()
+            await self._stream_task
         await self.ding.stop_delivery()
         if self.wecom is not None:
             await self.wecom.stop_delivery()

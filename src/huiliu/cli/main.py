@@ -132,6 +132,7 @@ async def _serve(settings: Settings, *, with_worker: bool) -> None:
     await hub.open(consume=with_worker)
     stop = asyncio.Event()
     worker_task = asyncio.create_task(hub.work(stop)) if with_worker else None
+    stream_task = asyncio.create_task(hub.receive_stream(stop)) if hub.wants_stream() else None
     config = uvicorn.Config(create_app(hub), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
@@ -143,6 +144,8 @@ async def _serve(settings: Settings, *, with_worker: bool) -> None:
         stop.set()
         if worker_task is not None:
             await worker_task
+        if stream_task is not None:
+            await stream_task
         await hub.close()
 
 

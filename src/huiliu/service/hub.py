@@ -83,6 +83,7 @@ class Hub:
         self.wecom_codec: wecom_connector.CallbackCodec | None = None
         self.feishu: feishu_connector.FeishuClient | None = None
         self.feishu_codec: feishu_connector.EventCodec | None = None
+        self._dingtalk_http: HttpClient | None = None
         self.sources: dict[str, OaSource] = {}
         """The OAs approvals come from, by system name."""
 
@@ -123,6 +124,7 @@ class Hub:
         if self.settings.dingtalk is not None:
             http = HttpClient("dingtalk", self._session, timeout=timeout, observer=observe, clock=self.clock)
             self.dingtalk = dingtalk_connector.DingTalkClient(self.settings.dingtalk, http, self.clock)
+            self._dingtalk_http = http
             self.callback_codec = dingtalk_connector.CallbackCodec(self.settings.dingtalk, self.clock)
             dingtalk_connector.register_actions(self.actions, self.dingtalk, self.settings.dingtalk, self.clock)
             self.sources["dingtalk"] = DingTalkSource(self.dingtalk, self.settings.dingtalk)
@@ -243,6 +245,25 @@ class Hub:
         sync = DirectorySync(self.crosswalk, self.eventlog, self.clock)
         with self.db.begin() as conn:
             return sync.apply(conn, system, units, users, complete=True)
+
+    def wants_stream(self) -> bool:
+        """Whether DingTalk events come over a Stream connection this process must open."""
+        return self.settings.dingtalk is not None and self.settings.dingtalk.delivery == "stream"
+
+    async def receive_stream(self, stop: asyncio.Event) -> dingtalk_connector.StreamReceiver:
+        """Receive DingTalk events over Stream until ``stop`` (the ``serve`` process does this)."""
+        if self.settings.dingtalk is None or self._dingtalk_http is None or self._session is None:
+            raise ConfigError(t("钉钉 Stream 需要已配置并已打开的钉钉连接器", "DingTalk Stream needs the DingTalk "
+                                "connector configured and the hub opened"), where="HUILIU_DINGTALK__*",
+                              fix=t("先设置钉钉连接器，再调用 Hub.open()", "configure DingTalk, then call Hub.open()"))
+
+        async def store(event: dict[str, Any]) -> None:
+            self.accept_callback(event, self.clock.now())
+
+        receiver = dingtalk_connector.StreamReceiver(self.settings.dingtalk, self._dingtalk_http, self._session,
+                                                     store)
+        await receiver.run(stop)
+        return receiver
 
     def catch_up(self, owner: str) -> CatchUp:
         """The catch-up poller of every configured OA."""

@@ -18,6 +18,7 @@ from huiliu.connectors.dingtalk.directory import read_directory
 from huiliu.connectors.dingtalk.errors import SYSTEM, expect_object, map_reply
 from huiliu.connectors.dingtalk.mapping import EVENT_TYPES, announced_type, event_type, to_instance
 from huiliu.connectors.dingtalk.settings import DingTalkSettings
+from huiliu.connectors.dingtalk.stream import StreamReceiver
 from huiliu.connectors.dingtalk.webhook import REJECT_REASONS, CallbackCodec
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "DingTalkClient",
     "DingTalkSettings",
     "InstanceIdPage",
+    "StreamReceiver",
     "announced_type",
     "comment_marker",
     "event_type",

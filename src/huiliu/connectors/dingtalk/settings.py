@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -40,6 +40,8 @@ class DingTalkSettings(BaseModel):
         lookup_window: how far back a retried create lists the originator's instances for the reference.
         ambiguous_wait: after a create that got no answer and is not found by listing at once, wait this
             many seconds before the retry looks again.
+        delivery: ``http`` (DingTalk calls the hub's public ``/webhooks/dingtalk``) or ``stream`` (the hub
+            opens a Stream connection from inside the firewall and needs no public URL).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,6 +61,7 @@ class DingTalkSettings(BaseModel):
     oapi_base_url: str = "https://oapi.dingtalk.com"
     dept_code_field: str = "source_identifier"
     reference_field: str = "汇流引用"
+    delivery: Literal["http", "stream"] = "http"
     lookup_window: timedelta = timedelta(days=1)
     ambiguous_wait: float = Field(30.0, ge=0)
 

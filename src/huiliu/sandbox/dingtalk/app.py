@@ -25,6 +25,7 @@ from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.dingtalk.callbacks import CallbackDelivery
 from huiliu.sandbox.dingtalk.directory import OrgDirectory
 from huiliu.sandbox.dingtalk.state import TenantState, _ApiError, _cell, _dumps, _Instance, _table_value, _text
+from huiliu.sandbox.dingtalk.stream import StreamDelivery
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 
 __all__ = ["AUTH_HEADER", "THROTTLING_CODE", "DingTalkSandbox"]
@@ -37,7 +38,7 @@ THROTTLING_CODE = "Throttling"
 _BAD_TOKEN = {"code": "InvalidAuthentication", "message": "不合法的access_token"}
 
 
-class DingTalkSandbox(TenantState, CallbackDelivery):
+class DingTalkSandbox(TenantState, StreamDelivery, CallbackDelivery):
     """A DingTalk tenant in memory, served as an aiohttp application (``.app``).
 
     Args:
@@ -91,6 +92,12 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.stream_enabled = False
+        self.stream_acks_of_system = 0
+        self._stream_tickets: set[str] = set()
+        self._stream_sockets: list[web.WebSocketResponse] = []
+        self._stream_unacked: dict[str, dict[str, Any]] = {}
+        self._stream_acked: dict[str, asyncio.Event] = {}
         self.directory = OrgDirectory(company)
         """The organisation (通讯录) the legacy ``topapi`` directory routes list."""
         self.app = self._build_app()
@@ -107,6 +114,8 @@ class DingTalkSandbox(TenantState, CallbackDelivery):
             ("POST", "/v1.0/workflow/processInstances/execute", self._execute),
             ("POST", "/v1.0/workflow/processInstances/terminate", self._terminate),
             ("POST", "/v1.0/workflow/processInstances/comments", self._comment),
+            ("POST", "/v1.0/gateway/connections/open", self._open_connection),
+            ("GET", "/_stream/connect", self._connect),
             ("POST", "/topapi/v2/department/listsub", self._legacy_handler("department_listsub")),
             ("POST", "/topapi/v2/user/list", self._legacy_handler("user_list")),
             ("POST", "/_sandbox/faults", self._configure_faults),

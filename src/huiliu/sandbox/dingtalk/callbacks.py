@@ -66,8 +66,16 @@ class CallbackDelivery:
 
     # ------------------------------------------------------------------ delivery
 
+    stream_enabled: bool
+
+    def _stream_emit(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError  # provided by StreamDelivery
+
     def _emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+        if self.stream_enabled:
+            self._stream_emit(event)
+            return
         if self.callback_url is None:
             return  # nobody subscribed: DingTalk does not deliver either
         self._pending += 1
