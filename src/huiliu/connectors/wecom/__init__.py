@@ -3,13 +3,15 @@
 Same files as every connector: ``client.py`` (token and calls), ``webhook.py`` (the URL handshake,
 callback verification and decryption, the event dedupe key), ``mapping.py`` (WeCom ⇄ canonical approval
 instance and form), ``errors.py`` (WeCom's errcodes sorted into the error tree), ``actions.py`` (the
-create action with hub-side dedupe) and ``settings.py``. The contract followed is ``shared/contracts``
+create action with hub-side dedupe) and ``settings.py``; plus ``directory.py``, reading the 通讯录
+(unconfirmed: not in shared/contracts). The contract followed is ``shared/contracts``
 §2; its unconfirmed points are settings here. WeCom's approval event server is no longer offered to new
 customers, so polling ``getapprovalinfo`` (:meth:`WeComClient.iter_sp_nos`) is the main path.
 """
 
 from huiliu.connectors.wecom.actions import APPROVAL_CREATE, ApprovalCreate, register_actions
 from huiliu.connectors.wecom.client import SpNoPage, WeComClient, split_windows
+from huiliu.connectors.wecom.directory import read_directory
 from huiliu.connectors.wecom.errors import SYSTEM, expect_object, map_reply
 from huiliu.connectors.wecom.mapping import (
     EVENT_TYPES,
@@ -50,6 +52,7 @@ __all__ = [
     "expect_object",
     "form_from_contents",
     "map_reply",
+    "read_directory",
     "register_actions",
     "split_windows",
     "template_controls",

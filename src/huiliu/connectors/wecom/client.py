@@ -5,8 +5,9 @@ every call, refresh-and-retry-once on an expired token, the rate-limit backoff, 
 field names of contracts §2.2, and splitting a long time range into ``getapprovalinfo``'s ≤ 31-day windows.
 Does not own: error codes (``errors.py``), turning payloads into canonical objects (``mapping.py``).
 
-Not here, because the contract documents no such call for WeCom: a comment / 审批备注 write-back, and
-the directory (``department/list``, ``user/get``). Add them once the contract has them.
+Also the directory reads (``department/list``, ``user/list``), which the contract does not document:
+unconfirmed (not in shared/contracts), their paths are settings. Not here, because the contract documents
+no such call for WeCom: a comment / 审批备注 write-back.
 """
 
 from __future__ import annotations
@@ -153,11 +154,20 @@ class WeComClient:
 
     async def _call(self, path: str, operation: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """One ``POST`` with ``?access_token=``; an expired token is refreshed and the call retried once."""
+        return await self._request("POST", path, operation, payload=payload)
+
+    async def _get(self, path: str, operation: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """One ``GET`` with ``params`` and ``?access_token=``; refresh-and-retry once, as :meth:`_call`."""
+        return await self._request("GET", path, operation, params=params)
+
+    async def _request(self, method: str, path: str, operation: str, *, payload: Mapping[str, Any] | None = None,
+                       params: Mapping[str, str] | None = None) -> dict[str, Any]:
         url = f"{self.settings.base_url}{path}"
         for attempt in (1, 2):
             token = await self.access_token()
-            reply = await self._http.request("POST", url, operation, json_body=dict(payload),
-                                             params={"access_token": token})
+            reply = await self._http.request(method, url, operation,
+                                             json_body=dict(payload) if payload is not None else None,
+                                             params={**(params or {}), "access_token": token})
             try:
                 self._map(reply, operation)
             except AuthExpired:
@@ -173,6 +183,40 @@ class WeComClient:
                               system=SYSTEM, operation=operation,
                               fix=t("应答与契约（contracts §2.2）不符；请附上原始应答报告问题",
                                     "the reply does not match contracts §2.2; report it with the raw reply"))
+
+    def _unexpected(self, operation: str, field: str) -> VendorRejected:
+        return VendorRejected(t(f"企业微信通讯录应答缺少 {field} 列表", f"WeCom directory reply has no {field} list"),
+                              system=SYSTEM, operation=operation,
+                              fix=t("通讯录接口未经契约核实；检查设置中的接口路径，并附上原始应答报告问题",
+                                    "the directory API is not in the verified contracts: check the endpoint "
+                                    "paths in the settings and report it with the raw reply"))
+
+    async def list_departments(self, dept_id: int | None = None) -> list[dict[str, Any]]:
+        """``department/list``: department ``dept_id`` and every department below it, raw items.
+
+        The whole corp when ``dept_id`` is ``None``; items ``{id, name, parentid, order}``. Unconfirmed
+        (not in shared/contracts).
+        """
+        operation = "department/list"
+        body = await self._get(self.settings.department_list_path, operation,
+                               {"id": str(dept_id)} if dept_id is not None else {})
+        departments = body.get("department")
+        if not isinstance(departments, list) or not all(isinstance(d, dict) for d in departments):
+            raise self._unexpected(operation, "department")
+        return departments
+
+    async def list_users(self, dept_id: int) -> list[dict[str, Any]]:
+        """``user/list``: the members directly in ``dept_id``, raw items; WeCom does not page it.
+
+        Items ``{userid, name, department, main_department, status, …}``. Unconfirmed (not in
+        shared/contracts).
+        """
+        operation = "user/list"
+        body = await self._get(self.settings.user_list_path, operation, {"department_id": str(dept_id)})
+        users = body.get("userlist")
+        if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
+            raise self._unexpected(operation, "userlist")
+        return users
 
     async def get_template(self, template_id: str) -> dict[str, Any]:
         """``gettemplatedetail``: the whole reply (``template_names``, ``template_content.controls``)."""

@@ -49,6 +49,17 @@ class WeComSettings(BaseModel):
         lookup_window: how far back a retried create lists instances looking for its reference.
         ambiguous_wait: seconds a create that got no answer waits before its retry looks the reference up.
         ambiguous_margin: half-width of the window listed right after a create got no answer.
+        directory_root_id: the department the directory is read from (1 is the corp's root).
+        department_list_path: the endpoint listing a department and everything below it
+            (``GET ?id=`` → ``department[{id, name, parentid, order}]``). Unconfirmed (not in
+            shared/contracts): the shape follows WeCom's public documentation.
+        user_list_path: the endpoint listing a department's members (``GET ?department_id=`` →
+            ``userlist[{userid, name, department, main_department, status}]``). Unconfirmed (not in
+            shared/contracts).
+        employee_number_field: where a member's employee number (工号) is: a field of the ``userlist``
+            item (``userid`` by default, since companies commonly make the userid the 工号), or
+            ``extattr:<name>`` for a custom attribute of that name. WeCom has no standard 工号 field, and
+            never the mobile or e-mail (not returned to apps created after 2022-06-20).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -73,6 +84,10 @@ class WeComSettings(BaseModel):
     lookup_window: timedelta = timedelta(days=7)
     ambiguous_wait: float = Field(default=60.0, ge=0)
     ambiguous_margin: timedelta = timedelta(minutes=5)
+    directory_root_id: int = Field(default=1, ge=1)
+    department_list_path: str = "/cgi-bin/department/list"
+    user_list_path: str = "/cgi-bin/user/list"
+    employee_number_field: str = Field(default="userid", min_length=1)
 
     @field_validator("encoding_aes_key")
     @classmethod

@@ -8,13 +8,15 @@ dropped), and business methods tests and the demo call (approve, reject, batch a
 Does not own: the hub's side of any of this — the connector in ``huiliu.connectors.wecom`` is tested
 against this sandbox and must not be imported here.
 
-Not simulated, because the contract documents none of it for WeCom: the directory (departments, users)
-and comment write-back by API. Handlers do dictionary work only. Business methods and handlers must run
-on the loop that serves the app; from another thread use ``SandboxServer.run_coroutine``.
+Also the directory (通讯录: ``department/list``, ``user/list``, :mod:`.directory`), which the contract
+does not document (its shape is unconfirmed). Not simulated: comment write-back by API. Handlers do
+dictionary work only. Business methods and handlers must run on the loop that serves the app; from another
+thread use ``SandboxServer.run_coroutine``.
 """
 
 from huiliu.sandbox.wecom.app import PURCHASE_TEMPLATE_ID, WeComSandbox
 from huiliu.sandbox.wecom.callbacks import DeliveryStats, SubscriptionFailed
+from huiliu.sandbox.wecom.directory import OrgDirectory
 from huiliu.sandbox.wecom.state import (
     BUSY_ERRCODE,
     EXPENSE_TEMPLATE_ID,
@@ -31,6 +33,7 @@ __all__ = [
     "PURCHASE_TEMPLATE_ID",
     "REFERENCE_CONTROL_ID",
     "DeliveryStats",
+    "OrgDirectory",
     "SubscriptionFailed",
     "WeComSandbox",
 ]

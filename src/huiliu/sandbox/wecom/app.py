@@ -28,6 +28,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.wecom.callbacks import CallbackDelivery
+from huiliu.sandbox.wecom.directory import OrgDirectory
 from huiliu.sandbox.wecom.state import (
     BUSY_ERRCODE,
     EXPENSE_TEMPLATE_ID,
@@ -135,6 +136,8 @@ class WeComSandbox(CorpState, CallbackDelivery):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.directory = OrgDirectory(company)
+        """The organisation (通讯录) the ``department/list`` and ``user/list`` routes list."""
         self.add_template(EXPENSE_TEMPLATE_ID, "费用报销", _EXPENSE_CONTROLS)
         self.add_template(PURCHASE_TEMPLATE_ID, "采购申请", _PURCHASE_CONTROLS)
         self.app = self._build_app()
@@ -146,6 +149,8 @@ class WeComSandbox(CorpState, CallbackDelivery):
         app.router.add_get("/cgi-bin/gettoken", self._token)
         for operation in ("gettemplatedetail", "applyevent", "getapprovalinfo", "getapprovaldetail"):
             app.router.add_post(f"/cgi-bin/oa/{operation}", self._handler(operation))
+        app.router.add_get("/cgi-bin/department/list", self._directory_handler("department_list"))
+        app.router.add_get("/cgi-bin/user/list", self._directory_handler("user_list"))
         app.router.add_post("/_sandbox/faults", self._configure_faults)
         app.router.add_get("/_sandbox/state", self._state)
         return app
@@ -213,6 +218,25 @@ class WeComSandbox(CorpState, CallbackDelivery):
             if fault is not None and fault.kind is FaultKind.APPLIED_REPLY_LOST:
                 return self._drop(request)
             return self._reply(data)
+        return handle
+
+    def _directory_handler(self, operation: str) -> Any:
+        """A directory route (:mod:`.directory`): a ``GET`` with its parameters in the query."""
+        async def handle(request: web.Request) -> web.Response:
+            fault, early = await self._fault(request, operation)
+            if early is not None:
+                return early
+            try:
+                self._check_token(request.query.get("access_token", ""))
+            except _ApiError as exc:
+                return self._error(exc.errcode, exc.errmsg)
+            if operation == "department_list":
+                data = self.directory.list_departments(request.query)
+            else:
+                data = self.directory.list_users(request.query)
+            if fault is not None and fault.kind is FaultKind.APPLIED_REPLY_LOST:
+                return self._drop(request)
+            return web.json_response(data, dumps=_dumps)
         return handle
 
     def _operate(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
