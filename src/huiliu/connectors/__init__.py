@@ -7,7 +7,7 @@ verification and decryption, for systems that call us), ``mapping.py`` (native â
 the HTTP client wrapper.
 """
 
-from huiliu.connectors.base import Action, ActionContext, ActionRegistry, CallObserver, CallRecord
+from huiliu.connectors.base import Action, ActionContext, ActionRegistry, CallObserver, CallRecord, FindOrCreate
 from huiliu.connectors.http import HttpClient, HttpReply
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "ActionRegistry",
     "CallObserver",
     "CallRecord",
+    "FindOrCreate",
     "HttpClient",
     "HttpReply",
 ]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from huiliu.errors import ConfigError
+from huiliu.errors import ConfigError, VendorRejected
 from huiliu.i18n import t
 
-__all__ = ["Action", "ActionContext", "ActionRegistry", "CallObserver", "CallRecord"]
+__all__ = ["Action", "ActionContext", "ActionRegistry", "CallObserver", "CallRecord", "FindOrCreate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +79,46 @@ class CallObserver(Protocol):
 
     def __call__(self, record: CallRecord) -> None:
         """Record one call."""
+
+
+_T = TypeVar("_T")
+
+
+class FindOrCreate:
+    """Master data (a supplier, an item) created at most once, however many approvals name it at once.
+
+    Within this process one find-or-create runs at a time per key; across processes, the ERP's refusal of
+    a duplicate (a unique code) is answered by finding again and adopting what the other one made.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def once(self, key: str, find_or_create: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a connector's own find-or-create for ``key``, one at a time; a refusal means another process
+        created it meanwhile, so the find-or-create runs once more (and finds it).
+        """  # noqa: D205
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            try:
+                return await find_or_create()
+            except VendorRejected:
+                return await find_or_create()
+
+    async def ensure(self, key: str, find: Callable[[], Awaitable[_T | None]],
+                     create: Callable[[], Awaitable[_T]]) -> tuple[_T, bool]:
+        """``(record, created)``: the record ``find`` returns, else the one ``create`` makes.
+
+        Raises:
+            VendorRejected: the create was refused and nothing was found afterwards either.
+        """
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            found = await find()
+            if found is not None:
+                return found, False
+            try:
+                return await create(), True
+            except VendorRejected:
+                found = await find()  # another process created it meanwhile: adopt it
+                if found is None:
+                    raise
+                return found, False

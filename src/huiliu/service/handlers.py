@@ -36,7 +36,16 @@ CALLBACK_TOPIC = "oa.event"
 
 CROSSWALK_ACTIONS: Mapping[str, tuple[str, str]] = {"kingdee.voucher.create": ("kingdee", "GL_VOUCHER"),
                                                     "tryton.purchase.create": ("tryton", "purchase.purchase")}
-"""Actions that create a document, and the (system, native type) their result is linked under."""
+"""Actions that create a document, and the (system, native type) their result is linked under; besides
+these, every ``<erp>.purchase.create`` and ``<erp>.voucher.create`` (see :func:`document_link`)."""
+
+
+def document_link(action: str) -> tuple[str, str] | None:
+    """The (system, native type) a document made by ``action`` is linked under in the crosswalk, if any."""
+    if action in CROSSWALK_ACTIONS:
+        return CROSSWALK_ACTIONS[action]
+    system, _, rest = action.partition(".")
+    return {"purchase.create": (system, "purchase_order"), "voucher.create": (system, "voucher")}.get(rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +192,7 @@ class EffectHandler:
                                  run_id=entry.run_id, duration_ms=elapsed,
                                  detail={"attempt": attempt, "result": result})
             self.p.outbox.done(conn, entry_id, result)
-            link = CROSSWALK_ACTIONS.get(entry.action)
+            link = document_link(entry.action)
             if link is not None:
                 oa = str(run.context.get("event", {}).get("source") or "dingtalk")
                 self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", oa, case),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import aiohttp
@@ -19,11 +21,9 @@ import nats.errors
 
 from huiliu.bus import DbTransport, DeadLetters, EventLog, Inbox, Outbox
 from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTransport
-from huiliu.connectors import ActionRegistry, HttpClient
+from huiliu.connectors import ActionRegistry, HttpClient, erpnext, kingdee, odoo, sap, tryton, yonyou
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import feishu as feishu_connector
-from huiliu.connectors import kingdee as kingdee_connector
-from huiliu.connectors import tryton as tryton_connector
 from huiliu.connectors import wecom as wecom_connector
 from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.errors import ConfigError, NotFound
@@ -48,11 +48,27 @@ log = logging.getLogger("huiliu.hub")
 TEMPLATES = Path(__file__).resolve().parent.parent / "flows" / "templates"
 """The shipped flow templates."""
 
-SHIPPED_ACTIONS = frozenset({dingtalk_connector.COMMENT_ACTION, dingtalk_connector.CREATE_ACTION,
-                             kingdee_connector.VOUCHER_CREATE,
-                             wecom_connector.APPROVAL_CREATE, feishu_connector.CREATE_ACTION,
-                             tryton_connector.PARTY_ENSURE, tryton_connector.PRODUCT_ENSURE,
-                             tryton_connector.PURCHASE_CREATE, tryton_connector.PURCHASE_READ})
+ERP_CONNECTORS: dict[str, tuple[Callable[[Any, HttpClient], Any], Callable[[ActionRegistry, Any, Any], None]]] = {
+    "kingdee": (kingdee.KingdeeClient, kingdee.register_actions),
+    "tryton": (tryton.TrytonClient, tryton.register_actions),
+    "odoo": (odoo.OdooClient, odoo.register_actions),
+    "erpnext": (erpnext.ErpnextClient, erpnext.register_actions),
+    "yonyou": (yonyou.YonyouClient, yonyou.register_actions),
+    "sap": (sap.SapClient, sap.register_actions),
+}
+"""ERP name (also its settings field) → (client class, action registration). Each is built the same way."""
+
+
+def _action_names(system: str, module: ModuleType) -> set[str]:
+    """A connector's action names: its exported constants whose value is ``<system>.<entity>.<verb>``."""
+    values = (getattr(module, name) for name in module.__all__ if name.isupper())
+    return {v for v in values if isinstance(v, str) and v.startswith(f"{system}.") and v.count(".") >= 2}
+
+
+SHIPPED_ACTIONS = frozenset().union(*(_action_names(name, module) for name, module in (
+    ("dingtalk", dingtalk_connector), ("wecom", wecom_connector), ("feishu", feishu_connector),
+    ("kingdee", kingdee), ("tryton", tryton), ("odoo", odoo), ("erpnext", erpnext), ("yonyou", yonyou),
+    ("sap", sap))))
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -77,7 +93,6 @@ class Hub:
         self.flows: list[Flow] = []
         self._session: aiohttp.ClientSession | None = None
         self.dingtalk: dingtalk_connector.DingTalkClient | None = None
-        self.kingdee: kingdee_connector.KingdeeClient | None = None
         self.callback_codec: dingtalk_connector.CallbackCodec | None = None
         self.wecom: wecom_connector.WeComClient | None = None
         self.wecom_codec: wecom_connector.CallbackCodec | None = None
@@ -140,14 +155,12 @@ class Hub:
             self.feishu_codec = feishu_connector.EventCodec(self.settings.feishu, self.clock)
             feishu_connector.register_actions(self.actions, self.feishu, self.settings.feishu, self.clock)
             self.sources["feishu"] = FeishuSource(self.feishu, self.settings.feishu)
-        if self.settings.kingdee is not None:
-            http = HttpClient("kingdee", self._session, timeout=timeout, observer=observe, clock=self.clock)
-            self.kingdee = kingdee_connector.KingdeeClient(self.settings.kingdee, http)
-            kingdee_connector.register_actions(self.actions, self.kingdee, self.settings.kingdee)
-        if self.settings.tryton is not None:
-            s = self.settings.tryton
-            http = HttpClient("tryton", self._session, timeout=s.timeout, observer=observe, clock=self.clock)
-            tryton_connector.register_actions(self.actions, tryton_connector.TrytonClient(s, http), s)
+        for name, (client_class, register) in ERP_CONNECTORS.items():
+            erp = getattr(self.settings, name)
+            if erp is not None:
+                http = HttpClient(name, self._session, timeout=getattr(erp, "timeout", timeout), observer=observe,
+                                  clock=self.clock)
+                register(self.actions, client_class(erp, http), erp)
         self.flows = self._load_flows()
 
     def _load_flows(self) -> list[Flow]:

@@ -10,10 +10,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from huiliu.bus import RetryPolicy
 from huiliu.connectors.dingtalk import DingTalkSettings
+from huiliu.connectors.erpnext import ErpnextSettings
 from huiliu.connectors.feishu import FeishuSettings
 from huiliu.connectors.kingdee import KingdeeSettings
+from huiliu.connectors.odoo import OdooSettings
+from huiliu.connectors.sap import SapSettings
 from huiliu.connectors.tryton import TrytonSettings
 from huiliu.connectors.wecom import WeComSettings
+from huiliu.connectors.yonyou import YonyouSettings
 from huiliu.i18n import Lang
 
 __all__ = ["CatchUpSettings", "RetrySettings", "Settings"]
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
     feishu: FeishuSettings | None = None
     kingdee: KingdeeSettings | None = None
     tryton: TrytonSettings | None = None
+    odoo: OdooSettings | None = None
+    erpnext: ErpnextSettings | None = None
+    yonyou: YonyouSettings | None = None
+    sap: SapSettings | None = None
     crash_at: list[str] = Field(default_factory=list)
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""
     pause_at: list[str] = Field(default_factory=list)

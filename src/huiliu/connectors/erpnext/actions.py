@@ -26,7 +26,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.erpnext.client import ErpnextClient, Filters
 from huiliu.connectors.erpnext.errors import SYSTEM
 from huiliu.connectors.erpnext.mapping import (
@@ -88,6 +88,7 @@ class ErpnextCatalog:
     """Finds or creates the master data orders need: suppliers, items and units (UOM names are cached)."""
 
     def __init__(self, client: ErpnextClient, settings: ErpnextSettings) -> None:
+        self._once = FindOrCreate()
         self.client = client
         self.settings = settings
         self._units: set[str] = set()
@@ -110,6 +111,13 @@ class ErpnextCatalog:
         return rows[0] if rows else None
 
     async def ensure_party(self, supplier: Supplier) -> dict[str, Any]:
+        """:meth:`_ensure_party` one at a time per supplier; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        key = f"party:{supplier.code or supplier.tax_id or supplier.name}"
+        return await self._once.once(key, lambda: self._ensure_party(supplier))
+
+    async def _ensure_party(self, supplier: Supplier) -> dict[str, Any]:
         """Match the supplier or create it.
 
         Returns:
@@ -147,6 +155,12 @@ class ErpnextCatalog:
                 "name": found.get("supplier_name"), "address": None, "created": created, "matched_by": matched_by}
 
     async def ensure_product(self, item: Item, where: str = "item") -> dict[str, Any]:
+        """:meth:`_ensure_product` one at a time per item; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        return await self._once.once(f"product:{item.code or item.name}", lambda: self._ensure_product(item, where))
+
+    async def _ensure_product(self, item: Item, where: str = "item") -> dict[str, Any]:
         """Match the item or create it.
 
         Returns:

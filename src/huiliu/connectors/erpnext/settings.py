@@ -83,7 +83,8 @@ class ErpnextSettings(BaseModel):
     party_match: tuple[PartyMatch, ...] = (PartyMatch.CODE, PartyMatch.TAX_ID, PartyMatch.NAME)
     product_match: tuple[ProductMatch, ...] = (ProductMatch.CODE,)
     units: dict[str, str] = Field(default_factory=lambda: {
-        "unit": "Nos", "u": "Nos", "pcs": "Nos", "个": "Nos", "件": "Nos", "台": "Nos", "把": "Nos",
+        "unit": "Nos", "u": "Nos", "pcs": "Nos", "个": "Nos", "件": "Nos", "台": "Nos", "把": "Nos", "支": "Nos",
+        "包": "Nos", "盒": "Box",
         "套": "Set", "箱": "Box", "kg": "Kg", "千克": "Kg", "公斤": "Kg", "g": "Gram", "克": "Gram",
         "m": "Meter", "米": "Meter", "l": "Litre", "升": "Litre",
     })

@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.odoo.client import Domain, OdooClient
 from huiliu.connectors.odoo.errors import SYSTEM
 from huiliu.connectors.odoo.mapping import (
@@ -96,6 +96,7 @@ class OdooCatalog:
     """
 
     def __init__(self, client: OdooClient, settings: OdooSettings) -> None:
+        self._once = FindOrCreate()
         self.client = client
         self.settings = settings
         self._units: dict[str, int] = {}
@@ -143,6 +144,13 @@ class OdooCatalog:
         return None
 
     async def ensure_party(self, supplier: Supplier) -> dict[str, Any]:
+        """:meth:`_ensure_party` one at a time per supplier; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        key = f"party:{supplier.code or supplier.tax_id or supplier.name}"
+        return await self._once.once(key, lambda: self._ensure_party(supplier))
+
+    async def _ensure_party(self, supplier: Supplier) -> dict[str, Any]:
         """Match the supplier to a partner or create it.
 
         Returns:
@@ -172,6 +180,12 @@ class OdooCatalog:
         return None
 
     async def ensure_product(self, item: Item, where: str = "item") -> dict[str, Any]:
+        """:meth:`_ensure_product` one at a time per item; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        return await self._once.once(f"product:{item.code or item.name}", lambda: self._ensure_product(item, where))
+
+    async def _ensure_product(self, item: Item, where: str = "item") -> dict[str, Any]:
         """Match the item to a product or create it.
 
         Returns:

@@ -96,7 +96,8 @@ class OdooSettings(BaseModel):
     product_match: tuple[ProductMatch, ...] = (ProductMatch.CODE,)
     units: dict[str, str] = Field(default_factory=lambda: {
         "unit": "Units", "u": "Units", "pcs": "Units", "个": "Units", "件": "Units", "台": "Units",
-        "套": "Units", "把": "Units", "kg": "kg", "千克": "kg", "公斤": "kg", "g": "g", "克": "g",
+        "套": "Units", "把": "Units", "支": "Units", "包": "Units", "盒": "Units", "箱": "Units",
+        "kg": "kg", "千克": "kg", "公斤": "kg", "g": "g", "克": "g",
         "m": "m", "米": "m", "l": "L", "升": "L",
     })
     default_unit: str = "Units"

@@ -24,7 +24,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.sap.client import SapClient, key_path, literal, parse_date
 from huiliu.connectors.sap.errors import SYSTEM
 from huiliu.connectors.sap.mapping import (
@@ -94,6 +94,7 @@ class SapActions:
     """
 
     def __init__(self, client: SapClient, settings: SapSettings) -> None:
+        self._once = FindOrCreate()
         self.client = client
         self.settings = settings
 
@@ -119,6 +120,13 @@ class SapActions:
         return None
 
     async def ensure_party(self, supplier: Supplier) -> dict[str, Any]:
+        """:meth:`_ensure_party` one at a time per supplier; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        key = f"party:{supplier.code or supplier.tax_id or supplier.name}"
+        return await self._once.once(key, lambda: self._ensure_party(supplier))
+
+    async def _ensure_party(self, supplier: Supplier) -> dict[str, Any]:
         """Match or create the supplier: ``{"id", "code", "name", "address", "created", "matched_by"}``."""
         s = self.settings
         found = await self._find_partner(supplier)
@@ -145,6 +153,12 @@ class SapActions:
         return self.settings.default_unit if name is None else self.settings.units.get(name, name)
 
     async def ensure_product(self, item: Item) -> dict[str, Any]:
+        """:meth:`_ensure_product` one at a time per item; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        return await self._once.once(f"product:{item.code or item.name}", lambda: self._ensure_product(item))
+
+    async def _ensure_product(self, item: Item) -> dict[str, Any]:
         """Match (by code) or create the item: ``{"id", "template", "code", "name", "unit", "created",
         "matched_by"}``. Matching by name is not offered: descriptions live in a sub-entity.
         """  # noqa: D205

@@ -115,7 +115,8 @@ class SapSettings(BaseModel):
     product_type: str = "HAWA"
     party_match: tuple[PartyMatch, ...] = (PartyMatch.CODE, PartyMatch.NAME)
     units: dict[str, str] = Field(default_factory=lambda: {
-        "个": "PC", "件": "PC", "pcs": "PC", "台": "PC", "套": "SET", "把": "PC", "千克": "KG", "kg": "KG",
+        "个": "PC", "件": "PC", "pcs": "PC", "台": "PC", "套": "SET", "把": "PC", "支": "PC", "包": "PAK",
+        "箱": "CS", "千克": "KG", "kg": "KG",
         "公斤": "KG", "米": "M", "m": "M"})
     default_unit: str = "PC"
     document_type: str = "SA"

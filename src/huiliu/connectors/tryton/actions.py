@@ -15,12 +15,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.tryton.client import Domain, TrytonClient
 from huiliu.connectors.tryton.errors import SYSTEM
 from huiliu.connectors.tryton.mapping import (
@@ -87,9 +86,7 @@ class TrytonCatalog:
         self.client = client
         self.settings = settings
         self._units: dict[str, int] = {}
-        # One creation at a time per supplier or item key in this process: two approvals naming the same new
-        # supplier must not both create it (across processes, a party's unique code refuses the second).
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._once = FindOrCreate()
         self._currencies: dict[str, int] = {}
         self._currency_codes: dict[int, str] = {}
 
@@ -125,9 +122,6 @@ class TrytonCatalog:
             self._currency_codes[currency_id] = str(row["code"])
         return self._currency_codes[currency_id]
 
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
-
     async def _find_party(self, supplier: Supplier) -> dict[str, Any] | None:
         for way in self.settings.party_match:
             domain: Domain | None = None
@@ -156,19 +150,13 @@ class TrytonCatalog:
         ``address`` is the party's first address (one is added to a matched party that has none), which a
         purchase order needs as its invoice address.
         """
-        async with self._lock(f"party:{supplier.code or supplier.tax_id or supplier.name}"):
-            found = await self._find_party(supplier)
-            created = found is None
-            if found is None:
-                try:
-                    [party_id] = await self.client.create("party.party", [party_values(supplier, self.settings)])
-                except VendorRejected:
-                    found = await self._find_party(supplier)  # another process created it meanwhile: adopt
-                    if found is None:
-                        raise
-                    created = False
-                else:
-                    [found] = await self.client.read("party.party", [party_id], ["code", "name", "addresses"])
+        async def create() -> dict[str, Any]:
+            [party_id] = await self.client.create("party.party", [party_values(supplier, self.settings)])
+            [made] = await self.client.read("party.party", [party_id], ["code", "name", "addresses"])
+            return dict(made)
+
+        found, created = await self._once.ensure(f"party:{supplier.code or supplier.tax_id or supplier.name}",
+                                                 lambda: self._find_party(supplier), create)
         addresses = list(found.get("addresses") or [])
         if not addresses:
             addresses = await self.client.create("party.address", [{"party": found["id"]}])
@@ -196,23 +184,15 @@ class TrytonCatalog:
             ``{"id", "template", "code", "name", "unit", "created"}``; ``unit`` is the ``product.uom`` id for
             order lines: the OA's unit when it names one, else the product's purchase unit.
         """
-        async with self._lock(f"product:{item.code or item.name}"):
-            found = await self._find_product(item)
-            created = found is None
-            if found is None:
-                uom = await self.unit(item.unit, f"{where}.unit")
-                try:
-                    [template_id] = await self.client.create("product.template",
-                                                             [product_values(item, uom, self.settings)])
-                except VendorRejected:
-                    found = await self._find_product(item)  # created by another process meanwhile: adopt
-                    if found is None:
-                        raise
-                    created = False
-                else:
-                    rows = await self.client.search_read("product.product", [["template", "=", template_id]],
-                                                         ["code", "template"], limit=1, order=_OLDEST)
-                    found = rows[0]
+        async def create() -> dict[str, Any]:
+            uom = await self.unit(item.unit, f"{where}.unit")
+            [template_id] = await self.client.create("product.template", [product_values(item, uom, self.settings)])
+            rows = await self.client.search_read("product.product", [["template", "=", template_id]],
+                                                 ["code", "template"], limit=1, order=_OLDEST)
+            return dict(rows[0])
+
+        found, created = await self._once.ensure(f"product:{item.code or item.name}",
+                                                 lambda: self._find_product(item), create)
         [template] = await self.client.read("product.template", [found["template"]], ["name", "purchase_uom"])
         unit = (await self.unit(item.unit, f"{where}.unit") if item.unit is not None
                 else int(template["purchase_uom"]))

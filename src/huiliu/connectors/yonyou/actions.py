@@ -30,7 +30,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from huiliu.connectors.base import ActionContext, ActionRegistry
+from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.yonyou.client import YonyouClient
 from huiliu.connectors.yonyou.errors import SYSTEM, is_duplicate
 from huiliu.connectors.yonyou.mapping import (
@@ -108,6 +108,7 @@ class YonyouCatalog:
     """
 
     def __init__(self, client: YonyouClient, settings: YonyouSettings) -> None:
+        self._once = FindOrCreate()
         self.client = client
         self.settings = settings
 
@@ -136,6 +137,13 @@ class YonyouCatalog:
         return None
 
     async def ensure_party(self, supplier: Supplier) -> dict[str, Any]:
+        """:meth:`_ensure_party` one at a time per supplier; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        key = f"party:{supplier.code or supplier.tax_id or supplier.name}"
+        return await self._once.once(key, lambda: self._ensure_party(supplier))
+
+    async def _ensure_party(self, supplier: Supplier) -> dict[str, Any]:
         """Match the supplier to a vendor or save it; ``{"id", "code", "name", "address", "created", "matched_by"}``."""
         found = await self._find_vendor(supplier)
         created = found is None
@@ -163,6 +171,12 @@ class YonyouCatalog:
         return None
 
     async def ensure_product(self, item: Item) -> dict[str, Any]:
+        """:meth:`_ensure_product` one at a time per item; a create refused because another process made it meanwhile
+        finds it on the second run.
+        """  # noqa: D205
+        return await self._once.once(f"product:{item.code or item.name}", lambda: self._ensure_product(item))
+
+    async def _ensure_product(self, item: Item) -> dict[str, Any]:
         """Match the item to a material or save it.
 
         Returns:

@@ -167,7 +167,8 @@ class YonyouSettings(BaseModel):
     party_match: tuple[PartyMatch, ...] = (PartyMatch.CODE, PartyMatch.TAX_IDENTIFIER, PartyMatch.NAME)
     product_match: tuple[ProductMatch, ...] = (ProductMatch.CODE,)
     units: dict[str, str] = Field(default_factory=lambda: {
-        "个": "PCS", "件": "PCS", "pcs": "PCS", "台": "TAI", "套": "TAO", "把": "BA", "千克": "KG", "kg": "KG",
+        "个": "PCS", "件": "PCS", "pcs": "PCS", "台": "TAI", "套": "TAO", "把": "BA", "支": "ZHI", "包": "BAO",
+        "箱": "XIANG", "千克": "KG", "kg": "KG",
         "公斤": "KG", "米": "M", "m": "M"})
     default_unit: str = "PCS"
     product_class: str = "01"
