@@ -3,7 +3,9 @@
 Owns: token caching and refresh (``expire − token_refresh_margin``, one refresh at a time however many
 calls wait), the ``Authorization: Bearer`` header, refresh-and-retry-once on an invalid token, the
 request/response field names of contracts §3.2, paging instance codes over a time range, the
-deterministic create ``uuid`` and the search for the instance that holds one. Does not own: error codes
+deterministic create ``uuid`` and the search for the instance that holds one; and the directory reads
+(contact v3 department children and users by department, paged), which are unconfirmed (not in
+shared/contracts) and whose paths are settings. Does not own: error codes
 (``errors.py``), turning payloads into canonical objects (``mapping.py``).
 """
 
@@ -143,6 +145,59 @@ class FeishuClient:
                 continue
             return expect_data(reply, operation)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def list_child_departments(self, dept_id: str, page_token: str | None = None
+                                     ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the direct children of ``dept_id`` (``0`` is the root) and the next page token.
+
+        ``GET departments/:department_id/children`` of contact v3, ids of ``directory_department_id_type``;
+        raw items ``{department_id, open_department_id, name, parent_department_id}``. Unconfirmed (not in
+        shared/contracts).
+        """
+        operation = "department_children"
+        path = self.settings.department_children_path.format(department_id=quote(dept_id, safe=""))
+        data = await self._call("GET", path, operation, params=self._directory_params(page_token))
+        return self._directory_page(data, operation)
+
+    async def list_users(self, dept_id: str, page_token: str | None = None) -> tuple[list[dict[str, Any]],
+                                                                                      str | None]:
+        """One page of the people directly in ``dept_id`` and the next page token.
+
+        ``GET users/find_by_department`` of contact v3 with ``user_id_type=user_id``; raw items ``{user_id,
+        open_id, name, employee_no, department_ids, status, orders}``. Unconfirmed (not in shared/contracts).
+        """
+        operation = "find_by_department"
+        params = {"department_id": dept_id, "user_id_type": "user_id", **self._directory_params(page_token)}
+        data = await self._call("GET", self.settings.users_by_department_path, operation, params=params)
+        return self._directory_page(data, operation)
+
+    def _directory_params(self, page_token: str | None) -> dict[str, str]:
+        params = {"department_id_type": self.settings.directory_department_id_type,
+                  "page_size": str(self.settings.directory_page_size)}
+        if page_token:
+            params["page_token"] = page_token
+        return params
+
+    @staticmethod
+    def _directory_page(data: dict[str, Any], operation: str) -> tuple[list[dict[str, Any]], str | None]:
+        items = data.get("items")
+        if items is None:
+            items = []  # Feishu leaves ``items`` out of an empty page
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise VendorRejected(t("飞书通讯录应答的 data.items 不是对象数组",
+                                   "Feishu directory reply's data.items is not a list of objects"),
+                                 system=SYSTEM, operation=operation,
+                                 fix=t("通讯录接口未经契约核实；检查设置中的接口路径，并附上原始应答报告问题",
+                                       "the directory API is not in the verified contracts: check the endpoint "
+                                       "paths in the settings and report it with the raw reply"))
+        token = data.get("page_token")
+        if data.get("has_more") is not True:
+            return items, None
+        if not token:  # stopping here would read part of the directory as if it were all of it
+            raise VendorRejected(t("飞书通讯录应答 has_more 为真却没有 page_token",
+                                   "Feishu directory reply has has_more but no page_token"),
+                                 system=SYSTEM, operation=operation)
+        return items, str(token)
 
     async def get_instance(self, instance_code: str, *, locale: str | None = None,
                            user_id: str | None = None) -> dict[str, Any]:

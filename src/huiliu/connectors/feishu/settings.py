@@ -66,6 +66,20 @@ class FeishuSettings(BaseModel):
         adopt_lookback: how far back to search for the instance that holds a uuid after a 60012 refusal.
         ambiguous_wait: seconds a retry waits after a create that got no answer.
         user_id_type: ``user_id_type`` sent with get and create (``open_id``, ``user_id``, ``union_id``).
+        directory_root_id: the department the directory is read from (``0`` is the tenant's root).
+        department_children_path: the endpoint listing a department's children, with ``{department_id}``
+            in it (contact v3 ``departments/:department_id/children``). Unconfirmed (not in shared/contracts):
+            the shape follows Feishu's public documentation.
+        users_by_department_path: the endpoint listing the people directly in a department (contact v3
+            ``users/find_by_department``). Unconfirmed (not in shared/contracts).
+        directory_department_id_type: the ``department_id_type`` of directory calls, so the id type of
+            ``OrgUnit.native_id`` and ``OrgUser.department_ids``: ``department_id`` (the custom id, which
+            approvals carry as ``department_id``) or ``open_department_id``.
+        directory_page_size: ``page_size`` of directory calls; Feishu documents at most 50.
+        dept_code_field: the department field kept as ``OrgUnit.code`` (a code the company keeps in Feishu,
+            e.g. the ERP's number set as the custom ``department_id``); ``None`` for none.
+        employee_number_field: the user field holding the employee number (工号), ``employee_no``; never
+            the mobile or e-mail.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -91,11 +105,25 @@ class FeishuSettings(BaseModel):
     adopt_lookback: timedelta = timedelta(days=7)
     ambiguous_wait: float = Field(default=5.0, ge=0)
     user_id_type: Literal["open_id", "user_id", "union_id"] = "open_id"
+    directory_root_id: str = Field(default="0", min_length=1)
+    department_children_path: str = "/open-apis/contact/v3/departments/{department_id}/children"
+    users_by_department_path: str = "/open-apis/contact/v3/users/find_by_department"
+    directory_department_id_type: Literal["department_id", "open_department_id"] = "department_id"
+    directory_page_size: int = Field(default=50, ge=1, le=50)
+    dept_code_field: str | None = "department_id"
+    employee_number_field: str = Field(default="employee_no", min_length=1)
 
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("department_children_path")
+    @classmethod
+    def _names_the_department(cls, value: str) -> str:
+        if "{department_id}" not in value:
+            raise ValueError("department_children_path must contain {department_id}")
+        return value
 
     @field_validator("list_max_span")
     @classmethod

@@ -5,8 +5,9 @@ dedupe → 60012, get, list by time), the definition subscription gate, v1 ``app
 their encrypted, signed delivery and retries, the ``url_verification`` handshake, the create limit and
 fault injection per request, and business helpers (:meth:`FeishuSandbox.start_claim`,
 :meth:`~FeishuSandbox.approve`, :meth:`~FeishuSandbox.reject`, :meth:`~FeishuSandbox.cancel`,
-:meth:`~FeishuSandbox.revert`). Does not own: the hub's side — ``huiliu.connectors.feishu`` is tested
-against this sandbox and must not be imported here.
+:meth:`~FeishuSandbox.revert`), and the directory (通讯录, contact v3 department children and users by
+department, :mod:`.directory`; not in the contract, so its shape is unconfirmed). Does not own: the hub's
+side — ``huiliu.connectors.feishu`` is tested against this sandbox and must not be imported here.
 
 Handlers do dictionary work only. Business methods and handlers must run on the loop that serves the app;
 from another thread use ``SandboxServer.run_coroutine``.
@@ -22,6 +23,7 @@ from huiliu.sandbox.feishu.app import (
     FeishuSandbox,
 )
 from huiliu.sandbox.feishu.callbacks import DeliveryStats, seal
+from huiliu.sandbox.feishu.directory import OrgDirectory
 from huiliu.sandbox.feishu.state import BAD_PARAMS_CODE, BAD_SECRET_CODE, DUPLICATE_UUID_CODE, NOT_FOUND_CODE
 
 __all__ = [
@@ -37,5 +39,6 @@ __all__ = [
     "RATE_LIMIT_CODE",
     "DeliveryStats",
     "FeishuSandbox",
+    "OrgDirectory",
     "seal",
 ]

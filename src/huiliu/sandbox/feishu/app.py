@@ -25,6 +25,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.feishu.callbacks import EventDelivery
+from huiliu.sandbox.feishu.directory import OrgDirectory
 from huiliu.sandbox.feishu.state import TenantState, _ApiError, _Definition, _dumps, _Instance
 
 __all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PURCHASE_APPROVAL_CODE",
@@ -131,6 +132,8 @@ class FeishuSandbox(TenantState, EventDelivery):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.directory = OrgDirectory(company)
+        """The organisation (通讯录) the contact v3 routes list."""
         self.define_approval(CLAIM_APPROVAL_CODE, "费用报销", CLAIM_WIDGETS)
         self.define_approval(PURCHASE_APPROVAL_CODE, "采购申请", PURCHASE_WIDGETS)
         self.app = self._build_app()
@@ -145,6 +148,8 @@ class FeishuSandbox(TenantState, EventDelivery):
             ("GET", "/open-apis/approval/v4/instances", "list_instances"),
             ("GET", "/open-apis/approval/v4/instances/{instance_id}", "get_instance"),
             ("POST", "/open-apis/approval/v4/approvals/{approval_code}/subscribe", "subscribe"),
+            ("GET", "/open-apis/contact/v3/departments/{department_id}/children", "department_children"),
+            ("GET", "/open-apis/contact/v3/users/find_by_department", "find_by_department"),
         ]
         for method, path, operation in routes:
             app.router.add_route(method, path, self._handler(operation))
@@ -240,6 +245,10 @@ class FeishuSandbox(TenantState, EventDelivery):
             data = self._instance(request.match_info["instance_id"]).as_data()
         elif operation == "list_instances":
             data = self._list_codes(request.query)
+        elif operation == "department_children":
+            data = self.directory.children(request.match_info["department_id"], request.query)
+        elif operation == "find_by_department":
+            data = self.directory.find_by_department(request.query)
         else:
             self.subscribe_approval(request.match_info["approval_code"])
             data = {}
