@@ -34,16 +34,15 @@ from huiliu.connectors.erpnext.mapping import (
     PurchaseRequisition,
     Supplier,
     from_site_time,
-    item_from_json,
     item_values,
     purchase_values,
     requisition_from_json,
-    supplier_from_json,
     supplier_values,
     to_money,
     to_site_time,
 )
 from huiliu.connectors.erpnext.settings import ErpnextSettings, PartyMatch, ProductMatch
+from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
 from huiliu.i18n import t
 
@@ -74,14 +73,6 @@ CHANGES_SINCE = "erpnext.changes.since"
 _PO = "Purchase Order"
 _OLDEST = "creation asc"
 _DUPLICATES = frozenset({"DuplicateEntryError", "UniqueValidationError"})
-
-
-def _mapping(request: Mapping[str, Any], key: str, action: str) -> Mapping[str, Any]:
-    value = request.get(key)
-    if not isinstance(value, Mapping):
-        raise MappingError(t(f"请求缺少 {key} 对象", f"the request has no {key} object"), where=f"{action}.{key}",
-                           fix=t(f"流程应传入 {{\"{key}\": {{…}}}}", f"the flow must pass {{\"{key}\": {{…}}}}"))
-    return value
 
 
 class ErpnextCatalog:
@@ -195,34 +186,6 @@ class ErpnextCatalog:
                 "name": found.get("item_name"), "unit": unit, "created": created, "matched_by": matched_by}
 
 
-class PartyEnsure:
-    """The ``erpnext.party.ensure`` action.
-
-    Request ``{"supplier": {…}}``; result as :meth:`ErpnextCatalog.ensure_party`.
-    """
-
-    def __init__(self, catalog: ErpnextCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the supplier. Safe to retry."""
-        return await self.catalog.ensure_party(supplier_from_json(_mapping(request, "supplier", PARTY_ENSURE)))
-
-
-class ProductEnsure:
-    """The ``erpnext.product.ensure`` action.
-
-    Request ``{"item": {…}}``; result as :meth:`ErpnextCatalog.ensure_product`.
-    """
-
-    def __init__(self, catalog: ErpnextCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the item. Safe to retry."""
-        return await self.catalog.ensure_product(item_from_json(_mapping(request, "item", PRODUCT_ENSURE)))
-
-
 class _Orders:
     """What the purchase actions share: finding an order by name or reference."""
 
@@ -275,7 +238,7 @@ class PurchaseCreate(_Orders):
 
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Create (or adopt) the purchase order, then submit it."""
-        requisition = requisition_from_json(_mapping(request, "requisition", PURCHASE_CREATE))
+        requisition = requisition_from_json(request_part(request, "requisition", PURCHASE_CREATE))
         found = await self.find(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         if found is None:
@@ -483,8 +446,8 @@ def _since(value: Any) -> datetime:
 def register_actions(registry: ActionRegistry, client: ErpnextClient, settings: ErpnextSettings) -> None:
     """Register the ERPNext actions: party and product ensure, purchase create / read / reverse, changes since."""
     catalog = ErpnextCatalog(client, settings)
-    registry.register(PARTY_ENSURE, PartyEnsure(catalog))
-    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog))
+    registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
+    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
     registry.register(PURCHASE_READ, PurchaseRead(client, settings))
     registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings))

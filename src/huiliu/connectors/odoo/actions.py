@@ -32,19 +32,18 @@ from huiliu.connectors.odoo.mapping import (
     PurchaseRequisition,
     Supplier,
     from_odoo_datetime,
-    item_from_json,
     many2one_id,
     many2one_name,
     partner_values,
     product_values,
     purchase_values,
     requisition_from_json,
-    supplier_from_json,
     text,
     to_money,
     to_odoo_datetime,
 )
 from huiliu.connectors.odoo.settings import OdooSettings, PartyMatch, ProductMatch
+from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
 from huiliu.i18n import t
 
@@ -79,14 +78,6 @@ _LINE_FIELDS = ("product_id", "name", "product_qty", "price_unit", "price_subtot
 _BILL_FIELDS = ("name", "state", "move_type", "invoice_date", "currency_id", "amount_untaxed", "amount_tax",
                 "amount_total")
 _OLDEST = "id asc"
-
-
-def _mapping(request: Mapping[str, Any], key: str, action: str) -> Mapping[str, Any]:
-    value = request.get(key)
-    if not isinstance(value, Mapping):
-        raise MappingError(t(f"请求缺少 {key} 对象", f"the request has no {key} object"), where=f"{action}.{key}",
-                           fix=t(f"流程应传入 {{\"{key}\": {{…}}}}", f"the flow must pass {{\"{key}\": {{…}}}}"))
-    return value
 
 
 class OdooCatalog:
@@ -208,36 +199,6 @@ class OdooCatalog:
 _PRODUCT_FIELDS = ["default_code", "name", "product_tmpl_id", "uom_id", "uom_po_id"]
 
 
-class PartyEnsure:
-    """The ``odoo.party.ensure`` action.
-
-    Request: ``{"supplier": {"name", "code"?, "tax_id"?, "address"?}}``. Result: ``{"id", "code", "name",
-    "address", "created", "matched_by"}``; ``created`` is false when an existing partner was matched.
-    """
-
-    def __init__(self, catalog: OdooCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the supplier. Safe to retry: a partner made by a lost attempt is matched."""
-        return await self.catalog.ensure_party(supplier_from_json(_mapping(request, "supplier", PARTY_ENSURE)))
-
-
-class ProductEnsure:
-    """The ``odoo.product.ensure`` action.
-
-    Request: ``{"item": {"name", "code"?, "unit"?}}``. Result: ``{"id", "template", "code", "name", "unit",
-    "created", "matched_by"}``.
-    """
-
-    def __init__(self, catalog: OdooCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the item. Safe to retry: a product made by a lost attempt is matched."""
-        return await self.catalog.ensure_product(item_from_json(_mapping(request, "item", PRODUCT_ENSURE)))
-
-
 class _Orders:
     """What the purchase actions share: finding an order by id or reference, and its not-found error."""
 
@@ -293,7 +254,7 @@ class PurchaseCreate(_Orders):
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Create (or adopt) the purchase order, then confirm it."""
         # Map before touching Odoo: a malformed requisition fails without any call.
-        requisition = requisition_from_json(_mapping(request, "requisition", PURCHASE_CREATE))
+        requisition = requisition_from_json(request_part(request, "requisition", PURCHASE_CREATE))
         found = await self.find(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         order_id = int(found["id"]) if found is not None else await self._create(requisition, ctx.reference)
@@ -510,8 +471,8 @@ def _page(request: Mapping[str, Any], default: int, action: str) -> tuple[int, i
 def register_actions(registry: ActionRegistry, client: OdooClient, settings: OdooSettings) -> None:
     """Register the Odoo actions: party and product ensure, purchase create / read / reverse, changes since."""
     catalog = OdooCatalog(client, settings)
-    registry.register(PARTY_ENSURE, PartyEnsure(catalog))
-    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog))
+    registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
+    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
     registry.register(PURCHASE_READ, PurchaseRead(client, settings))
     registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings))

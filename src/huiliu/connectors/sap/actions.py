@@ -25,19 +25,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.sap.client import SapClient, key_path, literal, parse_date
 from huiliu.connectors.sap.errors import SYSTEM
 from huiliu.connectors.sap.mapping import (
     Item,
     Supplier,
-    item_from_json,
     journal_entry_values,
     partner_values,
     product_values,
     purchase_order_values,
     requisition_from_json,
     short_reference,
-    supplier_from_json,
     voucher_from_json,
 )
 from huiliu.connectors.sap.settings import PartyMatch, SapSettings
@@ -68,14 +67,6 @@ CHANGES_SINCE = "sap.changes.since"
 STATES: dict[str, str] = {"01": "draft", "02": "approved", "03": "approving", "05": "approved", "08": "rejected"}
 """``PurchasingProcessingStatus`` → the hub's state word (unconfirmed values)."""
 _FEN = Decimal("0.01")
-
-
-def _mapping(request: Mapping[str, Any], key: str, action: str) -> Mapping[str, Any]:
-    value = request.get(key)
-    if not isinstance(value, Mapping):
-        raise MappingError(t(f"请求缺少 {key} 对象", f"the request has no {key} object"), where=f"{action}.{key}",
-                           fix=t(f"流程应传入 {{\"{key}\": {{…}}}}", f"the flow must pass {{\"{key}\": {{…}}}}"))
-    return value
 
 
 def _ambiguous(what: str, operation: str, wait: float, exc: NoReply) -> AmbiguousOutcome:
@@ -217,7 +208,7 @@ class SapActions:
         SAP's pricing, not read here).
         """  # noqa: D205
         s = self.settings
-        requisition = requisition_from_json(_mapping(request, "requisition", PURCHASE_CREATE))
+        requisition = requisition_from_json(request_part(request, "requisition", PURCHASE_CREATE))
         found = await self.find_order(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         if found is None:
@@ -309,7 +300,7 @@ class SapActions:
     async def voucher_create(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """``sap.voucher.create``: ``{"voucher"}`` → ``{"id", "number", "status", "adopted"}``."""
         s = self.settings
-        voucher = voucher_from_json(_mapping(request, "voucher", VOUCHER_CREATE))
+        voucher = voucher_from_json(request_part(request, "voucher", VOUCHER_CREATE))
         body = journal_entry_values(voucher, ctx.reference, s)
         found = await self.find_entry(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
@@ -356,20 +347,12 @@ class SapActions:
                       "modified": parse_date(r.get("LastChangeDateTime"))} for r in rows[:limit]]
         return {"documents": documents, "next_cursor": str(int(cursor) + limit) if more else None}
 
-    async def party_ensure(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """``sap.party.ensure``: ``{"supplier"}`` → see :meth:`ensure_party`."""
-        return await self.ensure_party(supplier_from_json(_mapping(request, "supplier", PARTY_ENSURE)))
-
-    async def product_ensure(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """``sap.product.ensure``: ``{"item"}`` → see :meth:`ensure_product`."""
-        return await self.ensure_product(item_from_json(_mapping(request, "item", PRODUCT_ENSURE)))
-
 
 def register_actions(registry: ActionRegistry, client: SapClient, settings: SapSettings) -> None:
     """Register the SAP actions."""
     actions = SapActions(client, settings)
-    registry.register(PARTY_ENSURE, actions.party_ensure)
-    registry.register(PRODUCT_ENSURE, actions.product_ensure)
+    registry.register(PARTY_ENSURE, PartyEnsure(actions, PARTY_ENSURE))
+    registry.register(PRODUCT_ENSURE, ProductEnsure(actions, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, actions.purchase_create)
     registry.register(PURCHASE_READ, actions.purchase_read)
     registry.register(PURCHASE_REVERSE, actions.purchase_reverse)

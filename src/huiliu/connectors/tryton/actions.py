@@ -20,18 +20,17 @@ from decimal import Decimal
 from typing import Any
 
 from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.tryton.client import Domain, TrytonClient
 from huiliu.connectors.tryton.errors import SYSTEM
 from huiliu.connectors.tryton.mapping import (
     Item,
     PurchaseRequisition,
     Supplier,
-    item_from_json,
     party_values,
     product_values,
     purchase_values,
     requisition_from_json,
-    supplier_from_json,
     to_money,
 )
 from huiliu.connectors.tryton.settings import PartyMatch, ProductMatch, TrytonSettings
@@ -62,14 +61,6 @@ _PURCHASE_FIELDS = ("number", "state", "invoice_state", "shipment_state", "party
 _INVOICE_FIELDS = ("number", "state", "type", "invoice_date", "currency", "untaxed_amount", "tax_amount",
                    "total_amount", "reference")
 _OLDEST = (("id", "ASC"),)
-
-
-def _mapping(request: Mapping[str, Any], key: str, action: str) -> Mapping[str, Any]:
-    value = request.get(key)
-    if not isinstance(value, Mapping):
-        raise MappingError(t(f"请求缺少 {key} 对象", f"the request has no {key} object"), where=f"{action}.{key}",
-                           fix=t(f"流程应传入 {{\"{key}\": {{…}}}}", f"the flow must pass {{\"{key}\": {{…}}}}"))
-    return value
 
 
 class TrytonCatalog:
@@ -200,36 +191,6 @@ class TrytonCatalog:
                 "name": template["name"], "unit": unit, "created": created, "matched_by": found.get("matched_by")}
 
 
-class PartyEnsure:
-    """The ``tryton.party.ensure`` action.
-
-    Request: ``{"supplier": {"name", "code"?, "tax_id"?, "address"?}}``. Result: ``{"id", "code", "name",
-    "address", "created", "matched_by"}``; ``created`` is false when an existing party was matched.
-    """
-
-    def __init__(self, catalog: TrytonCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the supplier. Safe to retry: a party made by a lost attempt is matched."""
-        return await self.catalog.ensure_party(supplier_from_json(_mapping(request, "supplier", PARTY_ENSURE)))
-
-
-class ProductEnsure:
-    """The ``tryton.product.ensure`` action.
-
-    Request: ``{"item": {"name", "code"?, "unit"?}}``. Result: ``{"id", "template", "code", "name", "unit",
-    "created", "matched_by"}``.
-    """
-
-    def __init__(self, catalog: TrytonCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or create the item. Safe to retry: a product made by a lost attempt is matched."""
-        return await self.catalog.ensure_product(item_from_json(_mapping(request, "item", PRODUCT_ENSURE)))
-
-
 class PurchaseCreate:
     """The ``tryton.purchase.create`` action.
 
@@ -261,7 +222,7 @@ class PurchaseCreate:
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Create (or adopt) the purchase order, then quote and confirm it."""
         # Map before touching Tryton: a malformed requisition fails without any call.
-        requisition = requisition_from_json(_mapping(request, "requisition", PURCHASE_CREATE))
+        requisition = requisition_from_json(request_part(request, "requisition", PURCHASE_CREATE))
         found = await self.find(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         purchase_id = found["id"] if found is not None else await self._create(requisition, ctx.reference)
@@ -413,8 +374,8 @@ class PurchaseRead:
 def register_actions(registry: ActionRegistry, client: TrytonClient, settings: TrytonSettings) -> None:
     """Register the Tryton actions: party and product ensure, purchase create and read."""
     catalog = TrytonCatalog(client, settings)
-    registry.register(PARTY_ENSURE, PartyEnsure(catalog))
-    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog))
+    registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
+    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
     registry.register(PURCHASE_READ, PurchaseRead(client, settings, catalog))
 

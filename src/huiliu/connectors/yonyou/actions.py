@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.yonyou.client import YonyouClient
 from huiliu.connectors.yonyou.errors import SYSTEM, is_duplicate
 from huiliu.connectors.yonyou.mapping import (
@@ -38,12 +39,10 @@ from huiliu.connectors.yonyou.mapping import (
     PurchaseRequisition,
     Supplier,
     format_time,
-    item_from_json,
     parse_time,
     product_values,
     purchase_order_values,
     requisition_from_json,
-    supplier_from_json,
     to_money,
     vendor_values,
     voucher_from_json,
@@ -84,14 +83,6 @@ CHANGES_SINCE = "yonyou.changes.since"
 _DRAFT, _APPROVED, _CLOSED, _APPROVING = "0", "1", "2", "3"
 STATES: dict[str, str] = {_DRAFT: "draft", _APPROVED: "approved", _CLOSED: "closed", _APPROVING: "approving"}
 """Yonyou purchase order ``status`` → the hub's state word (unconfirmed values)."""
-
-
-def _mapping(request: Mapping[str, Any], key: str, action: str) -> Mapping[str, Any]:
-    value = request.get(key)
-    if not isinstance(value, Mapping):
-        raise MappingError(t(f"请求缺少 {key} 对象", f"the request has no {key} object"), where=f"{action}.{key}",
-                           fix=t(f"流程应传入 {{\"{key}\": {{…}}}}", f"the flow must pass {{\"{key}\": {{…}}}}"))
-    return value
 
 
 def derived_code(prefix: str, name: str) -> str:
@@ -206,36 +197,6 @@ def _id_of(saved: Any) -> Any:
     return saved
 
 
-class PartyEnsure:
-    """The ``yonyou.party.ensure`` action.
-
-    Request: ``{"supplier": {"name", "code"?, "tax_id"?, "address"?}}``. Result: ``{"id", "code", "name",
-    "address", "created", "matched_by"}``; ``created`` is false when an existing vendor was matched.
-    """
-
-    def __init__(self, catalog: YonyouCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or save the supplier. Safe to retry."""
-        return await self.catalog.ensure_party(supplier_from_json(_mapping(request, "supplier", PARTY_ENSURE)))
-
-
-class ProductEnsure:
-    """The ``yonyou.product.ensure`` action.
-
-    Request: ``{"item": {"name", "code"?, "unit"?}}``. Result: ``{"id", "template", "code", "name", "unit",
-    "created", "matched_by"}``.
-    """
-
-    def __init__(self, catalog: YonyouCatalog) -> None:
-        self.catalog = catalog
-
-    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
-        """Match or save the item. Safe to retry."""
-        return await self.catalog.ensure_product(item_from_json(_mapping(request, "item", PRODUCT_ENSURE)))
-
-
 class _Orders:
     """Reading purchase orders, shared by the purchase actions."""
 
@@ -303,7 +264,7 @@ class PurchaseCreate(_Orders):
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Save (or adopt) the purchase order, then submit and audit it."""
         # Map before touching Yonyou: a malformed requisition fails without any call.
-        requisition = requisition_from_json(_mapping(request, "requisition", PURCHASE_CREATE))
+        requisition = requisition_from_json(request_part(request, "requisition", PURCHASE_CREATE))
         found = await self.find(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         order_id = found["id"] if found is not None else None
@@ -463,7 +424,7 @@ class VoucherCreate:
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Add (or adopt) the voucher."""
         # Map before touching Yonyou: a malformed or unbalanced voucher fails without any call.
-        voucher = voucher_from_json(_mapping(request, "voucher", VOUCHER_CREATE))
+        voucher = voucher_from_json(request_part(request, "voucher", VOUCHER_CREATE))
         body = voucher_values(voucher, ctx.reference, self.settings)
         can_find = self.settings.voucher_description_reference
         found = await self.find(ctx.reference, voucher.date) if ctx.attempt > 1 and can_find else None
@@ -549,8 +510,8 @@ def _cursor(request: Mapping[str, Any], action: str) -> int:
 def register_actions(registry: ActionRegistry, client: YonyouClient, settings: YonyouSettings) -> None:
     """Register the Yonyou actions."""
     catalog = YonyouCatalog(client, settings)
-    registry.register(PARTY_ENSURE, PartyEnsure(catalog))
-    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog))
+    registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
+    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
     registry.register(PURCHASE_READ, PurchaseRead(client, settings, catalog))
     registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings, catalog))
