@@ -37,6 +37,9 @@ def test_demo_runs_and_prints_a_summary_that_adds_up(tmp_path: Path) -> None:
     approved = int(wecom.stdout.split("通过 ")[1].split(" ")[0])
     line = next(line for line in wecom.stdout.splitlines() if "已审核凭证" in line)
     assert int(line.split()[-1]) == approved
+    no_oa = run("directory", "sync", "--oa", "weaver", cwd=tmp_path)
+    assert no_oa.returncode == 2
+    assert "无法同步 weaver 的通讯录" in no_oa.stderr
     unknown = run("demo", "--oa", "weaver", cwd=tmp_path)
     assert unknown.returncode == 2
     assert "未知的 OA：weaver" in unknown.stderr and "dingtalk、wecom、feishu" in unknown.stderr

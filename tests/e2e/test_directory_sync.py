@@ -73,3 +73,25 @@ async def test_a_directory_read_that_fails_changes_nothing(make_stack: Callable[
             active = conn.execute(select(employees.c.active).where(
                 employees.c.number == stack.company.employees[0].number)).scalar_one()
         assert active is True  # a half-read directory must never make everyone "leave"
+
+
+@pytest.mark.parametrize("oa", ["wecom", "feishu"])
+async def test_wecom_and_feishu_directories_sync_through_the_hub(make_stack: Callable[..., DemoStack],
+                                                                  oa: str) -> None:
+    async with make_stack(seed=31, oa=oa, worker=False) as stack:
+        hub = stack.hub
+        assert hub is not None
+        first = await hub.sync_directory(oa)
+        assert first.problems == [] and len(first.users_joined) == len(stack.company.employees)
+        side = stack.wecom or stack.feishu
+        assert side is not None
+        leaver = stack.company.employees[5]
+        assert leaver.oa_user_id is not None
+        side.directory.leave(leaver.oa_user_id)
+        second = await hub.sync_directory(oa)
+        assert second.users_left == [leaver.oa_user_id] and second.changes == 1
+        with hub.db.read() as conn:
+            active = conn.execute(select(employees.c.active).where(employees.c.number == leaver.number)).scalar_one()
+            link = conn.execute(select(crosswalk.c.golden_id).where(
+                crosswalk.c.system == oa, crosswalk.c.native_id == leaver.oa_user_id)).scalar_one()
+        assert active is False and link == leaver.number

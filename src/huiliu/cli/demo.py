@@ -148,7 +148,8 @@ class DemoStack:
         if self.wecom is not None and self._oa_srv is not None:
             extra["wecom"] = WeComSettings(base_url=self._oa_srv.url, corp_id=self.wecom.corp_id,
                                            corp_secret=self._oa_secret, agent_id=self.wecom.agent_id,
-                                           callback_token=token, encoding_aes_key=aes_key)
+                                           callback_token=token, encoding_aes_key=aes_key,
+                                           employee_number_field="extattr:工号")
         if self.feishu is not None and self._oa_srv is not None:
             extra["feishu"] = FeishuSettings(base_url=self._oa_srv.url, app_id=self.feishu.app_id,
                                              app_secret=self._oa_secret, verification_token=token,

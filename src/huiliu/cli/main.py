@@ -224,7 +224,7 @@ async def _redrive(settings: Settings, flow_id: str, since: datetime, until: dat
 
 @directory_app.command("sync")
 def directory_sync(
-    oa: Annotated[str, typer.Option(help="OA：dingtalk / the OA whose directory to read")] = "dingtalk",
+    oa: Annotated[str, typer.Option(help="OA：dingtalk | wecom | feishu / whose directory")] = "dingtalk",
 ) -> None:
     """从 OA 同步部门与人员到汇流（增量：只写变化）/ sync departments and people from an OA."""
     try:

@@ -249,6 +249,7 @@ class DirectorySync:
         # employee number → this OA's user id
         links = dict(conn.execute(select(crosswalk.c.golden_id, crosswalk.c.native_id).where(
             crosswalk.c.system == system, crosswalk.c.native_type == _USER_TYPE)).all())
+        owner_of = {native: number for number, native in links.items()}  # OA user id → employee number
         listed = {user.native_id: user for user in users}
         claimed: dict[str, str] = {}
         inserts: list[dict[str, Any]] = []
@@ -284,6 +285,14 @@ class DirectorySync:
                     "correct one of them in the OA")))
                 continue
             claimed[number] = user.native_id
+            owner = owner_of.get(user.native_id)
+            if owner is not None and owner != number:
+                report.problems.append(Problem(where, t(
+                    f"{user.name}（{user.native_id}）已对应员工 {owner}，通讯录给出的工号却是 {number}；"
+                    "身份变更需人工确认，未改动",
+                    f"{user.name} ({user.native_id}) is linked to employee {owner}, but the directory gives "
+                    f"employee number {number}; an identity change needs a person to confirm it, nothing changed")))
+                continue
             linked_to = links.get(number)
             if old is not None and old.employee_number not in (None, number) and linked_to == user.native_id:
                 report.problems.append(Problem(where, t(

@@ -42,7 +42,8 @@ class OrgUnit:
     """A department as an OA directory lists it: the vendor's id, not the ERP's number.
 
     Attributes:
-        native_id: the OA's department id (DingTalk ``dept_id``, WeCom ``id``, Feishu ``open_department_id``).
+        native_id: the OA's department id (DingTalk ``dept_id``, WeCom ``id``, Feishu ``department_id`` or
+            ``open_department_id``, per setting).
         name: the department's name.
         parent_id: the OA id of the parent; ``None`` for the root.
         code: a department code the company keeps in the OA (e.g. the ERP's ``BM001``), when it has one.

@@ -247,14 +247,15 @@ class Hub:
         """
         if system == "dingtalk" and self.dingtalk is not None:
             units, users = await dingtalk_connector.read_directory(self.dingtalk)
+        elif system == "wecom" and self.wecom is not None:
+            units, users = await wecom_connector.read_directory(self.wecom)
+        elif system == "feishu" and self.feishu is not None:
+            units, users = await feishu_connector.read_directory(self.feishu)
         else:
-            configured = ", ".join(s for s in self.sources if s == "dingtalk") or "（无）"
-            raise ConfigError(
-                t(f"无法同步 {system} 的通讯录：未配置，或其通讯录接口尚未核实",
-                  f"cannot sync the {system} directory: not configured, or its directory API is not verified"),
-                where="--oa", fix=t(f"可同步的：{configured}（企业微信、飞书的通讯录接口不在已核实的接口资料中）",
-                                    f"can sync: {configured} (the WeCom and Feishu directory APIs are not in the "
-                                    "verified contracts)"))
+            configured = ", ".join(self.sources) or "（无）"
+            raise ConfigError(t(f"无法同步 {system} 的通讯录：该 OA 未配置",
+                                f"cannot sync the {system} directory: that OA is not configured"), where="--oa",
+                              fix=t(f"已配置的 OA：{configured}", f"configured OAs: {configured}"))
         sync = DirectorySync(self.crosswalk, self.eventlog, self.clock)
         with self.db.begin() as conn:
             return sync.apply(conn, system, units, users, complete=True)

@@ -184,3 +184,12 @@ def test_an_oa_department_code_adopts_the_erp_department_of_that_number(db: Data
     again = sync(db, clock, [ROOT, FIN, OrgUnit("11", "财务二部", "1", code="BM002")], [])
     assert again.units_created == ["11"]
     assert golden_departments(db)["dingtalk-11"][0] == "财务二部"
+
+
+def test_an_oa_user_linked_to_another_employee_number_is_reported_not_relinked(db: Database,
+                                                                                clock: FakeClock) -> None:
+    sync(db, clock, [ROOT, FIN], [OrgUser("u-li", "李娜", "E1001", ("10",))])
+    report = sync(db, clock, [ROOT, FIN], [OrgUser("u-li", "李娜", "U-LI-2024", ("10",))], complete=False)
+    assert [p.where for p in report.problems] == ["user:u-li"]
+    assert "E1001" in report.problems[0].message.zh and "U-LI-2024" in report.problems[0].message.en
+    assert user_links(db) == {"u-li": "E1001"} and set(golden_employees(db)) == {"E1001"}
