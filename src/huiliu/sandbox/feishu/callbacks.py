@@ -3,8 +3,8 @@
 Owns: the request URL and its ``url_verification`` handshake (:meth:`EventDelivery.subscribe`), the
 sealing of contracts §3.4 (``{"encrypt": base64(iv ‖ AES-256-CBC(sha256(key)))}`` and
 ``X-Lark-Signature = sha256_hex(timestamp ‖ nonce ‖ key ‖ body)``, done here independently of the
-connector, which this package must not import), :class:`DeliveryStats`, and the delivery loop (one task
-per event, bounded concurrency, the retry schedule, giving up). An attempt succeeds on HTTP 200 within
+connector, which this package must not import); the delivery loop is
+:class:`~huiliu.sandbox.delivery.PushDelivery`. An attempt succeeds on HTTP 200 within
 ``ack_timeout``; the body is not read (Feishu's check of it is unconfirmed). Does not own: what the
 events say (:mod:`.state`) or the HTTP API (:mod:`.app`).
 """
@@ -16,13 +16,13 @@ import base64
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from huiliu.model import Clock
+from huiliu.sandbox.delivery import DeliveryStats, PushDelivery
 from huiliu.sandbox.faults import FaultKind, FaultPlan
 from huiliu.sandbox.feishu.state import _dumps, _Instance
 
@@ -46,24 +46,7 @@ def seal(plaintext: str, encrypt_key: str, timestamp: str, nonce: str) -> tuple[
     return body, headers
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryStats:
-    """Event delivery counters.
-
-    Attributes:
-        delivered: events acknowledged with HTTP 200.
-        failed_attempts: attempts that timed out, failed or got another status (each retry counts).
-        pending: events not yet delivered nor given up.
-        gave_up: events dropped after the last retry.
-    """
-
-    delivered: int
-    failed_attempts: int
-    pending: int
-    gave_up: int
-
-
-class EventDelivery:
+class EventDelivery(PushDelivery):
     """The delivery half of :class:`~huiliu.sandbox.feishu.FeishuSandbox`: events to the hub's URL.
 
     A mixin: the attributes below are set by ``FeishuSandbox.__init__``.
@@ -92,19 +75,7 @@ class EventDelivery:
         self.events.append(event)
         if self.callback_url is None:
             return  # no request URL saved: Feishu does not push either
-        self._pending += 1
-        loop = self._loop
-        if loop is None:
-            self._backlog.append(event)
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._spawn(event)
-        else:
-            loop.call_soon_threadsafe(self._spawn, event)
+        self._queue(event)
 
     def _stamp(self) -> tuple[str, str]:
         return str(int(self.clock.now().timestamp())), secrets.token_hex(8)
@@ -138,60 +109,9 @@ class EventDelivery:
         for _ in range(times):
             self._emit(dict(event))
 
-    @property
-    def stats(self) -> DeliveryStats:
-        """A snapshot of the delivery counters."""
-        return DeliveryStats(self._delivered, self._failed_attempts, self._pending, self._gave_up)
-
-    async def start_delivery(self) -> None:
-        """Start delivering events from the running loop (events queued so far go first)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
-        self._loop = asyncio.get_running_loop()
-        backlog, self._backlog = self._backlog, []
-        for event in backlog:
-            self._spawn(event)
-
-    async def stop_delivery(self) -> None:
-        """Cancel deliveries in flight and close the HTTP session."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._loop = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def wait_delivered(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109 -- API tests use
-        """Wait until no event is pending; ``False`` if some still are after ``timeout`` seconds."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._pending:
-            if asyncio.get_running_loop().time() >= deadline:
-                return False
-            await asyncio.sleep(0.005)
-        return True
-
-    def _spawn(self, event: dict[str, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _deliver(self, event: dict[str, Any]) -> None:
-        plaintext = _dumps(event)
-        try:
-            for attempt in range(len(self.retry_schedule) + 1):
-                if attempt:
-                    await asyncio.sleep(self.retry_schedule[attempt - 1])
-                async with self._semaphore:
-                    ok = await self._attempt(plaintext)
-                if ok:
-                    self._delivered += 1
-                    return
-                self._failed_attempts += 1
-            self._gave_up += 1
-        finally:
-            self._pending -= 1
+    def _text(self, event: dict[str, Any]) -> str:
+        """The plaintext sealed for one event."""
+        return _dumps(event)
 
     async def _attempt(self, plaintext: str) -> bool:
         """One POST, sealed afresh (new IV, timestamp, nonce and signature); true on HTTP 200."""
