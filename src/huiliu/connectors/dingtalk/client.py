@@ -7,7 +7,6 @@ Does not own: error codes (``errors.py``), turning payloads into canonical objec
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from huiliu.connectors.dingtalk.errors import SYSTEM, expect_object, map_reply
 from huiliu.connectors.dingtalk.settings import DingTalkSettings
 from huiliu.connectors.http import HttpClient
+from huiliu.connectors.tokens import TokenCache
 from huiliu.errors import AuthExpired, VendorRejected
 from huiliu.i18n import t
 from huiliu.model import Clock
@@ -50,31 +50,17 @@ class DingTalkClient:
         self.settings = settings
         self._http = http
         self._clock = clock
-        self._token: str | None = None
-        self._refresh_at = 0.0
-        self._lock = asyncio.Lock()
+        self._tokens = TokenCache(self._fetch_token, clock, settings.token_refresh_margin)
 
     async def access_token(self) -> str:
-        """The cached access token, fetched again ``token_refresh_margin`` before it expires.
-
-        Concurrent callers share one refresh: the lock is taken only when the token is stale and the
-        check is repeated under it.
-        """
-        token = self._token
-        if token is not None and self._clock.monotonic() < self._refresh_at:
-            return token
-        async with self._lock:
-            token = self._token
-            if token is not None and self._clock.monotonic() < self._refresh_at:
-                return token
-            return await self._fetch_token()
+        """The cached token, fetched again ``token_refresh_margin`` before it expires (one refresh at a time)."""
+        return await self._tokens.get()
 
     def invalidate_token(self, token: str) -> None:
         """Forget ``token`` if it is still the cached one (another call may have refreshed it already)."""
-        if self._token == token:
-            self._token = None
+        self._tokens.invalidate(token)
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
         operation = "token"
         reply = await self._http.request(
             "POST", f"{self.settings.base_url}/v1.0/oauth2/accessToken", operation,
@@ -89,12 +75,7 @@ class DingTalkClient:
                   "DingTalk token reply lacks accessToken or expireIn"),
                 system=SYSTEM, operation=operation,
                 fix=t("检查 base_url 是否指向钉钉 API", "check that base_url points at the DingTalk API"))
-        margin = self.settings.token_refresh_margin.total_seconds()
-        # A TTL shorter than the margin would make every call refresh: use half the TTL then.
-        lifetime = expire_in - margin if expire_in > margin else expire_in / 2
-        self._token = token
-        self._refresh_at = self._clock.monotonic() + lifetime
-        return token
+        return token, float(expire_in)
 
     async def _call(self, method: str, path: str, operation: str, *, json_body: Any = None,
                     params: Mapping[str, str] | None = None) -> dict[str, Any]:

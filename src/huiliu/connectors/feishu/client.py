@@ -11,7 +11,6 @@ shared/contracts) and whose paths are settings. Does not own: error codes
 
 from __future__ import annotations
 
-import asyncio
 import uuid as uuidlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import quote
 from huiliu.connectors.feishu.errors import AUTH_CODES, SYSTEM, TOKEN_OPERATION, expect_data, map_reply
 from huiliu.connectors.feishu.settings import FeishuSettings
 from huiliu.connectors.http import HttpClient, HttpReply
+from huiliu.connectors.tokens import TokenCache
 from huiliu.errors import AuthExpired, VendorRejected
 from huiliu.i18n import t
 from huiliu.model import Clock, aware
@@ -72,34 +72,20 @@ class FeishuClient:
         self.settings = settings
         self._http = http
         self._clock = clock
-        self._token: str | None = None
-        self._refresh_at = 0.0
-        self._lock = asyncio.Lock()
+        self._tokens = TokenCache(self._fetch_token, clock, settings.token_refresh_margin)
         self._auth_codes = AUTH_CODES | settings.extra_auth_codes
 
     # ------------------------------------------------------------------ token
 
     async def tenant_access_token(self) -> str:
-        """The cached tenant token, fetched again ``token_refresh_margin`` before it expires.
-
-        Concurrent callers share one refresh: the lock is taken only when the token is stale and the
-        check is repeated under it.
-        """
-        token = self._token
-        if token is not None and self._clock.monotonic() < self._refresh_at:
-            return token
-        async with self._lock:
-            token = self._token
-            if token is not None and self._clock.monotonic() < self._refresh_at:
-                return token
-            return await self._fetch_token()
+        """The cached token, fetched again ``token_refresh_margin`` before it expires (one refresh at a time)."""
+        return await self._tokens.get()
 
     def invalidate_token(self, token: str) -> None:
         """Forget ``token`` if it is still the cached one (another call may have refreshed it already)."""
-        if self._token == token:
-            self._token = None
+        self._tokens.invalidate(token)
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
         operation = TOKEN_OPERATION
         reply = await self._http.request(
             "POST", f"{self.settings.base_url}/open-apis/auth/v3/tenant_access_token/internal", operation,
@@ -116,12 +102,7 @@ class FeishuClient:
                   "Feishu token reply lacks tenant_access_token or expire"),
                 system=SYSTEM, operation=operation,
                 fix=t("检查 base_url 是否指向飞书开放平台", "check that base_url points at the Feishu open platform"))
-        margin = self.settings.token_refresh_margin.total_seconds()
-        # A TTL shorter than the margin would make every call refresh: use half the TTL then.
-        lifetime = expire - margin if expire > margin else expire / 2
-        self._token = token
-        self._refresh_at = self._clock.monotonic() + lifetime
-        return token
+        return token, float(expire)
 
     # ------------------------------------------------------------------ calls
 

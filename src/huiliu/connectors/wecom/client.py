@@ -12,13 +12,13 @@ no such call for WeCom: a comment / 审批备注 write-back.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from huiliu.connectors.http import HttpClient
+from huiliu.connectors.tokens import TokenCache
 from huiliu.connectors.wecom.errors import SYSTEM, TOKEN_OPERATION, expect_object, map_reply
 from huiliu.connectors.wecom.settings import MAX_LIST_SPAN, MAX_PAGE_SIZE, WeComSettings
 from huiliu.errors import AuthExpired, ConfigError, RateLimited, VendorRejected
@@ -87,34 +87,20 @@ class WeComClient:
         self.settings = settings
         self._http = http
         self.clock = clock
-        self._token: str | None = None
-        self._refresh_at = 0.0
-        self._lock = asyncio.Lock()
+        self._tokens = TokenCache(self._fetch_token, clock, settings.token_refresh_margin)
         self._limited_in_a_row = 0
 
     # ------------------------------------------------------------------ token
 
     async def access_token(self) -> str:
-        """The cached access token, fetched again ``token_refresh_margin`` before it expires.
-
-        Concurrent callers share one refresh: the lock is taken only when the token is stale and the
-        check is repeated under it.
-        """
-        token = self._token
-        if token is not None and self.clock.monotonic() < self._refresh_at:
-            return token
-        async with self._lock:
-            token = self._token
-            if token is not None and self.clock.monotonic() < self._refresh_at:
-                return token
-            return await self._fetch_token()
+        """The cached token, fetched again ``token_refresh_margin`` before it expires (one refresh at a time)."""
+        return await self._tokens.get()
 
     def invalidate_token(self, token: str) -> None:
         """Forget ``token`` if it is still the cached one (another call may have refreshed it already)."""
-        if self._token == token:
-            self._token = None
+        self._tokens.invalidate(token)
 
-    async def _fetch_token(self) -> str:
+    async def _fetch_token(self) -> tuple[str, float]:
         reply = await self._http.request(
             "GET", f"{self.settings.base_url}/cgi-bin/gettoken", TOKEN_OPERATION,
             params={"corpid": self.settings.corp_id, "corpsecret": self.settings.corp_secret.get_secret_value()})
@@ -128,12 +114,7 @@ class WeComClient:
                   "WeCom gettoken reply lacks access_token or expires_in"),
                 system=SYSTEM, operation=TOKEN_OPERATION,
                 fix=t("检查 base_url 是否指向企业微信 API", "check that base_url points at the WeCom API"))
-        margin = self.settings.token_refresh_margin.total_seconds()
-        # A TTL shorter than the margin would make every call refresh: use half the TTL then.
-        lifetime = expires_in - margin if expires_in > margin else expires_in / 2
-        self._token = token
-        self._refresh_at = self.clock.monotonic() + lifetime
-        return token
+        return token, float(expires_in)
 
     # ------------------------------------------------------------------ calls
 
