@@ -22,7 +22,7 @@ from huiliu.sandbox.sap import SapSandbox
 from huiliu.sandbox.yonyou import YonyouSandbox
 from huiliu.service import TEMPLATES
 from huiliu.store import loads
-from huiliu.store.schema import crosswalk, runs
+from huiliu.store.schema import crosswalk, dead_letters, runs
 
 
 def erp(name: str) -> tuple[Any, Callable[[str], Any], Callable[[Any], int]]:
@@ -75,5 +75,33 @@ async def test_the_requisition_flow_switches_erps_by_its_action_prefix(
                            if r["type"] == "ADD_REMARK"]
                 assert len(remarks) == 1 and str(po["number"]) in remarks[0]
             assert sorted(erp_links) == sorted(str(r["number"]) for r in results.values())
+    finally:
+        await server.stop()
+
+
+async def test_erp_refusals_and_bad_data_become_clear_dead_letters_not_endless_retries(
+        make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    text = (TEMPLATES / "purchase_requisition_po.yaml").read_text(encoding="utf-8")
+    (flows / "pr.yaml").write_text(text.replace("call: tryton.", "call: sap."), encoding="utf-8")
+    sandbox = SapSandbox(username="COMM_USER", password="pw")
+    server = SandboxServer(sandbox.app)
+    await server.start()
+    try:
+        sap_settings = SapSettings(base_url=server.url, username="COMM_USER", password="pw", ambiguous_wait=0,
+                                   plant="9999")  # a plant this company does not have: SAP refuses the order
+        async with make_stack(seed=47, settings={"sap": sap_settings, "flows_dir": flows}) as stack:
+            instance_id = stack.submit_requisition(stack.company.requisition(approve_rate=1.0))
+            assert await stack.settle(expected_runs=1, timeout=60)
+            assert stack.hub is not None
+            with stack.hub.db.read() as conn:
+                [dead] = conn.execute(select(dead_letters)).all()
+                [run] = conn.execute(select(runs)).all()
+            assert dead.key == instance_id and dead.reason == "vendor_rejected"
+            assert dead.attempts == 1  # a business refusal is not retried
+            assert "9999" in dead.last_error and "SAP" in dead.last_error  # SAP's own message, named
+            assert run.status == "failed"
+            assert len(sandbox.orders) == 0
     finally:
         await server.stop()

@@ -214,3 +214,16 @@ async def test_an_expired_session_without_password_reaches_the_caller(tryton: En
         await env.client.search("currency.currency", [])
     assert "未配置密码" in str(info.value)
     assert env.client.logins == 0
+
+
+async def test_a_purchase_order_of_fifty_lines_to_the_cent(tryton: Env) -> None:
+    tag, ref = uid(), f"HL-{uid()}"
+    lines = [{"item": {"code": f"L{n:02d}-{tag}", "name": f"办公用品第{n}号{tag}", "unit": "个"},
+              "quantity": str(n), "unit_price": f"{n}.{n % 100:02d}", "description": f"第 {n} 行"}
+             for n in range(1, 51)]
+    result = await run(tryton, PURCHASE_CREATE, {"requisition": requisition(tag, lines=lines)}, ref=ref)
+    expected = sum((Decimal(n) * Decimal(f"{n}.{n % 100:02d}") for n in range(1, 51)), Decimal(0))
+    assert result["untaxed_amount"] == expected.quantize(Decimal("0.01"))
+    read = await run(tryton, PURCHASE_READ, {"id": result["id"]}, ref=ref)
+    assert len(read["lines"]) == 50 and read["state"] in {"confirmed", "processing"}
+    assert [line["quantity"] for line in read["lines"]] == [Decimal(n) for n in range(1, 51)]
