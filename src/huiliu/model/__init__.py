@@ -5,7 +5,7 @@ their invariants (money carries its currency, times are tz-aware, vouchers balan
 persistence (``store``) or vendor formats (``connectors``).
 """
 
-from huiliu.model.approval import ApprovalInstance, ApprovalStatus, ApprovalTask
+from huiliu.model.approval import ApprovalInstance, ApprovalStatus, ApprovalTask, Attachment
 from huiliu.model.documents import Direction, ExpenseClaim, ExpenseLine, Voucher, VoucherLine
 from huiliu.model.ids import GoldenId, InstanceId, SystemName
 from huiliu.model.money import Money, parse_amount
@@ -16,6 +16,7 @@ __all__ = [
     "ApprovalInstance",
     "ApprovalStatus",
     "ApprovalTask",
+    "Attachment",
     "Clock",
     "CostCenter",
     "Department",

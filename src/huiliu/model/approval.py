@@ -11,7 +11,7 @@ from typing import Any
 from huiliu.model.ids import InstanceId, SystemName
 from huiliu.model.time import aware
 
-__all__ = ["ApprovalInstance", "ApprovalStatus", "ApprovalTask"]
+__all__ = ["ApprovalInstance", "ApprovalStatus", "ApprovalTask", "Attachment"]
 
 
 class ApprovalStatus(enum.StrEnum):
@@ -36,6 +36,22 @@ class ApprovalTask:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to an approval (an invoice image, a PDF): its name and where the OA keeps it.
+
+    Attributes:
+        field: the form field it was attached in.
+        name: the file name (the OA's file id when the OA gives no name).
+        ref: a URL, or ``<system>:<kind>/<id>`` for a file the OA's own API serves. The hub keeps the link
+            with the document; downloading it into the ERP needs vendor APIs not in the verified contracts.
+    """
+
+    field: str
+    name: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalInstance:
     """An approval instance in canonical form.
 
@@ -54,6 +70,7 @@ class ApprovalInstance:
     finished_at: datetime | None
     form: Mapping[str, Any]
     tasks: tuple[ApprovalTask, ...] = field(default=())
+    attachments: tuple[Attachment, ...] = field(default=())
 
     def __post_init__(self) -> None:
         aware(self.created_at, "created_at")

@@ -18,6 +18,7 @@ TERMINATED, CANCELED       revoked
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from pydantic.alias_generators import to_camel
 
 from huiliu.errors import MappingError
 from huiliu.i18n import t
-from huiliu.model import ApprovalInstance, ApprovalStatus, ApprovalTask, InstanceId, SystemName
+from huiliu.model import ApprovalInstance, ApprovalStatus, ApprovalTask, Attachment, InstanceId, SystemName
 
 __all__ = ["EVENT_TYPES", "announced_type", "event_type", "to_instance"]
 
@@ -173,7 +174,31 @@ def to_instance(raw_result: Mapping[str, Any], instance_id: str, *,
         business_id=raw.business_id or None, created_at=created,
         finished_at=_time(raw.finish_time, f"{path}.finishTime"),
         form=_form(raw.form_component_values, path),
-        tasks=tuple(ApprovalTask(task.task_id, task.user_id, task.status, task.result) for task in raw.tasks))
+        tasks=tuple(ApprovalTask(task.task_id, task.user_id, task.status, task.result) for task in raw.tasks),
+        attachments=_attachments(raw.form_component_values))
+
+
+def _attachments(components: list[_Component]) -> tuple[Attachment, ...]:
+    """Files of ``DDAttachment`` (``[{fileName, fileId, spaceId}]``) and ``DDPhotoField`` (``[url]``) fields.
+
+    Both encodings are JSON text in ``value`` and unconfirmed in the contract (§1.3 names the component
+    types only): what does not parse is left in the form as it came, never an error.
+    """
+    found: list[Attachment] = []
+    for component in components:
+        if component.component_type not in ("DDAttachment", "DDPhotoField") or not component.value:
+            continue
+        try:
+            items = json.loads(component.value)
+        except ValueError:
+            continue
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, str) and item:
+                found.append(Attachment(component.name, item.rsplit("/", 1)[-1] or item, item))
+            elif isinstance(item, Mapping) and item.get("fileId"):
+                ref = f"dingtalk:space/{item.get('spaceId', '')}/file/{item['fileId']}"
+                found.append(Attachment(component.name, str(item.get("fileName") or item["fileId"]), ref))
+    return tuple(found)
 
 
 def event_type(instance: ApprovalInstance) -> str:

@@ -38,7 +38,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from huiliu.connectors.feishu.settings import FormFieldSpec
 from huiliu.errors import MappingError
 from huiliu.i18n import t
-from huiliu.model import ApprovalInstance, ApprovalStatus, ApprovalTask, InstanceId, Money, SystemName, parse_amount
+from huiliu.model import (
+    ApprovalInstance,
+    ApprovalStatus,
+    ApprovalTask,
+    Attachment,
+    InstanceId,
+    Money,
+    SystemName,
+    parse_amount,
+)
 
 __all__ = ["EVENT_TYPES", "STATUSES", "event_type", "parse_form", "status_of", "to_form", "to_instance"]
 
@@ -369,6 +378,7 @@ def to_instance(data: Mapping[str, Any], *, timezone: str = "Asia/Shanghai",
         business_id=raw.serial_number or None, created_at=created,
         finished_at=_ms_time(raw.end_time, "data.end_time"),
         form=parse_form(raw.form, timezone=timezone, currency=currency),
+        attachments=_attachments(raw.form),
         tasks=tuple(ApprovalTask(task.id, task.user_id or task.open_id or "", task.status)
                     for task in raw.task_list))
 
@@ -376,3 +386,21 @@ def to_instance(data: Mapping[str, Any], *, timezone: str = "Asia/Shanghai",
 def event_type(instance: ApprovalInstance) -> str:
     """``feishu.approval.started|approved|refused|revoked`` for the instance's status."""
     return EVENT_TYPES[instance.status]
+
+
+def _attachments(form: str) -> tuple[Attachment, ...]:
+    """Files of ``attachment``/``image`` widgets: their values are URLs (the form was parsed already)."""
+    try:
+        items = json.loads(form, parse_float=Decimal)
+    except (ValueError, TypeError):
+        return ()
+    found: list[Attachment] = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping) or item.get("type") not in {"attachment", "attachmentV2", "image", "imageV2"}:
+            continue
+        label = str(item.get("name") or item.get("id") or "")
+        values = item.get("value")
+        for url in values if isinstance(values, list) else ():
+            if isinstance(url, str) and url:
+                found.append(Attachment(label, url.split("?", 1)[0].rsplit("/", 1)[-1] or url, url))
+    return tuple(found)

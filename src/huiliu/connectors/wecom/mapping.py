@@ -41,7 +41,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from huiliu.errors import MappingError
 from huiliu.i18n import t
-from huiliu.model import ApprovalInstance, ApprovalStatus, ApprovalTask, InstanceId, Money, SystemName, parse_amount
+from huiliu.model import (
+    ApprovalInstance,
+    ApprovalStatus,
+    ApprovalTask,
+    Attachment,
+    InstanceId,
+    Money,
+    SystemName,
+    parse_amount,
+)
 
 __all__ = [
     "EVENT_TYPES",
@@ -356,7 +365,21 @@ def to_instance(info: Mapping[str, Any], *, reference_control_id: str | None = N
         status=status, originator_user_id=raw.applyer.userid, originator_dept_id=raw.applyer.partyid or None,
         business_id=_reference(raw.apply_data.contents, reference_control_id),
         created_at=dt.datetime.fromtimestamp(raw.apply_time, tz=SHANGHAI), finished_at=finished,
-        form=form_from_contents(raw.apply_data.contents, f"{path}.apply_data.contents"), tasks=tuple(tasks))
+        form=form_from_contents(raw.apply_data.contents, f"{path}.apply_data.contents"), tasks=tuple(tasks),
+        attachments=_attachments(raw.apply_data.contents))
+
+
+def _attachments(contents: Any) -> tuple[Attachment, ...]:
+    """Files of ``File`` controls: WeCom gives media ids only (no names); the media API serves them."""
+    found: list[Attachment] = []
+    for item in contents if isinstance(contents, list) else ():
+        if not isinstance(item, Mapping) or item.get("control") != "File" or not isinstance(item.get("value"), Mapping):
+            continue
+        title = _zh_text(item.get("title")) or str(item.get("id") or "")
+        for file in item["value"].get("files") or ():
+            if isinstance(file, Mapping) and file.get("file_id"):
+                found.append(Attachment(title, str(file["file_id"]), f"wecom:media/{file['file_id']}"))
+    return tuple(found)
 
 
 def event_type(instance: ApprovalInstance) -> str:

@@ -1,5 +1,6 @@
 """to_instance / event_type on hand-written vendor payloads, including bad ones."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,3 +109,16 @@ def test_process_code_comes_from_the_argument_or_the_payload() -> None:
 ])
 def test_the_type_a_callback_announces_before_any_re_read(event: dict[str, str], expected: str | None) -> None:
     assert announced_type(event) == expected
+
+
+def test_attachment_and_photo_fields_are_kept_as_links_and_a_strange_value_is_no_error() -> None:
+    files = [{"spaceId": "163", "fileName": "发票.pdf", "fileId": "8821", "fileType": "pdf"}]
+    result = raw(formComponentValues=[
+        {"name": "附件", "value": json.dumps(files, ensure_ascii=False), "componentType": "DDAttachment"},
+        {"name": "图片", "value": '["https://static.dingtalk.com/media/a.jpg"]', "componentType": "DDPhotoField"},
+        {"name": "旧附件", "value": "不是 JSON", "componentType": "DDAttachment"}])
+    instance = to_instance(result, "inst-1")
+    assert [(a.field, a.name, a.ref) for a in instance.attachments] == [
+        ("附件", "发票.pdf", "dingtalk:space/163/file/8821"),
+        ("图片", "a.jpg", "https://static.dingtalk.com/media/a.jpg")]
+    assert instance.form["旧附件"] == "不是 JSON"  # kept as it came

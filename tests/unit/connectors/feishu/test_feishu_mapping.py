@@ -158,6 +158,20 @@ def test_unknown_status_and_missing_fields_are_mapping_errors() -> None:
     assert info.value.where == "data.user_id"
 
 
+
+def test_attachment_and_image_widgets_are_kept_as_links() -> None:
+    form = json.dumps([
+        {"id": "w1", "name": "发票", "type": "attachmentV2",
+         "value": ["https://open.feishu.cn/files/abc/增值税发票.pdf?token=t"], "ext": "增值税发票.pdf"},
+        {"id": "w2", "name": "现场照片", "type": "image", "value": ["https://cdn.example/p/1.jpg"]},
+        {"id": "w3", "name": "说明", "type": "input", "value": "https://not-an-attachment.example"}],
+        ensure_ascii=False)
+    data = {"approval_code": "A", "instance_code": "I", "start_time": "1764057600000", "status": "APPROVED",
+            "open_id": "ou_1", "form": form}
+    attachments = to_instance(data).attachments
+    assert [(a.field, a.name) for a in attachments] == [("发票", "增值税发票.pdf"), ("现场照片", "1.jpg")]
+    assert attachments[0].ref == "https://open.feishu.cn/files/abc/增值税发票.pdf?token=t"
+
 # ---------------------------------------------------------------- every mapped reply code
 
 

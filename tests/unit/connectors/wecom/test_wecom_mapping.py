@@ -189,3 +189,13 @@ def test_summary_rows() -> None:
     assert to_summary(["采购 12800.00"]) == [{"summary_info": [{"text": "采购 12800.00", "lang": "zh_CN"}]}]
     with pytest.raises(MappingError):
         to_summary(["1", "2", "3", "4"])
+
+
+def test_file_controls_are_kept_as_media_links() -> None:
+    contents = [{"control": "File", "id": "File-1", "title": [{"text": "发票附件", "lang": "zh_CN"}],
+                 "value": {"files": [{"file_id": "WWCISP_abc"}, {"file_id": "WWCISP_def"}]}},
+                {"control": "Text", "id": "Text-1", "title": [{"text": "事由", "lang": "zh_CN"}],
+                 "value": {"text": "出差"}}]
+    attachments = to_instance(info(contents=contents)).attachments
+    assert [(a.field, a.name, a.ref) for a in attachments] == [
+        ("发票附件", "WWCISP_abc", "wecom:media/WWCISP_abc"), ("发票附件", "WWCISP_def", "wecom:media/WWCISP_def")]
