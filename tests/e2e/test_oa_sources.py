@@ -155,3 +155,25 @@ def _approved(stack: DemoStack, ids: list[str]) -> list[str]:
     if stack.feishu is not None:
         return [i for i in ids if stack.feishu.instances[i].status == "APPROVED"]
     return [i for i in ids if stack.ding.instances[i].result == "agree"]
+
+
+@pytest.mark.parametrize("oa", ["wecom", "feishu"])
+async def test_redelivered_and_late_events_after_the_approval_change_nothing(
+        make_stack: Callable[..., DemoStack], oa: str) -> None:
+    async with make_stack(seed=19, oa=oa) as stack:
+        approved = [stack.submit(stack.company.claim(approve_rate=1.0)) for _ in range(4)]
+        assert await stack.settle(expected_runs=4, timeout=60)
+        side = stack.wecom or stack.feishu
+        assert side is not None
+        for instance_id in approved:  # the vendor sends the final event again, three times, late
+            side.redeliver(instance_id, times=3)
+        assert await stack.settle(expected_runs=4, timeout=60)
+        assert stack.kd.count() == 4
+        assert all(len(vouchers_for(stack, i)) == 1 for i in approved)
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            envelopes = conn.execute(select(func.count()).select_from(inbox)).scalar_one()
+            duplicates = conn.execute(select(func.count()).select_from(event_log).where(
+                event_log.c.activity.in_(["envelope.duplicate", "callback.received"]),
+                event_log.c.outcome.in_(["ok", "duplicate"]))).scalar_one()
+        assert envelopes == 4 and duplicates > 4  # each redelivery was seen, stored once, applied once
