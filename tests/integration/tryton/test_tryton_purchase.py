@@ -17,6 +17,7 @@ from huiliu.connectors.tryton import (
     PRODUCT_ENSURE,
     PURCHASE_CREATE,
     PURCHASE_READ,
+    PURCHASE_REVERSE,
     PartyMatch,
 )
 from huiliu.errors import ConfigError, MappingError, VendorRejected
@@ -227,3 +228,21 @@ async def test_a_purchase_order_of_fifty_lines_to_the_cent(tryton: Env) -> None:
     read = await run(tryton, PURCHASE_READ, {"id": result["id"]}, ref=ref)
     assert len(read["lines"]) == 50 and read["state"] in {"confirmed", "processing"}
     assert [line["quantity"] for line in read["lines"]] == [Decimal(n) for n in range(1, 51)]
+
+
+async def test_reverse_cancels_a_quotation_and_refuses_a_confirmed_order_naming_its_invoice(tryton: Env) -> None:
+    quoting = tryton.make(confirm_purchases=False)  # the order stops before confirmation
+    tag, ref = uid(), f"HL-{uid()}"
+    made = await run(quoting, PURCHASE_CREATE, {"requisition": requisition(tag)}, ref=ref)
+    assert made["state"] in {"draft", "quotation"}
+    reversed_ = await run(quoting, PURCHASE_REVERSE, {"reference": ref}, ref=ref)
+    assert reversed_["state"] == "cancelled" and reversed_["already_cancelled"] is False
+    again = await run(quoting, PURCHASE_REVERSE, {"reference": ref}, ref=ref)  # a retry changes nothing
+    assert again["already_cancelled"] is True
+    tag, ref = uid(), f"HL-{uid()}"
+    confirmed = await run(tryton, PURCHASE_CREATE, {"requisition": requisition(tag)}, ref=ref)
+    with pytest.raises(VendorRejected) as refused:
+        await run(tryton, PURCHASE_REVERSE, {"id": confirmed["id"]}, ref=ref)
+    assert confirmed["number"] in refused.value.render() and "供应商发票" in refused.value.render()
+    read = await run(tryton, PURCHASE_READ, {"id": confirmed["id"]}, ref=ref)
+    assert read["state"] in {"confirmed", "processing"}  # nothing was half-undone

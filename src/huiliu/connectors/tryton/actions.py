@@ -42,10 +42,12 @@ __all__ = [
     "PRODUCT_ENSURE",
     "PURCHASE_CREATE",
     "PURCHASE_READ",
+    "PURCHASE_REVERSE",
     "PartyEnsure",
     "ProductEnsure",
     "PurchaseCreate",
     "PurchaseRead",
+    "PurchaseReverse",
     "TrytonCatalog",
     "register_actions",
 ]
@@ -54,6 +56,7 @@ PARTY_ENSURE = "tryton.party.ensure"
 PRODUCT_ENSURE = "tryton.product.ensure"
 PURCHASE_CREATE = "tryton.purchase.create"
 PURCHASE_READ = "tryton.purchase.read"
+PURCHASE_REVERSE = "tryton.purchase.reverse"
 
 _PURCHASE = "purchase.purchase"
 _PURCHASE_FIELDS = ("number", "state", "invoice_state", "shipment_state", "party", "currency", "description",
@@ -371,11 +374,46 @@ class PurchaseRead:
                               fix=t("检查流程传入的订单 id 或引用", "check the order id or reference the flow passes"))
 
 
+class PurchaseReverse(PurchaseRead):
+    """The ``tryton.purchase.reverse`` action: undo an order whose approval was withdrawn after it was approved.
+
+    Request: ``{"id"}`` or ``{"reference"}``. Tryton cancels an order only while it is a draft or a quotation
+    (the ``cancel`` button); a confirmed order has its supplier invoice and shipment already, which people
+    must cancel or credit in Tryton — that is refused with the order and its invoices named, never left
+    silently. Result: ``{"id", "number", "state", "reference", "already_cancelled"}``; safe to retry.
+    """
+
+    async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
+        """Cancel the order, or explain what Tryton needs first."""
+        purchase_id = await self._resolve(request)
+        field = self.settings.reference_field
+        rows = await self.client.read(_PURCHASE, [purchase_id], ["number", "state", "invoices", field])
+        if not rows:
+            raise self._missing(f"id {purchase_id}")
+        row = rows[0]
+        done = {"id": purchase_id, "number": row["number"], "reference": row.get(field)}
+        if row["state"] == "cancelled":
+            return {**done, "state": "cancelled", "already_cancelled": True}
+        if row["state"] in ("draft", "quotation"):
+            await self.client.button(_PURCHASE, "cancel", [purchase_id])
+            return {**done, "state": "cancelled", "already_cancelled": False}
+        invoices = await self.client.read("account.invoice", list(row["invoices"] or []), ["number", "state"])
+        listed = "、".join(f"{i['number'] or i['id']}（{i['state']}）" for i in invoices) or "无"
+        raise VendorRejected(
+            t(f"Tryton 不能取消已确认的采购订单 {row['number']}（状态 {row['state']}），其供应商发票：{listed}",
+              f"Tryton cannot cancel the confirmed purchase order {row['number']} (state {row['state']}); its "
+              f"supplier invoices: {listed}"),
+            system=SYSTEM, operation=f"model.{_PURCHASE}.cancel", vendor_code=str(row["state"]),
+            fix=t("在 Tryton 中取消或冲销其供应商发票与收货后，再重放此死信",
+                  "cancel or credit its supplier invoices and shipments in Tryton, then replay this dead letter"))
+
+
 def register_actions(registry: ActionRegistry, client: TrytonClient, settings: TrytonSettings) -> None:
-    """Register the Tryton actions: party and product ensure, purchase create and read."""
+    """Register the Tryton actions: party and product ensure, purchase create, read and reverse."""
     catalog = TrytonCatalog(client, settings)
     registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
     registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
     registry.register(PURCHASE_READ, PurchaseRead(client, settings, catalog))
+    registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings, catalog))
 
