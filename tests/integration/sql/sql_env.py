@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -74,3 +76,12 @@ def orders_table(erp: Erp) -> None:
 def orders_source(**values: Any) -> dict[str, Any]:
     return {"name": "orders", "table": "orders", "key": ("id",), "watermark": "updated_at",
             "columns": ORDERS_COLUMNS, **values}
+
+
+T0 = datetime(2026, 1, 5, 9, 0, 0)  # naive, as the ERP writes it: Asia/Shanghai
+INSERT_ORDER = ("INSERT INTO orders (id, doc_no, amount, updated_at, note) "
+                "VALUES (:id, :doc_no, :amount, :updated_at, :note)")
+
+
+def order(i: int, at: datetime, amount: str = "10.00", note: str | None = None) -> dict[str, Any]:
+    return {"id": i, "doc_no": f"PO-{i:05d}", "amount": Decimal(amount), "updated_at": at, "note": note}

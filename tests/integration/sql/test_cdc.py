@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sql_env import Erp, orders_source, orders_table
+from sql_env import INSERT_ORDER, T0, Erp, order, orders_source, orders_table
 from sqlalchemy import text
 
 from huiliu.connectors.sql import (
@@ -24,13 +24,7 @@ from huiliu.connectors.sql import (
 )
 from huiliu.store import Database
 
-T0 = datetime(2026, 1, 5, 9, 0, 0)  # naive, as the ERP writes it: Asia/Shanghai
-INSERT = ("INSERT INTO orders (id, doc_no, amount, updated_at, note) "
-          "VALUES (:id, :doc_no, :amount, :updated_at, :note)")
-
-
-def order(i: int, at: datetime, amount: str = "10.00", note: str | None = None) -> dict[str, Any]:
-    return {"id": i, "doc_no": f"PO-{i:05d}", "amount": Decimal(amount), "updated_at": at, "note": note}
+INSERT = INSERT_ORDER
 
 
 async def drain(capture: ChangeCapture) -> list[Change]:
