@@ -17,12 +17,20 @@ from datetime import date
 from typing import Any
 
 from huiliu.connectors.http import HttpClient, HttpReply
-from huiliu.connectors.kingdee.errors import LOGIN_OPERATION, SYSTEM, check_login, check_result
+from huiliu.connectors.kingdee.errors import (
+    LOGIN_OPERATION,
+    SYSTEM,
+    check_login,
+    check_partial,
+    check_result,
+    item_errors,
+    response_status,
+)
 from huiliu.connectors.kingdee.settings import KingdeeSettings
 from huiliu.errors import AuthExpired, VendorRejected
 from huiliu.i18n import t
 
-__all__ = ["SESSION_COOKIE", "KingdeeClient", "SaveResult", "Service", "quote"]
+__all__ = ["SESSION_COOKIE", "BatchOutcome", "KingdeeClient", "SaveResult", "Service", "quote"]
 
 SESSION_COOKIE = "kdservice-sessionid"
 
@@ -32,6 +40,7 @@ class Service(enum.StrEnum):
 
     VALIDATE_USER = "Kingdee.BOS.WebApi.ServicesStub.AuthService.ValidateUser"
     SAVE = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Save"
+    BATCH_SAVE = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.BatchSave"
     SUBMIT = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Submit"
     AUDIT = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Audit"
     UNAUDIT = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.UnAudit"
@@ -51,6 +60,21 @@ class SaveResult:
 
     id: int
     number: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What a per-item operation did with each item, by position (``DIndex``).
+
+    Attributes:
+        saved: position → (id, number) of the items that succeeded.
+        refused: position → (first field named, Kingdee's messages for that item, verbatim).
+        msg_code: the reply's ``MsgCode``, for errors.
+    """
+
+    saved: dict[int, SaveResult]
+    refused: dict[int, tuple[str | None, str]]
+    msg_code: str | None = None
 
 
 class KingdeeClient:
@@ -112,13 +136,15 @@ class KingdeeClient:
                 self._session = None
                 await self._login_locked()
 
-    async def call(self, service: str, body: Mapping[str, Any], operation: str) -> Any:
+    async def call(self, service: str, body: Mapping[str, Any], operation: str, *, partial: bool = False) -> Any:
         """Call a service with the session; on 「会话信息已丢失」 log in again and retry once.
 
         Args:
             service: the full service name, e.g. :attr:`Service.SAVE`.
             body: the JSON body, e.g. ``{"formid": …, "data": …}``.
             operation: the operation named in errors and call records.
+            partial: a per-item operation: a reply refusing some items is returned, not raised
+                (:func:`check_partial`).
 
         Returns:
             The parsed JSON reply.
@@ -127,14 +153,15 @@ class KingdeeClient:
             AuthExpired: the session was lost again right after a fresh login.
             VendorRejected, TransientError, RateLimited: see :func:`check_result`.
         """
+        check = check_partial if partial else check_result
         session = await self._current_session()
         try:
-            return check_result(await self._post(service, body, operation, session), operation)
+            return check(await self._post(service, body, operation, session), operation)
         except AuthExpired:
             await self._renew(session)
         session = await self._current_session()
         # A second session loss right after a fresh login propagates as AuthExpired.
-        return check_result(await self._post(service, body, operation, session), operation)
+        return check(await self._post(service, body, operation, session), operation)
 
     async def _post(self, service: str, body: Mapping[str, Any], operation: str, session: str) -> HttpReply:
         headers = {SESSION_COOKIE: session, "Cookie": f"{SESSION_COOKIE}={session}"}
@@ -170,6 +197,32 @@ class KingdeeClient:
                                  vendor_message=json.dumps(reply, ensure_ascii=False)[:300],
                                  fix=t("在金蝶中按参考号查找该单据",
                                        "look the bill up by its reference in Kingdee")) from None
+
+    async def batch_save(self, formid: str, models: Sequence[Mapping[str, Any]], **options: Any) -> BatchOutcome:
+        """Save many bills in one BatchSave call; each is saved or refused on its own.
+
+        Not idempotent, like Save: look every reference up before a retry. ``data`` is
+        ``{"Model": [model, …], **options}`` (contract §4.1: BatchSave takes ``{formid, data}`` like
+        Save, with a list of models).
+
+        Returns:
+            The saved and the refused items, by position in ``models``.
+
+        Raises:
+            VendorRejected: the whole request was refused (unknown form, missing parameter …).
+        """
+        body = self._form_body(formid, {**options, "Model": [dict(m) for m in models]})
+        reply = await self.call(Service.BATCH_SAVE, body, Service.BATCH_SAVE.operation, partial=True)
+        return _outcome(reply)
+
+    async def transition(self, service: Service, formid: str, ids: Sequence[int]) -> BatchOutcome:
+        """Submit / Audit / UnAudit / Delete many bills by id; each succeeds or is refused on its own.
+
+        Positions in the outcome are positions in ``ids``.
+        """
+        data: dict[str, Any] = {"CreateOrgId": 0, "Numbers": [], "Ids": ",".join(str(i) for i in ids)}
+        reply = await self.call(service, self._form_body(formid, data), service.operation, partial=True)
+        return _outcome(reply)
 
     async def _bill_op(self, service: Service, formid: str, numbers: Sequence[str],
                        ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -239,6 +292,18 @@ class KingdeeClient:
                                  system=SYSTEM, operation=operation,
                                  vendor_message=json.dumps(reply, ensure_ascii=False)[:300])
         return reply
+
+
+def _outcome(reply: Any) -> BatchOutcome:
+    status = response_status(reply) or {}
+    saved: dict[int, SaveResult] = {}
+    for position, entity in enumerate(status.get("SuccessEntitys") or []):
+        if isinstance(entity, Mapping) and entity.get("Id") not in (None, "", 0, "0"):
+            index = entity.get("DIndex")
+            saved[index if isinstance(index, int) else position] = SaveResult(int(entity["Id"]),
+                                                                               str(entity.get("Number")))
+    code = status.get("MsgCode")
+    return BatchOutcome(saved, item_errors(status), None if code is None else str(code))
 
 
 def quote(value: str) -> str:

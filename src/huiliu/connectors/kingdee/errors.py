@@ -7,6 +7,10 @@ Every HTTP reply of K3Cloud passes through :func:`check_login` or :func:`check_r
 * ``ResponseStatus.MsgCode`` 1 「会话信息已丢失，请重新登录」 → :class:`AuthExpired` (the client logs
   in again and retries once);
 * any other ``IsSuccess: false`` → :class:`VendorRejected` listing every ``Errors[]`` entry verbatim;
+  a refusal because the accounting period is closed (「已结账」) is rewritten by
+  :func:`closed_period_error` to name the period and the fix;
+* per-item operations (BatchSave, and Submit / Audit of many bills) go through :func:`check_partial`,
+  which hands back a reply whose every error names its item (``DIndex``) instead of raising;
 * at login, another non-200 status means a wrong account-set id (empirical, contract §4.2), and
   ``LoginResultType`` other than 1 a refused user or password.
 """
@@ -14,18 +18,34 @@ Every HTTP reply of K3Cloud passes through :func:`check_login` or :func:`check_r
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from huiliu.connectors.http import HttpReply
 from huiliu.errors import AuthExpired, RateLimited, TransientError, VendorRejected
 from huiliu.i18n import Text, t
 
-__all__ = ["LOGIN_OPERATION", "SESSION_LOST_CODE", "SYSTEM", "check_login", "check_result", "response_status"]
+__all__ = [
+    "CLOSED_PERIOD_MARK",
+    "LOGIN_OPERATION",
+    "SESSION_LOST_CODE",
+    "SYSTEM",
+    "check_login",
+    "check_partial",
+    "check_result",
+    "closed_period_error",
+    "item_errors",
+    "response_status",
+]
 
 SYSTEM = "kingdee"
 LOGIN_OPERATION = "ValidateUser"
 SESSION_LOST_CODE = 1
 """``MsgCode`` of 「会话信息已丢失，请重新登录」: the session is gone, log in again."""
+
+CLOSED_PERIOD_MARK = "已结账"
+"""The words in Kingdee's refusal of a voucher dated in a closed period (结账). The full wording is
+unconfirmed; every variant seen in the wild says 「…期间已结账…」."""
 
 _FIXES: dict[int, Text] = {
     4: t("检查设置 voucher_form：该业务对象（表单）在金蝶中不存在",
@@ -125,6 +145,62 @@ def check_result(reply: HttpReply, operation: str) -> Any:
                          system=SYSTEM, operation=operation,
                          vendor_code=None if code is None else str(code), vendor_message=details,
                          fix=_FIXES.get(code if isinstance(code, int) else -1, _DEFAULT_FIX))
+
+
+def check_partial(reply: HttpReply, operation: str) -> Any:
+    """Like :func:`check_result` for per-item operations: item refusals come back, the rest raises.
+
+    A reply with ``IsSuccess`` false is returned when ``MsgCode`` is 0 and every error has a
+    ``DIndex`` (some items saved, some refused: read them with :func:`item_errors`). A lost session
+    or a request-level refusal (``MsgCode`` 4, 8, 9 …, or an error naming no item) raises as in
+    :func:`check_result`.
+    """
+    _check_http(reply, operation)
+    status = response_status(reply.json)
+    if status is None or status.get("IsSuccess", True) is not False:
+        return reply.json
+    errors = status.get("Errors")
+    per_item = (status.get("MsgCode") in (0, None) and isinstance(errors, list) and bool(errors)
+                and all(isinstance(e, Mapping) and isinstance(e.get("DIndex"), int) for e in errors))
+    if per_item:
+        return reply.json
+    return check_result(reply, operation)
+
+
+def item_errors(status: Mapping[str, Any]) -> dict[int, tuple[str | None, str]]:
+    """``DIndex`` → (first field named, every message of that item joined by ``；``)."""
+    found: dict[int, tuple[str | None, list[str]]] = {}
+    for error in status.get("Errors") or []:
+        if isinstance(error, Mapping) and isinstance(error.get("DIndex"), int):
+            name = error.get("FieldName")
+            _, messages = found.setdefault(error["DIndex"], (None if name is None else str(name), []))
+            message = str(error.get("Message") or "")
+            messages.append(f"{name}：{message}" if name else message)
+    return {index: (field, "；".join(messages)) for index, (field, messages) in found.items()}
+
+
+def closed_period_error(vendor_message: str | None, day: date, operation: str,
+                        vendor_code: str | None = None) -> VendorRejected | None:
+    """The error for a refusal because ``day``'s accounting period is closed, or ``None`` if it is not one.
+
+    Args:
+        vendor_message: Kingdee's message, kept verbatim in the error.
+        day: the voucher's date; its period ``YYYY-MM`` is named.
+        operation: ``Save`` or ``BatchSave``.
+        vendor_code: Kingdee's ``MsgCode``.
+    """
+    if not vendor_message or CLOSED_PERIOD_MARK not in vendor_message:
+        return None
+    period = day.isoformat()[:7]
+    return VendorRejected(
+        t(f"金蝶拒绝了 {operation}：凭证日期 {day.isoformat()} 所在的会计期间 {period} 已结账（{vendor_message}）",
+          f"Kingdee rejected {operation}: the accounting period {period} of the voucher date {day.isoformat()} "
+          f"is closed ({vendor_message})"),
+        system=SYSTEM, operation=operation, vendor_code=vendor_code, vendor_message=vendor_message,
+        fix=t(f"把凭证日期改到未结账的期间（如当前期间）后重新发起；或请会计在金蝶总账中对 {period} 反结账后重放。"
+              "不会自动重试",
+              f"date the voucher in an open period (e.g. the current one) and send it again, or ask the "
+              f"accountant to reopen {period} in Kingdee GL and replay; it is not retried automatically"))
 
 
 def check_login(reply: HttpReply) -> str:

@@ -2,9 +2,51 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+import enum
 
-__all__ = ["KingdeeSettings"]
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+__all__ = ["BookRoute", "KingdeeSettings", "ReversalStyle"]
+
+
+class ReversalStyle(enum.StrEnum):
+    """How a reversing voucher (冲销凭证) undoes the original when it cannot be deleted."""
+
+    RED = "red"
+    """红字冲销: the same accounts and directions with negative amounts, ``FISREDWRITEOFF`` true. The usual
+    practice in Chinese bookkeeping, and what Kingdee's 红冲 flag names; account totals net to zero."""
+    SWAP = "swap"
+    """蓝字冲销: positive amounts with debit and credit swapped. For books that forbid negative amounts;
+    it inflates both sides of each account's turnover."""
+
+
+class BookRoute(BaseModel):
+    """One routing rule: vouchers it matches go to ``book`` (账簿) of organisation ``org`` (多组织).
+
+    A rule matches when every condition it sets holds; at least one must be set. Rules are tried in
+    order and the first match wins.
+
+    Attributes:
+        book: the account book number sent as ``FAccountBookID``.
+        org: the accounting organisation number sent as ``FACCBOOKORGID``; left out when ``None``.
+        department_prefix: matches a voucher whose lines name at least one department (the
+            ``department`` auxiliary dimension) and only departments starting with this prefix.
+        voucher_book: matches the canonical voucher's ``book`` (the flow's name for the book).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    book: str = Field(min_length=1)
+    org: str | None = None
+    department_prefix: str | None = Field(None, min_length=1)
+    voucher_book: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _has_condition(self) -> BookRoute:
+        if self.department_prefix is None and self.voucher_book is None:
+            raise ValueError(f"route to book {self.book!r} has no condition: set department_prefix or "
+                             "voucher_book")
+        return self
 
 
 class KingdeeSettings(BaseModel):
@@ -24,7 +66,13 @@ class KingdeeSettings(BaseModel):
             retried create. Unconfirmed: customers add it in BOS, so its key is tenant-specific.
         aux_fields: canonical auxiliary dimension (辅助核算) → flex field inside ``FDetailID``. Which
             ``FFLEXn`` means department or employee is configured per account book.
-        book: the account book (账簿) number sent as ``FAccountBookID``.
+        book: the account book (账簿) number sent as ``FAccountBookID`` when ``routes`` is empty.
+        org: the accounting organisation (核算组织) sent as ``FACCBOOKORGID`` with ``book``; left out
+            when ``None`` (Kingdee then takes the book's own organisation).
+        routes: rules choosing the book and organisation per voucher (多组织 / 账套). Precedence, in
+            ``kingdee.voucher.create`` and ``create_batch``: a ``book`` the flow puts in the request wins;
+            else, when rules are set, the first matching rule, and a voucher matching none is refused
+            with a :class:`MappingError` (never sent to a guessed book); else ``book`` / ``org``.
         currency_number: ISO currency → Kingdee currency number (``PRE001`` is CNY in a fresh tenant).
         voucher_form: the form id of vouchers.
         voucher_groups: canonical voucher group (凭证字, e.g. ``记``) → the number of that base-data
@@ -39,6 +87,14 @@ class KingdeeSettings(BaseModel):
             after the client stopped waiting; a lookup before that finds nothing and a second Save makes
             a second voucher. Set it above the slowest Save the server takes under load — or, better,
             mark the reference field unique in BOS, which makes a second Save fail and be adopted.
+        reversal_style: how ``kingdee.voucher.reverse`` writes a reversing voucher when the original
+            cannot be unaudited and deleted (closed period, posted voucher): see :class:`ReversalStyle`.
+        reversal_suffix: appended to the original's reference to make the reversing voucher's
+            reference, so a retried reversal finds the first one.
+        reversal_link_field: a header field holding the original's bill number on the reversing
+            voucher; ``None`` sends no link besides the reference and the summaries. Unconfirmed: a
+            custom field, like ``reference_field``.
+        batch_size: vouchers per BatchSave call in ``kingdee.voucher.create_batch``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,12 +107,18 @@ class KingdeeSettings(BaseModel):
     reference_field: str = Field(default="F_HUILIU_REF", pattern=r"^[A-Za-z_]\w*$")
     aux_fields: dict[str, str] = Field(default_factory=lambda: {"department": "FFLEX5", "employee": "FFLEX7"})
     book: str = "001"
+    org: str | None = None
+    routes: tuple[BookRoute, ...] = ()
     currency_number: dict[str, str] = Field(default_factory=lambda: {"CNY": "PRE001"})
     voucher_form: str = "GL_VOUCHER"
     voucher_groups: dict[str, str] = Field(default_factory=dict)
     audit_vouchers: bool = True
     data_as_string: bool = False
     ambiguous_wait: float = Field(60.0, ge=0)
+    reversal_style: ReversalStyle = ReversalStyle.RED
+    reversal_suffix: str = Field("-R", min_length=1, pattern=r"^[\w-]+$")
+    reversal_link_field: str | None = Field("F_HUILIU_REVERSES", pattern=r"^[A-Za-z_]\w*$")
+    batch_size: int = Field(50, ge=1, le=1000)
 
     @field_validator("base_url")
     @classmethod

@@ -1,8 +1,9 @@
 """Kingdee sandbox HTTP surface: the K3Cloud service routes, sessions, login and fault replies.
 
-Owns: :class:`KingdeeSandbox` itself (its constructor, the chart of accounts and all state it holds),
-inspection for tests, ``ValidateUser`` and the ``kdservice-sessionid`` session, routing a service name
-to an operation, per-request fault injection and the ``/_sandbox/*`` control routes. Does not own: what
+Owns: :class:`KingdeeSandbox` itself (its constructor, the chart of accounts, the account books and all
+state it holds), inspection, period closing (结账) and posting (过账) for tests, ``ValidateUser`` and the
+``kdservice-sessionid`` session, routing a service name to an operation, per-request fault injection
+and the ``/_sandbox/*`` control routes. Does not own: what
 a write does to the vouchers (:mod:`.vouchers`) or how a query is answered (:mod:`.query`).
 """
 
@@ -23,6 +24,7 @@ from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.kingdee.query import BillQuery
 from huiliu.sandbox.kingdee.vouchers import (
     _OTHER_ACCOUNTS,
+    DEFAULT_BOOKS,
     VOUCHER_FORM,
     SandboxVoucher,
     VoucherBook,
@@ -44,6 +46,7 @@ _STUB = "kingdee.bos.webapi.servicesstub."
 _OPERATIONS: dict[str, str] = {
     "authservice.validateuser": "login",
     "dynamicformservice.save": "save",
+    "dynamicformservice.batchsave": "batch_save",
     "dynamicformservice.submit": "submit",
     "dynamicformservice.audit": "audit",
     "dynamicformservice.unaudit": "unaudit",
@@ -77,12 +80,15 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             book in the real ERP.
         unique_reference: refuse a Save whose reference field value another voucher already has, as a
             field marked unique in BOS does. The message wording is unconfirmed; it names the field.
+        books: account book (账簿) number → its accounting organisation (核算组织) number (多组织: one
+            book per organisation here). Defaults to ``{"001": "100"}``.
     """
 
     def __init__(self, *, acct_id: str, username: str, password: str, company: Company | None = None,
                  session_ttl: float = 1800, clock: Clock | None = None, faults: FaultPlan | None = None,
                  reference_field: str = "F_HUILIU_REF",
-                 aux_fields: Mapping[str, str] | None = None, unique_reference: bool = False) -> None:
+                 aux_fields: Mapping[str, str] | None = None, unique_reference: bool = False,
+                 books: Mapping[str, str] | None = None) -> None:
         self.acct_id = acct_id
         self.username = username
         self._password = password
@@ -92,6 +98,9 @@ class KingdeeSandbox(VoucherBook, BillQuery):
         self.faults = faults if faults is not None else FaultPlan()
         self.reference_field = reference_field
         self.unique_reference = unique_reference
+        self.books: dict[str, str] = dict(books or DEFAULT_BOOKS)
+        self.closed_through: dict[str, str] = {}
+        """Account book → the last closed period ``YYYY-MM`` (结账 closes every period up to it)."""
         self.aux_fields: dict[str, str] = dict(aux_fields or {"department": "FFLEX5", "employee": "FFLEX7"})
         self.chart: dict[str, tuple[str, ...]] = {
             **{acct: ("department", "employee") for acct in {*EXPENSE_ACCOUNTS.values(),
@@ -106,16 +115,21 @@ class KingdeeSandbox(VoucherBook, BillQuery):
         self._vouchers: dict[int, SandboxVoucher] = {}
         self._by_reference: dict[str, list[int]] = {}
         self._by_number: dict[str, list[int]] = {}
-        self._sequence: Counter[tuple[str, str]] = Counter()
+        self._sequence: Counter[tuple[str, str, str]] = Counter()
         self._next_id = 100001
         self.save_calls = 0
         """Save requests that reached the voucher logic (valid session, no fault before applying)."""
+        self.batch_save_calls = 0
+        """BatchSave requests that reached the voucher logic."""
+        self.saved_models = 0
+        """Models sent by Save and BatchSave that reached the voucher logic (saved or refused)."""
         self.login_calls = 0
         """Successful logins."""
         self.app = web.Application()
         self.app.router.add_post("/k3cloud/{service}.common.kdsvc", self._handle)
         self.app.router.add_post("/_sandbox/faults", self._configure_faults)
         self.app.router.add_get("/_sandbox/state", self._state)
+        self.app.router.add_post("/_sandbox/periods", self._close_period)
 
     # ----------------------------------------------------------------- inspection
 
@@ -132,6 +146,25 @@ class KingdeeSandbox(VoucherBook, BillQuery):
         """The vouchers whose reference field equals ``reference``, oldest first."""
         return [self._vouchers[i] for i in self._by_reference.get(reference, [])]
 
+    def close_period(self, book: str, period: str) -> None:
+        """结账: close ``period`` (``YYYY-MM``) of ``book`` and every period before it.
+
+        Afterwards Save refuses vouchers dated in those periods, and UnAudit / Delete refuse the vouchers
+        in them. Unlike the ERP, vouchers left unposted do not block the closing.
+        """
+        if book not in self.books:
+            raise ValueError(f"unknown account book {book!r}; known: {sorted(self.books)}")
+        if len(period) != 7 or period[4] != "-" or not (period[:4] + period[5:]).isdigit():
+            raise ValueError(f"period must be YYYY-MM, got {period!r}")
+        self.closed_through[book] = max(period, self.closed_through.get(book, period))
+
+    def post(self, voucher_id: int) -> None:
+        """过账: post an audited voucher; a posted voucher can no longer be unaudited."""
+        voucher = self._vouchers[voucher_id]
+        if voucher.status != "C":
+            raise ValueError(f"voucher {voucher.number} is in status {voucher.status}; only 已审核 (C) posts")
+        voucher.posted = True
+
     def expire_sessions(self) -> None:
         """Forget every session, as a server restart would."""
         self._sessions.clear()
@@ -143,7 +176,9 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             "by_status": dict(Counter(v.status for v in self._vouchers.values())),
             "list": [{"id": v.id, "number": v.number, "reference": v.reference, "status": v.status}
                      for v in self._vouchers.values()],
+            "closed_through": dict(self.closed_through),
             "save_calls": self.save_calls,
+            "batch_save_calls": self.batch_save_calls,
             "login_calls": self.login_calls,
             "faults_injected": dict(self.faults.injected),
         }
@@ -153,6 +188,14 @@ class KingdeeSandbox(VoucherBook, BillQuery):
     async def _configure_faults(self, request: web.Request) -> web.Response:
         self.faults.configure(await request.json())
         return _reply({"ok": True})
+
+    async def _close_period(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            self.close_period(str(body.get("book")), str(body.get("period")))
+        except ValueError as exc:
+            return web.Response(status=400, text=str(exc))
+        return _reply({"ok": True, "closed_through": self.closed_through})
 
     async def _state(self, request: web.Request) -> web.Response:
         return _reply(self.state())
@@ -271,7 +314,13 @@ class KingdeeSandbox(VoucherBook, BillQuery):
                 raise _RejectedError("formid", f"业务对象“{form}”不存在", 4)
             if operation == "save":
                 self.save_calls += 1
+                self.saved_models += 1
                 return _reply(self._save(data))
+            if operation == "batch_save":
+                self.batch_save_calls += 1
+                models = _key(data, "Model")
+                self.saved_models += len(models) if isinstance(models, list) else 0
+                return _reply(self._batch_save(data))
             if operation == "view":
                 return _reply(self._view(data))
         except _RejectedError as exc:

@@ -1,8 +1,9 @@
 """Kingdee sandbox ExecuteBillQuery: ``FieldKeys`` checks, ``FilterString`` parsing and row building.
 
-Owns: the subset of FilterString the sandbox understands (``Field='value'`` / ``Field=number`` joined by
-``and``), the header and entry fields a query may name, and paging (``TopRowCount``, ``StartRow``,
-``Limit``). Does not own: the vouchers themselves (:mod:`.vouchers`) or the HTTP surface (:mod:`.app`).
+Owns: the subset of FilterString the sandbox understands (``Field='value'``, ``Field=number`` and
+``Field in ('a','b')`` joined by ``and``), the header and entry fields a query may name (paths into
+base data such as ``FDetailID.FFLEX5.FNumber``), and paging (``TopRowCount``, ``StartRow``, ``Limit``).
+Does not own: the vouchers themselves (:mod:`.vouchers`) or the HTTP surface (:mod:`.app`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,12 @@ _CONDITION = re.compile(
     r"\s*(?P<field>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)\s*=\s*"
     r"(?:'(?P<text>(?:[^']|'')*)'|(?P<number>-?\d+(?:\.\d+)?))\s*"
 )
+_IN = re.compile(r"\s*(?P<field>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)\s+in\s*\(\s*"
+                 r"(?P<values>'(?:[^']|'')*'(?:\s*,\s*'(?:[^']|'')*')*)\s*\)\s*", re.IGNORECASE)
+_TEXT = re.compile(r"'((?:[^']|'')*)'")
 _AND = re.compile(r"and\b", re.IGNORECASE)
+_Want = str | Decimal | frozenset[str]
+"""One condition's wanted value: a text, a number, or the texts of ``in (…)``."""
 
 
 class BillQuery:
@@ -83,37 +89,47 @@ class BillQuery:
             return
         raise _RejectedError("FieldKeys", f"字段“{key}”在业务对象GL_VOUCHER中不存在", 9)
 
-    def _parse_filter(self, text: str) -> list[tuple[str, str | Decimal]]:
-        """Parse ``Field='value' and Field2=12``; anything richer is refused with a clear message."""
-        conditions: list[tuple[str, str | Decimal]] = []
+    def _parse_filter(self, text: str) -> list[tuple[str, _Want]]:
+        """Parse ``Field='value' and Field2=12 and Field3 in ('a','b')``; anything richer is refused."""
+        conditions: list[tuple[str, _Want]] = []
         position = 0
         if not text.strip():
             return conditions
         while True:
             match = _CONDITION.match(text, position)
-            if match is None:
+            listed = _IN.match(text, position) if match is None else None
+            if match is None and listed is None:
                 raise _RejectedError("FilterString", f"过滤条件“{text}”无法解析（第{position + 1}个字符附近）"
-                                     "，仅支持 字段='值' 或 字段=数字，以 and 连接")
-            self._check_field(match["field"])
-            if match["field"].split(".")[0].upper() in _ENTRY_FIELDS:
+                                     "，仅支持 字段='值'、字段=数字 或 字段 in ('值',…)，以 and 连接")
+            found = match or listed
+            assert found is not None
+            self._check_field(found["field"])
+            if found["field"].split(".")[0].upper() in _ENTRY_FIELDS:
                 raise _RejectedError("FilterString",
-                                     f"过滤条件中的分录字段“{match['field']}”本模拟器不支持")
-            value: str | Decimal = (match["text"].replace("''", "'") if match["text"] is not None
-                                    else Decimal(match["number"]))
-            conditions.append((match["field"], value))
-            position = match.end()
+                                     f"过滤条件中的分录字段“{found['field']}”本模拟器不支持")
+            value: _Want
+            if listed is not None:
+                value = frozenset(v.replace("''", "'") for v in _TEXT.findall(listed["values"]))
+            elif found["text"] is not None:
+                value = found["text"].replace("''", "'")
+            else:
+                value = Decimal(found["number"])
+            conditions.append((found["field"], value))
+            position = found.end()
             if position == len(text):
                 return conditions
             joiner = _AND.match(text, position)
             if joiner is None:
                 raise _RejectedError("FilterString", f"过滤条件“{text}”无法解析（第{position + 1}个字符附近）"
-                                     "，仅支持 字段='值' 或 字段=数字，以 and 连接")
+                                     "，仅支持 字段='值'、字段=数字 或 字段 in ('值',…)，以 and 连接")
             position = joiner.end()
 
-    def _candidates(self, conditions: Iterable[tuple[str, str | Decimal]]) -> list[SandboxVoucher]:
+    def _candidates(self, conditions: Iterable[tuple[str, _Want]]) -> list[SandboxVoucher]:
         for name, want in conditions:
-            if name.upper() == self.reference_field.upper() and isinstance(want, str):
-                return [self._vouchers[i] for i in self._by_reference.get(want, [])]
+            if name.upper() == self.reference_field.upper() and not isinstance(want, Decimal):
+                wanted = sorted(want) if isinstance(want, frozenset) else [want]
+                ids = sorted({i for w in wanted for i in self._by_reference.get(w, [])})
+                return [self._vouchers[i] for i in ids]
         return list(self._vouchers.values())
 
     def _value(self, voucher: SandboxVoucher, key: str, entry: Mapping[str, Any]) -> Any:
@@ -123,12 +139,17 @@ class BillQuery:
             return {"FVOUCHERID": voucher.id, "FBillNo": voucher.number,
                     "FDocumentStatus": voucher.status}[_HEADER_ALIASES[upper]]
         value = _key(entry, head) if upper in _ENTRY_FIELDS else _key(voucher.model, head)
+        # A path walks into base-data references: FDetailID.FFLEX5.FNumber; a bare reference is its FNumber.
+        for part in sub.split(".") if sub else []:
+            value = _key(value, part) if isinstance(value, Mapping) else None
         if isinstance(value, Mapping):
-            return _key(value, sub or "FNumber")
+            return _key(value, "FNumber")
         return value
 
-    def _matches(self, voucher: SandboxVoucher, key: str, want: str | Decimal) -> bool:
+    def _matches(self, voucher: SandboxVoucher, key: str, want: _Want) -> bool:
         value = self._value(voucher, key, {})
+        if isinstance(want, frozenset):
+            return value is not None and str(value) in want
         if isinstance(want, Decimal):
             try:
                 return _amount(value) == want
