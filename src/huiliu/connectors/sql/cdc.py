@@ -42,6 +42,8 @@ from huiliu.connectors.sql.client import SourceTables, SqlClient
 from huiliu.connectors.sql.mapping import Converter, reader
 from huiliu.connectors.sql.position import Position, PositionStore
 from huiliu.connectors.sql.settings import SqlSource, WatermarkKind
+from huiliu.errors import ConfigError
+from huiliu.i18n import t
 from huiliu.store import dumps
 
 __all__ = ["Batch", "Change", "ChangeCapture", "ChangeOp", "ChangeReader"]
@@ -239,7 +241,15 @@ class ChangeCapture:
 
     def __init__(self, client: SqlClient, source: SqlSource | str, store: PositionStore) -> None:
         self.client = client
-        self.source = client.settings.source(source) if isinstance(source, str) else source
+        if isinstance(source, str):
+            try:
+                source = client.settings.source(source)
+            except KeyError:
+                known = ", ".join(s.name for s in client.settings.sources) or "(none)"
+                raise ConfigError(t(f"没有名为 {source} 的数据源", f"no source called {source}"),
+                                  where=f"{client.system}.sources",
+                                  fix=t(f"可用的 source：{known}", f"known sources: {known}")) from None
+        self.source = source
         self.store = store
         self.name = f"sql:{client.system}.{self.source.name}"
         self._reader: ChangeReader | None = None
