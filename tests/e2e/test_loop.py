@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from huiliu.bus import reference_for
 from huiliu.cli.demo import DemoStack
 from huiliu.crypto import MsgCrypt
-from huiliu.flows import load_flows
 from huiliu.sandbox import Fault, FaultKind
 from huiliu.sandbox.company import ClaimSpec, ExpenseItem
 from huiliu.service import TEMPLATES
@@ -365,7 +364,7 @@ async def test_redrive_a_flow_over_a_time_range_after_a_fix_is_idempotent(
         # the fix: the account table is complete again; new worker, new flows
         await stack.stop_worker()
         (flows / "expense.yaml").write_text(good, encoding="utf-8")
-        hub.flows = load_flows(flows, known_actions=hub.actions.names())
+        hub.catalog.load()  # (a running hub reloads by itself: flows_reload_interval)
         stack.start_worker()
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{stack.port}/api/flows/expense-claim-to-voucher/redrive"

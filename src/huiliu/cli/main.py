@@ -133,6 +133,7 @@ async def _serve(settings: Settings, *, with_worker: bool) -> None:
     stop = asyncio.Event()
     worker_task = asyncio.create_task(hub.work(stop)) if with_worker else None
     stream_task = asyncio.create_task(hub.receive_stream(stop)) if hub.wants_stream() else None
+    watch_task = None if with_worker else asyncio.create_task(hub.watch_flows(stop))  # work() watches too
     config = uvicorn.Config(create_app(hub), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
@@ -146,6 +147,8 @@ async def _serve(settings: Settings, *, with_worker: bool) -> None:
             await worker_task
         if stream_task is not None:
             await stream_task
+        if watch_task is not None:
+            await watch_task
         await hub.close()
 
 

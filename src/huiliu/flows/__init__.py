@@ -16,7 +16,7 @@ Typical use by the caller::
 """
 
 from huiliu.flows.expressions import CONTEXT_NAMES, Expression, Origin
-from huiliu.flows.loader import load_flow, load_flows, validate_path
+from huiliu.flows.loader import compile_flow, load_flow, load_flows, validate_path
 from huiliu.flows.model import Flow, FlowSpec, Trigger
 from huiliu.flows.runtime import Advance, Effect, StepMismatch, advance, complete, matches
 from huiliu.flows.steps import CallStep, Lookup, Step
@@ -35,6 +35,7 @@ __all__ = [
     "StepMismatch",
     "Trigger",
     "advance",
+    "compile_flow",
     "complete",
     "load_flow",
     "load_flows",

@@ -255,7 +255,7 @@ class Compiler:
                         request=self.mapping(step.with_ or {}, (*loc, "with"), index, none),
                         retry=_policy(step.retry or self.spec.retry))
 
-    def flow(self, source: Path) -> Flow:
+    def flow(self, source: Path, text: str = "") -> Flow:
         """Compile the whole flow; check :attr:`problems` before using it."""
         trigger = self.spec.trigger
         condition = (self.expr(trigger.when, ("trigger", "when"), None, frozenset(), condition=True)
@@ -265,7 +265,7 @@ class Compiler:
         return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
                     trigger=Trigger((trigger.event,) if isinstance(trigger.event, str) else tuple(trigger.event),
                                     trigger.when, condition), steps=steps,
-                    description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}")
+                    description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}", text=text)
 
 
 def _policy(spec: RetrySpec | None) -> RetryPolicy | None:

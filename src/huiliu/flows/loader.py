@@ -207,6 +207,11 @@ def _load(path: Path, known_actions: Collection[str] | None) -> tuple[Flow | Non
         return None, [Problem(0, 0, FlowFileError(
             t(f"无法读取流程文件：{exc.strerror}", f"cannot read the flow file: {exc.strerror}"),
             where=file, fix=t("检查路径与权限", "check the path and its permissions")))]
+    return _compile(text, path, known_actions)
+
+
+def _compile(text: str, path: Path, known_actions: Collection[str] | None) -> tuple[Flow | None, list[Problem]]:
+    file = str(path)
     root, data, problem = _parse_yaml(text, file)
     if problem is not None or root is None:
         return None, [problem] if problem else []
@@ -216,7 +221,7 @@ def _load(path: Path, known_actions: Collection[str] | None) -> tuple[Flow | Non
     except ValidationError as exc:
         return None, sorted(_validation_problems(exc, data, locator), key=lambda p: (p.line, p.column))
     compiler = Compiler(spec, locator, known_actions)
-    flow = compiler.flow(path)
+    flow = compiler.flow(path, text)
     problems = sorted(compiler.problems, key=lambda p: (p.line, p.column))
     return (None, problems) if problems else (flow, [])
 
@@ -242,6 +247,18 @@ def load_flow(path: Path, *, known_actions: Collection[str] | None = None) -> Fl
         FlowFileError: the first problem in the file (``where`` is ``file:line:column``).
     """
     flow, problems = _load(path, known_actions)
+    if flow is None:
+        raise _first(problems)
+    return flow
+
+
+def compile_flow(text: str, source: Path, *, known_actions: Collection[str] | None = None) -> Flow:
+    """Compile a flow from its text (a version kept in the history); ``source`` names it in errors.
+
+    Raises:
+        FlowFileError: the first problem in the text.
+    """
+    flow, problems = _compile(text, source, known_actions)
     if flow is None:
         raise _first(problems)
     return flow

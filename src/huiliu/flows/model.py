@@ -10,6 +10,7 @@ line) and the keys that are allowed (so the message can suggest the right one).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, get_args
@@ -298,6 +299,7 @@ class Flow:
         steps: the compiled steps, in order.
         description: optional longer text.
         id_where: ``file:line:column`` of the ``id`` (for duplicate-id errors across files).
+        text: the file's text as loaded (kept in the version history, so a run finishes on its version).
     """
 
     id: str
@@ -308,6 +310,7 @@ class Flow:
     steps: tuple[Step, ...]
     description: str | None = None
     id_where: str = ""
+    text: str = field(default="", repr=False)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -316,6 +319,11 @@ class Flow:
     def index(self, step_id: str) -> int:
         """Position of a step; raises ``KeyError`` for an unknown id."""
         return self._index[step_id]
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the file's text: what identifies this version, whatever ``version`` says."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
     def actions(self) -> frozenset[str]:

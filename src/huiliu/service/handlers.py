@@ -141,6 +141,10 @@ class RunHandler:
         run_id = str(delivery.payload["run_id"])
         with self.p.db.begin() as conn:
             run = self.p.runs.load(conn, run_id)
+            current = self.p.runs.flows.get(conn, run.flow.id, None)
+            if run.status == "failed" and current is not None and current.digest != run.flow.digest:
+                self.p.runs.move_to_version(conn, run_id, current)  # replayed after a fix: the fixed flow
+                run = self.p.runs.load(conn, run_id)
             if run.status != "succeeded":  # a second re-drive of a finished run changes nothing
                 self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)

@@ -8,6 +8,7 @@ topics, ``Hub.catch_up()`` the poller of the OAs; ``Hub.accept()`` is what the w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +35,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
 from huiliu.service.catchup import CatchUp
 from huiliu.service.faultpoints import FaultPoints
+from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
 from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.settings import Settings
@@ -90,7 +92,9 @@ class Hub:
         self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock)
         self.faults = FaultPoints(settings.crash_at, settings.pause_at)
         self.actions = ActionRegistry()
-        self.flows: list[Flow] = []
+        self.catalog = FlowCatalog(self.db, self.clock, self._load_flows, self._flows_signature)
+        self.flows: list[Flow] = self.catalog.current
+        """The flows in force (the catalog's own list: a reload is seen by every holder)."""
         self._session: aiohttp.ClientSession | None = None
         self.dingtalk: dingtalk_connector.DingTalkClient | None = None
         self.callback_codec: dingtalk_connector.CallbackCodec | None = None
@@ -161,7 +165,24 @@ class Hub:
                 http = HttpClient(name, self._session, timeout=getattr(erp, "timeout", timeout), observer=observe,
                                   clock=self.clock)
                 register(self.actions, client_class(erp, http), erp)
-        self.flows = self._load_flows()
+        self.catalog.load()
+
+    def _flows_signature(self) -> object:
+        directory = self.settings.flows_dir or TEMPLATES
+        try:
+            return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir()
+                                if p.suffix in (".yaml", ".yml")))
+        except OSError:
+            return None
+
+    async def watch_flows(self, stop: asyncio.Event) -> None:
+        """Reload the flow files when they change, until ``stop`` (new versions apply to new runs)."""
+        interval = self.settings.flows_reload_interval
+        while interval > 0 and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            if not stop.is_set():
+                self.catalog.reload_if_changed()
 
     def _load_flows(self) -> list[Flow]:
         """The flow directory's flows, every action checked against the configured connectors.
@@ -194,7 +215,7 @@ class Hub:
 
     def runs(self) -> RunStore:
         """Runs of the flows loaded now."""
-        return RunStore(flows={f.id: f for f in self.flows}, transport=self.transport, outbox=self.outbox,
+        return RunStore(flows=self.catalog, transport=self.transport, outbox=self.outbox,
                         eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
 
     def redrive(self, flow_id: str, *, since: datetime, until: datetime) -> Redrive:
@@ -230,7 +251,7 @@ class Hub:
     async def work(self, stop: asyncio.Event) -> None:
         """Run a worker, and the catch-up poller when it is enabled, until ``stop`` is set."""
         worker = self.worker()
-        tasks = [asyncio.create_task(worker.run(stop))]
+        tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(self.watch_flows(stop))]
         if self.settings.catch_up.enabled and self.sources:
             tasks.append(asyncio.create_task(self.catch_up(worker.owner).run(stop)))
         try:

@@ -20,6 +20,7 @@ from huiliu.errors import HuiliuError, ProcessingError
 from huiliu.flows import Flow, advance, matches
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
+from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.store import dumps, loads
 from huiliu.store.schema import dead_letters, inbox, outbox, run_steps, runs
 
@@ -84,7 +85,7 @@ class Run:
 class RunStore:
     """Creates and advances runs inside the caller's transaction."""
 
-    def __init__(self, *, flows: Mapping[str, Flow], transport: DbTransport, outbox: Outbox,
+    def __init__(self, *, flows: FlowCatalog, transport: DbTransport, outbox: Outbox,
                  eventlog: EventLog, masterdata: MasterData, clock: Clock) -> None:
         self.flows = flows
         self.transport = transport
@@ -104,9 +105,9 @@ class RunStore:
         return run.id
 
     def load(self, conn: Connection, run_id: str) -> Run:
-        """Load a run; its flow must still be loaded."""
+        """Load a run with the flow version it started on (kept in the version history)."""
         row = conn.execute(_SELECT_RUN, {"r_id": run_id}).one()
-        flow = self.flows.get(row.flow_id)
+        flow = self.flows.get(conn, row.flow_id, row.flow_digest)
         if flow is None:
             raise ProcessingError(
                 t(f"流程 {row.flow_id} 已不存在", f"flow {row.flow_id} no longer exists"),
@@ -158,6 +159,7 @@ class RunStore:
             conn.execute(_UPDATE_RUN, {"r_id": run.id, **values})
         else:
             conn.execute(_INSERT_RUN, {"id": run.id, "flow_id": run.flow.id, "flow_version": run.flow.version,
+                                       "flow_digest": run.flow.digest,
                                        "envelope_id": run.envelope_id, "business_key": run.business_key,
                                        "started_at": now, **values})
             run.stored = True
@@ -181,6 +183,7 @@ class RunStore:
             elif status == "running":
                 report.running += 1
             elif status == "failed":
+                self.move_to_version(conn, run_id, flow)
                 self._close_dead_letters(conn, run_id)
                 self.transport.publish(conn, RUN_TOPIC, row.business_key, {"run_id": run_id})
                 self.eventlog.record(conn, case_id=row.business_key, activity="run.redriven", system="hub",
@@ -196,6 +199,21 @@ class RunStore:
                 report.started.append(self.start(conn, flow, envelope_id=row.id, business_key=row.business_key,
                                                   context=context))
         return report
+
+    def move_to_version(self, conn: Connection, run_id: str, flow: Flow) -> None:
+        """Put a failed run on ``flow``'s version: a re-drive or replay after a fix takes the fixed flow.
+
+        Runs in flight keep the version they began with; only one that failed (and is sent on by a person
+        after a fix) moves, from the step where it stopped.
+        """
+        row = conn.execute(select(runs.c.flow_digest, runs.c.flow_version, runs.c.business_key).where(
+            runs.c.id == run_id)).one()
+        if row.flow_digest == flow.digest:
+            return
+        conn.execute(update(runs).where(runs.c.id == run_id).values(flow_digest=flow.digest,
+                                                                    flow_version=flow.version))
+        self.eventlog.record(conn, case_id=row.business_key, activity="run.version_changed", system="hub",
+                             run_id=run_id, detail={"from": row.flow_version, "to": flow.version})
 
     def _close_dead_letters(self, conn: Connection, run_id: str) -> None:
         """Mark the run's open dead letters replayed: the re-drive supersedes them."""

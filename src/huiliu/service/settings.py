@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = "FULL"
     flows_dir: Path | None = None
     """Directory of flow files; the shipped templates when unset."""
+    flows_reload_interval: float = Field(2.0, ge=0)
+    """Seconds between looks at the flow directory (hot reload); 0 turns it off."""
     lang: Lang = Lang.ZH
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

@@ -23,6 +23,7 @@ __all__ = [
     "departments",
     "employees",
     "event_log",
+    "flow_versions",
     "inbox",
     "messages",
     "metadata",
@@ -111,6 +112,7 @@ runs = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+    Column("flow_digest", String(64), nullable=True),
     UniqueConstraint("flow_id", "envelope_id"),
     Index(None, "status", "started_at"),
     Index(None, "business_key"),
@@ -236,3 +238,14 @@ watermarks = Table(
     Column("lease_until", UTCDateTime, nullable=True),
 )
 """High-water marks of catch-up polling and other periodic reads, with a lease so one process runs each."""
+
+flow_versions = Table(
+    "flow_versions", metadata,
+    Column("flow_id", String(100), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("version", String(40), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("loaded_at", UTCDateTime, nullable=False),
+)
+"""Every version of every flow the hub has loaded (its text), so a run finishes on the version it began with."""
