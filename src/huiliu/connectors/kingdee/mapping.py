@@ -341,8 +341,8 @@ def _summarise(summaries: set[str], limit: int) -> str:
     joined = "；".join(ordered)
     if len(joined) <= limit:
         return joined
-    head = ordered[0][: max(limit - 8, 1)]
-    return f"{head}等{len(ordered)}项"
+    suffix = f"等{len(ordered)}项"
+    return ordered[0][: max(limit - len(suffix), 1)] + suffix
 
 
 # --------------------------------------------------------------------------- reading back and reversing
