@@ -62,7 +62,7 @@ async def test_reverse_after_the_period_closed_posts_a_balancing_red_voucher_lin
     for (account, debit, credit, detail), (o_account, o_debit, o_credit, o_detail) in zip(
             rows, amounts(original), strict=True):
         assert (account, detail) == (o_account, o_detail)
-        assert (debit + o_debit, credit + o_credit) == (0, 0)
+        assert (debit + o_debit, credit + o_credit) == (Decimal(0), Decimal(0))
 
 
 async def test_a_posted_voucher_in_an_open_period_is_reversed_too(kd: KdEnv) -> None:
