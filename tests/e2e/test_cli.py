@@ -141,3 +141,51 @@ def test_deadletters_commands(tmp_path: Path) -> None:
         assert expected in result.stderr, (args, result.stderr)
     after = run("deadletters", "list", cwd=tmp_path, **env)
     assert "vendor_rejected 1" in after.stdout
+
+
+FIXTURE = TEMPLATES / "fixtures" / "expense_claim_voucher.yaml"
+EXPENSE = TEMPLATES / "expense_claim_voucher.yaml"
+
+
+def test_flow_test_runs_the_template_on_its_fixture_and_catches_a_changed_rule(tmp_path: Path) -> None:
+    passed = run("flow", "test", str(EXPENSE), "--fixture", str(FIXTURE), cwd=tmp_path)
+    assert passed.returncode == 0, passed.stderr
+    assert "通过：5 个步骤" in passed.stdout and "· voucher（voucher）输出" in passed.stdout
+    assert "已生成金蝶凭证 记-0001" in passed.stdout
+    changed = tmp_path / "expense.yaml"  # finance moves 交通费 to another account: the test must notice
+    changed.write_text(EXPENSE.read_text(encoding="utf-8").replace('交通费: "6602.04"', '交通费: "6602.09"'),
+                       encoding="utf-8")
+    failed = run("flow", "test", str(changed), "--fixture", str(FIXTURE), cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "post_voucher.voucher.lines[1].account：应为 '6602.04'，实际 '6602.09'" in failed.stderr
+    no_result = tmp_path / "fixture.yaml"
+    no_result.write_text(FIXTURE.read_text(encoding="utf-8").replace("  post_voucher: {id:", "  other: {id:"),
+                         encoding="utf-8")
+    missing = run("flow", "test", str(EXPENSE), "--fixture", str(no_result), cwd=tmp_path)
+    assert missing.returncode == 1 and "步骤 `post_voucher`（kingdee.voucher.create）没有录制的结果" in missing.stderr
+    bad = run("flow", "test", str(EXPENSE), "--fixture", str(tmp_path / "nope.yaml"), cwd=tmp_path)
+    assert bad.returncode == 2 and "无法读取测试数据" in bad.stderr
+
+
+def test_flow_diff_names_changed_added_and_removed_steps(tmp_path: Path) -> None:
+    text = EXPENSE.read_text(encoding="utf-8")
+    new = tmp_path / "v2.yaml"
+    new.write_text(text.replace('version: "1"', 'version: "2"').replace('交通费: "6602.04"', '交通费: "6602.09"')
+                   .replace("  - id: write_back", "  - id: notify"), encoding="utf-8")
+    out = run("flow", "diff", str(EXPENSE), str(new), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "字段 version：'1' → '2'" in out.stdout
+    assert "修改步骤 `voucher`" in out.stdout and "+" in out.stdout and "6602.09" in out.stdout
+    assert "新增步骤 `notify`" in out.stdout and "删除步骤 `write_back`" in out.stdout
+    same = run("flow", "diff", str(EXPENSE), str(EXPENSE), cwd=tmp_path)
+    assert "两个版本相同" in same.stdout
+    assert run("flow", "diff", str(EXPENSE), str(tmp_path / "none.yaml"), cwd=tmp_path).returncode == 2
+
+
+def test_flow_schema_is_json_schema_an_editor_can_use(tmp_path: Path) -> None:
+    import json
+
+    out = run("flow", "schema", cwd=tmp_path)
+    schema = json.loads(out.stdout)
+    assert schema["title"] == "FlowSpec" and {"id", "trigger", "steps"} <= set(schema["required"])
+    assert "StepSpec" in schema["$defs"] and schema["additionalProperties"] is False

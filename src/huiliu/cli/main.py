@@ -15,11 +15,12 @@ from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+import yaml
 from pydantic import ValidationError
 
 from huiliu.bus import DeadLetterFilter, DeadLetters
 from huiliu.errors import ConfigError, HuiliuError
-from huiliu.flows import validate_path
+from huiliu.flows import FlowSpec, diff_flows, load_flow, validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
 from huiliu.service.catchup import PollReport
@@ -194,6 +195,70 @@ def flow_validate(
         say(t(f"{len(errors)} 个错误", f"{len(errors)} error(s)"), err=True)
         raise typer.Exit(1)
     say(t("流程文件有效", "flow files are valid"))
+
+
+@flow_app.command("test")
+def flow_test(
+    path: Annotated[Path, typer.Argument(help="流程文件 / the flow file")],
+    fixture: Annotated[Path, typer.Option("--fixture", help="录制的输入与期望 / recorded input and expectations")],
+) -> None:
+    """用录制的输入运行流程，打印每一步的输入与输出，并与期望比较 / run a flow on a recorded input."""
+    from huiliu.service.flowtest import load_fixture, run_fixture  # noqa: PLC0415 - only this command
+
+    try:
+        flow = load_flow(path, known_actions=SHIPPED_ACTIONS)
+        report = run_fixture(flow, load_fixture(fixture))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    lang = _state["lang"]
+    if not report.matched:
+        say(t(f"触发条件不匹配：流程 {flow.id} 不会因这条输入启动", f"the trigger does not match: flow {flow.id} "
+              "would not start on this input"), err=True)
+        raise typer.Exit(1)
+    for step in report.steps:
+        if step.skipped:
+            say(t(f"· {step.step_id}（{step.kind}）跳过：条件为假", f"· {step.step_id} ({step.kind}) skipped"))
+            continue
+        if step.kind == "call":
+            say(t(f"· {step.step_id}（调用）请求：", f"· {step.step_id} (call) request:"))
+            typer.echo(json.dumps(step.request, ensure_ascii=False, indent=2))
+            say(t("  录制的应答：", "  recorded answer:"))
+        else:
+            say(t(f"· {step.step_id}（{step.kind}）输出：", f"· {step.step_id} ({step.kind}) output:"))
+        typer.echo(json.dumps(step.output, ensure_ascii=False, indent=2))
+    if report.error is not None:
+        typer.echo(report.error.render(lang), err=True)
+        raise typer.Exit(1)
+    for difference in report.differences:
+        typer.echo(difference.render(lang), err=True)
+    if report.differences:
+        say(t(f"与期望不符：{len(report.differences)} 处", f"{len(report.differences)} difference(s) from what "
+              "is expected"), err=True)
+        raise typer.Exit(1)
+    say(t(f"通过：{len(report.steps)} 个步骤", f"passed: {len(report.steps)} steps"))
+
+
+@flow_app.command("diff")
+def flow_diff(
+    old: Annotated[Path, typer.Argument(help="旧版本 / the old version")],
+    new: Annotated[Path, typer.Argument(help="新版本 / the new version")],
+) -> None:
+    """比较同一流程的两个版本：逐步骤列出增删改 / compare two versions of a flow, step by step."""
+    try:
+        lines = diff_flows(old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise fail(ConfigError(t(f"无法读取或解析：{exc}", f"cannot read or parse: {exc}"),
+                               where=f"{old} / {new}", fix=t("给出两个流程文件", "give two flow files"))) from exc
+    for line in lines:
+        typer.echo(line if isinstance(line, str) else line.render(_state["lang"]))
+    if not lines:
+        say(t("两个版本相同", "the two versions are the same"))
+
+
+@flow_app.command("schema")
+def flow_schema() -> None:
+    """输出流程文件的 JSON Schema（供编辑器补全与校验）/ print the JSON Schema of flow files."""
+    typer.echo(json.dumps(FlowSpec.model_json_schema(), ensure_ascii=False, indent=2))
 
 
 @flow_app.command("redrive")

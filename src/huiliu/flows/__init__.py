@@ -15,6 +15,7 @@ Typical use by the caller::
         step = advance(flow, context, lookup)
 """
 
+from huiliu.flows.diff import diff_flows
 from huiliu.flows.expressions import CONTEXT_NAMES, Expression, Origin
 from huiliu.flows.loader import compile_flow, load_flow, load_flows, validate_path
 from huiliu.flows.model import Flow, FlowSpec, Trigger
@@ -37,6 +38,7 @@ __all__ = [
     "advance",
     "compile_flow",
     "complete",
+    "diff_flows",
     "load_flow",
     "load_flows",
     "matches",
