@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -177,3 +178,50 @@ async def test_redelivered_and_late_events_after_the_approval_change_nothing(
                 event_log.c.activity.in_(["envelope.duplicate", "callback.received"]),
                 event_log.c.outcome.in_(["ok", "duplicate"]))).scalar_one()
         assert envelopes == 4 and duplicates > 4  # each redelivery was seen, stored once, applied once
+
+
+@pytest.mark.parametrize("oa", ["wecom", "feishu"])
+async def test_an_approval_withdrawn_after_posting_is_reversed_in_the_erp(
+        make_stack: Callable[..., DemoStack], oa: str) -> None:
+    """WeCom 通过后撤销 / Feishu REVERTED: the compensation flow reverses the voucher the approval made."""
+    async with make_stack(seed=29, oa=oa) as stack:
+        kept, withdrawn = (stack.submit(stack.company.claim(approve_rate=1.0)) for _ in range(2))
+        assert await stack.settle(expected_runs=2, timeout=60)
+        [posted] = vouchers_for(stack, withdrawn)
+        assert stack.kd.count() == 2
+        if stack.wecom is not None:
+            stack.wecom.revoke_approved(withdrawn)
+        else:
+            assert stack.feishu is not None
+            stack.feishu.revert(withdrawn)
+        assert await stack.settle(expected_runs=3, timeout=60)
+        assert vouchers_for(stack, withdrawn) == []  # still un-auditable: un-audited and deleted
+        assert len(vouchers_for(stack, kept)) == 1 and stack.kd.count() == 1
+        assert stack.hub is not None
+        with stack.hub.db.read() as conn:
+            statuses = dict(conn.execute(select(runs.c.flow_id, runs.c.status).where(
+                runs.c.business_key == withdrawn)).all())
+            reversed_ = conn.execute(select(event_log.c.detail).where(
+                event_log.c.case_id == withdrawn,
+                event_log.c.activity == "effect.kingdee.voucher.reverse")).scalar_one()
+        assert statuses == {"expense-claim-to-voucher": "succeeded", "expense-claim-reversal": "succeeded"}
+        assert '"method":"deleted"' in reversed_ and posted.number in reversed_
+
+
+async def test_a_withdrawn_approval_whose_voucher_was_posted_gets_a_red_reversal_voucher(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(seed=31, oa="wecom") as stack:
+        assert stack.wecom is not None
+        withdrawn = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=1, timeout=60)
+        [posted] = vouchers_for(stack, withdrawn)
+        stack.kd.post(posted.id)  # 过账: the voucher can no longer be un-audited and deleted
+        stack.wecom.revoke_approved(withdrawn)
+        assert await stack.settle(expected_runs=2, timeout=60)
+        assert stack.kd.count() == 2  # the original stays, a red voucher reverses it
+        red = next(v for v in stack.kd.vouchers.values() if v.number != posted.number)
+        amounts = [Decimal(str(e.get("FDEBIT") or 0)) - Decimal(str(e.get("FCREDIT") or 0))
+                   for e in red.model["FEntity"]]
+        original = [Decimal(str(e.get("FDEBIT") or 0)) - Decimal(str(e.get("FCREDIT") or 0))
+                    for e in posted.model["FEntity"]]
+        assert sum(amounts) == 0 and sorted(amounts) == sorted(-a for a in original)  # nets the original to zero

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from huiliu.bus import DbTransport, EventLog, Outbox
+from huiliu.bus import DbTransport, EventLog, Outbox, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
 from huiliu.flows import Flow, advance, matches
@@ -122,8 +122,7 @@ class RunStore:
         failed and dead-letters it with the reason, in this same transaction: nothing reaches the ERP.
         """
         try:
-            step = advance(run.flow, run.context, lambda entity, system, key: self.masterdata.lookup(
-                conn, entity, system, key))
+            step = advance(run.flow, run.context, lambda entity, system, key: self.lookup(conn, entity, system, key))
         except ProcessingError as exc:
             self._save(conn, run, run.context, status="running")
             self.fail(conn, run.id, run.business_key, exc, reason=exc.kind)
@@ -149,6 +148,25 @@ class RunStore:
         latency = (now - datetime.fromisoformat(received)).total_seconds() * 1000 if received else None
         self.eventlog.record(conn, case_id=run.business_key, activity="run.succeeded", system="hub",
                              run_id=run.id, duration_ms=latency)
+
+    def lookup(self, conn: Connection, entity: str, system: str, key: str) -> Mapping[str, Any] | None:
+        """What a flow's ``lookup`` step finds: master data, or — entity ``posted`` — what the hub already did.
+
+        ``posted`` with the business key (e.g. an approval's instance id) gives, per call step of the
+        runs of that key that went through, ``{"action", "reference", "result"}``: the hub reference the
+        document carries in the ERP and the connector's answer. A compensation flow (an approval withdrawn
+        after it was posted) reverses by that reference. ``None`` when nothing was posted.
+        """
+        if entity != "posted":
+            return self.masterdata.lookup(conn, entity, system, key)
+        rows = conn.execute(select(outbox.c.step_id, outbox.c.action, outbox.c.idempotency_key, outbox.c.result)
+                            .select_from(outbox.join(runs, runs.c.id == outbox.c.run_id))
+                            .where(runs.c.business_key == key, outbox.c.status == "done")
+                            .order_by(outbox.c.created_at)).all()
+        if not rows:
+            return None
+        return {r.step_id: {"action": r.action, "reference": reference_for(r.idempotency_key),
+                            "result": loads(r.result)} for r in rows}
 
     def _save(self, conn: Connection, run: Run, context: dict[str, Any], *, status: str,
               finished: bool = False) -> None:

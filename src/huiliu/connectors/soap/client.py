@@ -21,7 +21,7 @@ from typing import Any, Self
 
 import httpx
 import zeep
-from lxml import etree  # type: ignore[import-untyped]  # no stubs; zeep depends on lxml
+from lxml import etree  # no stubs; zeep depends on lxml
 from zeep import exceptions as zeep_errors
 from zeep.helpers import serialize_object
 from zeep.proxy import AsyncServiceProxy

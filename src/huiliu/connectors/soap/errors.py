@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from lxml import etree  # type: ignore[import-untyped]  # no stubs; zeep depends on lxml
+from lxml import etree  # no stubs; zeep depends on lxml
 from zeep import exceptions as zeep_errors
 
 from huiliu.errors import (

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiohttp import web
-from lxml import etree  # type: ignore[import-untyped]  # no stubs; zeep depends on lxml
+from lxml import etree  # no stubs; zeep depends on lxml
 
 from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.faults import FaultKind, FaultPlan
