@@ -29,7 +29,7 @@ from huiliu.service.sources import OaSource
 from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
 
-__all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "Parts", "RunHandler"]
+__all__ = ["CALLBACK_TOPIC", "CallbackHandler", "EffectHandler", "Handler", "Parts", "RunHandler", "store_and_start"]
 
 CALLBACK_TOPIC = "oa.event"
 """Approval events of every OA (and catch-up polls), keyed by instance so one instance's are in order."""
@@ -75,6 +75,24 @@ class Handler(Protocol):
         """The retry policy for this message, or ``None`` for the hub's default."""
 
 
+def store_and_start(parts: Parts, flows: Sequence[Flow], conn: Connection, envelope: Envelope,
+                    received_at: str | None) -> bool:
+    """Store ``envelope`` in the inbox once and start every flow it triggers; ``False`` for a duplicate."""
+    if not parts.inbox.accept(conn, envelope):
+        parts.eventlog.record(conn, case_id=envelope.business_key, activity="envelope.duplicate",
+                              system=envelope.source, detail={"type": envelope.type})
+        return False
+    parts.eventlog.record(conn, case_id=envelope.business_key, activity="envelope.stored", system=envelope.source,
+                          detail={"type": envelope.type}, at=envelope.occurred_at)
+    context = initial_context(envelope_id=envelope.id, event_type=envelope.type, source=envelope.source,
+                              business_key=envelope.business_key, payload=envelope.payload, received_at=received_at)
+    for flow in flows:
+        if matches(flow, envelope.type, context):
+            parts.runs.start(conn, flow, envelope_id=envelope.id, business_key=envelope.business_key,
+                             context=context)
+    return True
+
+
 class CallbackHandler:
     """An OA approval event: re-read the instance (events carry no form data), then the inbox."""
 
@@ -100,22 +118,10 @@ class CallbackHandler:
                             occurred_at=instance.finished_at or instance.created_at)
         with self.p.db.begin() as conn:
             self.p.eventlog.record_many(conn, call_rows(current(), instance_id))
-            if self.p.inbox.accept(conn, envelope):
-                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.stored", system=system,
-                                     detail={"type": envelope.type}, at=envelope.occurred_at)
+            if store_and_start(self.p, self.flows, conn, envelope, delivery.payload.get("received_at")):
                 self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for(
                     "approval", system, instance_id), system=system, native_type="process_instance",
                     native_id=instance_id, native_number=instance.business_id)
-                context = initial_context(envelope_id=envelope.id, event_type=envelope.type, source=envelope.source,
-                                          business_key=envelope.business_key, payload=payload,
-                                          received_at=delivery.payload.get("received_at"))
-                for flow in self.flows:
-                    if matches(flow, envelope.type, context):
-                        self.p.runs.start(conn, flow, envelope_id=envelope.id, business_key=instance_id,
-                                        context=context)
-            else:
-                self.p.eventlog.record(conn, case_id=instance_id, activity="envelope.duplicate", system=system,
-                                     detail={"type": envelope.type})
             self.p.transport.ack(conn, delivery)
 
     def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
@@ -176,6 +182,14 @@ class EffectHandler:
             raise LookupError(f"outbox entry {entry_id} does not exist")
         if entry.status == "done":  # settled by an earlier attempt whose ack was lost: just move on
             with self.p.db.begin() as conn:
+                waiting = str(delivery.payload.get("run_id") or entry.run_id)
+                if waiting != entry.run_id:  # a second run of the same business object: it takes the result
+                    run = self.p.runs.load(conn, waiting)
+                    cursor = int(run.context.get("cursor", 0))
+                    if run.status == "running" and cursor < len(run.flow.steps) and (
+                            run.flow.steps[cursor].id == entry.step_id):
+                        run.context = complete(run.flow, run.context, entry.step_id, entry.result or {})
+                        self.p.runs.advance(conn, run)
                 self.p.transport.ack(conn, delivery)
             return
         action = self.actions.get(entry.action)

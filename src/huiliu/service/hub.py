@@ -25,6 +25,9 @@ from huiliu.bus.transports import BrokerLink, NatsLink, RabbitLink, RelayedTrans
 from huiliu.connectors import ActionRegistry, HttpClient, erpnext, kingdee, odoo, sap, tryton, yonyou
 from huiliu.connectors import dingtalk as dingtalk_connector
 from huiliu.connectors import feishu as feishu_connector
+from huiliu.connectors import files as files_connector
+from huiliu.connectors import soap as soap_connector
+from huiliu.connectors import sql as sql_connector
 from huiliu.connectors import wecom as wecom_connector
 from huiliu.crosswalk import Crosswalk, MasterData
 from huiliu.errors import ConfigError, NotFound
@@ -34,6 +37,7 @@ from huiliu.identity import DirectorySync, SyncReport
 from huiliu.model import Clock, SystemClock
 from huiliu.service.calls import observe
 from huiliu.service.catchup import CatchUp
+from huiliu.service.changefeed import ChangeFeed
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
@@ -64,13 +68,13 @@ ERP_CONNECTORS: dict[str, tuple[Callable[[Any, HttpClient], Any], Callable[[Acti
 def _action_names(system: str, module: ModuleType) -> set[str]:
     """A connector's action names: its exported constants whose value is ``<system>.<entity>.<verb>``."""
     values = (getattr(module, name) for name in module.__all__ if name.isupper())
-    return {v for v in values if isinstance(v, str) and v.startswith(f"{system}.") and v.count(".") >= 2}
+    return {v for v in values if isinstance(v, str) and v.startswith(f"{system}.") and " " not in v}
 
 
 SHIPPED_ACTIONS = frozenset().union(*(_action_names(name, module) for name, module in (
     ("dingtalk", dingtalk_connector), ("wecom", wecom_connector), ("feishu", feishu_connector),
     ("kingdee", kingdee), ("tryton", tryton), ("odoo", odoo), ("erpnext", erpnext), ("yonyou", yonyou),
-    ("sap", sap))))
+    ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))))
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -103,6 +107,8 @@ class Hub:
         self.feishu: feishu_connector.FeishuClient | None = None
         self.feishu_codec: feishu_connector.EventCodec | None = None
         self._dingtalk_http: HttpClient | None = None
+        self.sql: sql_connector.SqlClient | None = None
+        self.soap: soap_connector.SoapClient | None = None
         self.sources: dict[str, OaSource] = {}
         """The OAs approvals come from, by system name."""
 
@@ -159,6 +165,15 @@ class Hub:
             self.feishu_codec = feishu_connector.EventCodec(self.settings.feishu, self.clock)
             feishu_connector.register_actions(self.actions, self.feishu, self.settings.feishu, self.clock)
             self.sources["feishu"] = FeishuSource(self.feishu, self.settings.feishu)
+        if self.settings.sql is not None:
+            self.sql = sql_connector.SqlClient(self.settings.sql)
+            await self.sql.check()  # a renamed column or table is a clear error at start, not silence later
+            sql_connector.register_actions(self.actions, self.sql)
+        if self.settings.soap is not None:
+            self.soap = await soap_connector.SoapClient.open(self.settings.soap, observer=observe, clock=self.clock)
+            soap_connector.register_actions(self.actions, self.soap, self.settings.soap)
+        if self.settings.files is not None:
+            files_connector.register_actions(self.actions, self.settings.files)
         for name, (client_class, register) in ERP_CONNECTORS.items():
             erp = getattr(self.settings, name)
             if erp is not None:
@@ -208,6 +223,12 @@ class Hub:
     async def close(self) -> None:
         """Close connections."""
         await self.transport.close()
+        if self.soap is not None:
+            await self.soap.aclose()
+            self.soap = None
+        if self.sql is not None:
+            self.sql.dispose()
+            self.sql = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -232,11 +253,21 @@ class Hub:
         with self.db.begin() as conn:
             return self.runs().redrive(conn, flow, since=since, until=until)
 
+    def parts(self) -> Parts:
+        """What handlers and feeds write with: the database, the bus pieces, the runs."""
+        return Parts(db=self.db, transport=self.transport, inbox=self.inbox, outbox=self.outbox,
+                     eventlog=self.eventlog, crosswalk=self.crosswalk, runs=self.runs(), clock=self.clock)
+
+    def change_feed(self) -> ChangeFeed | None:
+        """The SQL sources' changes as events, when a SQL connector with sources is configured."""
+        if self.sql is None or not self.sql.settings.sources:
+            return None
+        return ChangeFeed(self.parts(), self.flows, self.sql, sql_connector.WatermarkStore(self.db, self.clock),
+                          self.settings.sql_poll_interval)
+
     def worker(self, owner: str | None = None) -> Worker:
         """A worker over the callback, run and effect topics."""
-        runstore = self.runs()
-        parts = Parts(db=self.db, transport=self.transport, inbox=self.inbox, outbox=self.outbox,
-                      eventlog=self.eventlog, crosswalk=self.crosswalk, runs=runstore, clock=self.clock)
+        parts = self.parts()
         handlers: dict[str, Handler] = {
             RUN_TOPIC: RunHandler(parts),
             EFFECT_TOPIC: EffectHandler(parts, actions=self.actions, faults=self.faults),
@@ -254,6 +285,9 @@ class Hub:
         tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(self.watch_flows(stop))]
         if self.settings.catch_up.enabled and self.sources:
             tasks.append(asyncio.create_task(self.catch_up(worker.owner).run(stop)))
+        feed = self.change_feed()
+        if feed is not None:
+            tasks.append(asyncio.create_task(feed.run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:

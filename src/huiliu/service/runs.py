@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from huiliu.bus import DbTransport, EventLog, Outbox, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
-from huiliu.flows import Flow, advance, matches
+from huiliu.flows import Flow, advance, complete, matches
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.service.flowcatalog import FlowCatalog
@@ -42,12 +42,16 @@ def run_id_for(flow_id: str, envelope_id: str) -> str:
 
 def initial_context(*, envelope_id: str, event_type: str, source: str, business_key: str,
                     payload: Mapping[str, Any], received_at: str | None) -> dict[str, Any]:
-    """The context a run starts with: the event, the approval instance and its form, no steps yet."""
-    instance = payload["instance"]
+    """The context a run starts with: the event, the approval instance and its form, no steps yet.
+
+    An ERP document's change (no approval instance) gives its values as ``form`` and ``instance`` holds
+    its key, so ``form['金额']`` reads the same way whatever started the flow.
+    """
+    instance = payload.get("instance") or {"instance_id": business_key, "form": payload.get("document") or {}}
     return {
         "event": {"id": envelope_id, "type": event_type, "source": source, "business_key": business_key,
                   "received_at": received_at},
-        "instance": instance, "form": instance["form"],
+        "instance": instance, "form": instance.get("form") or {},
         "reference": instance.get("business_id") or business_key, "steps": {}, "cursor": 0,
     }
 
@@ -139,7 +143,17 @@ class RunStore:
             key = f"{run.flow.id}:{run.business_key}:{step.effect.step_id}"
             entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run.id, step_id=step.effect.step_id,
                                           action=step.effect.action, request=step.effect.request)
-            self.transport.publish(conn, EFFECT_TOPIC, run.business_key, {"outbox_id": entry_id})
+            earlier = self.outbox.get(conn, entry_id)
+            if earlier is not None and earlier.run_id != run.id and earlier.status == "done":
+                # This business object's step was done by an earlier run (a later version of the same ERP row,
+                # a re-started flow): the document exists once; this run takes its result and goes on.
+                self.eventlog.record(conn, case_id=run.business_key, activity=f"step.{step.effect.step_id}",
+                                     system="hub", run_id=run.id, outcome="adopted",
+                                     detail={"from_run": earlier.run_id})
+                run.context = complete(run.flow, step.context, step.effect.step_id, earlier.result or {})
+                self.advance(conn, run)
+                return
+            self.transport.publish(conn, EFFECT_TOPIC, run.business_key, {"outbox_id": entry_id, "run_id": run.id})
         if not step.done:
             self._save(conn, run, step.context, status="running")
             return

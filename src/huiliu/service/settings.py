@@ -12,9 +12,12 @@ from huiliu.bus import RetryPolicy
 from huiliu.connectors.dingtalk import DingTalkSettings
 from huiliu.connectors.erpnext import ErpnextSettings
 from huiliu.connectors.feishu import FeishuSettings
+from huiliu.connectors.files import FilesSettings
 from huiliu.connectors.kingdee import KingdeeSettings
 from huiliu.connectors.odoo import OdooSettings
 from huiliu.connectors.sap import SapSettings
+from huiliu.connectors.soap import SoapSettings
+from huiliu.connectors.sql import SqlSettings
 from huiliu.connectors.tryton import TrytonSettings
 from huiliu.connectors.wecom import WeComSettings
 from huiliu.connectors.yonyou import YonyouSettings
@@ -100,6 +103,12 @@ class Settings(BaseSettings):
     erpnext: ErpnextSettings | None = None
     yonyou: YonyouSettings | None = None
     sap: SapSettings | None = None
+    sql: SqlSettings | None = None
+    """An ERP reached through its database or intermediate tables: actions, and its changes as events."""
+    sql_poll_interval: float = Field(10.0, gt=0)
+    """Seconds between reads of the SQL sources' changes."""
+    soap: SoapSettings | None = None
+    files: FilesSettings | None = None
     crash_at: list[str] = Field(default_factory=list)
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""
     pause_at: list[str] = Field(default_factory=list)
