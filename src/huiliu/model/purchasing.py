@@ -32,11 +32,15 @@ from huiliu.model.money import Money, parse_amount
 __all__ = [
     "Address",
     "Item",
+    "PaymentRequest",
+    "Project",
     "PurchaseRequisition",
     "RequisitionLine",
     "Supplier",
     "erp_amount",
     "item_from_json",
+    "payment_from_json",
+    "project_from_json",
     "requisition_from_json",
     "supplier_from_json",
     "voucher_from_json",
@@ -156,6 +160,34 @@ class _RequisitionIn(BaseModel):
     lines: list[_LineIn] = Field(min_length=1)
 
 
+class _PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1)
+    supplier: _SupplierIn
+    amount: _Amount
+    currency: str = "CNY"
+    date: date
+    description: str = ""
+    invoice_number: str | None = Field(None, min_length=1)
+    purchase_order: str | None = Field(None, min_length=1)
+    bank_account: str | None = Field(None, min_length=1)
+    project: str | None = Field(None, min_length=1)
+
+
+class _ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    manager: str | None = Field(None, min_length=1)
+    department: str | None = Field(None, min_length=1)
+    budget: _Amount | None = None
+    currency: str = "CNY"
+    start: date | None = None
+    end: date | None = None
+
+
 class _MoneyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -249,6 +281,99 @@ def requisition_from_json(data: Any) -> PurchaseRequisition:
         lines.append(RequisitionLine(_item(line.item), quantity, price, currency, line.description))
     return PurchaseRequisition(parsed.number, _supplier(parsed.supplier), currency, tuple(lines),
                                parsed.description)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """An approved payment request (付款申请): pay a supplier, possibly against an invoice or an order.
+
+    Attributes:
+        number: the OA's document number (the hub's reference goes with it to the ERP).
+        supplier: whom to pay.
+        amount: how much, in ``amount.currency``.
+        date: the payment date wanted (the ERP's posting date).
+        description: 付款事由.
+        invoice_number: the supplier invoice paid, when the OA names one.
+        purchase_order: the ERP purchase order it pays, when known.
+        bank_account: the company's paying account, when the OA names it.
+        project: the project the cost belongs to, when any.
+    """
+
+    number: str
+    supplier: Supplier
+    amount: Money
+    date: date
+    description: str = ""
+    invoice_number: str | None = None
+    purchase_order: str | None = None
+    bank_account: str | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project (项目) the ERP books costs against: its code is the key OA, ERP and budgets share."""
+
+    code: str
+    name: str
+    manager: str | None = None
+    department: str | None = None
+    budget: Money | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+def payment_from_json(data: Any) -> PaymentRequest:
+    """Rebuild a :class:`PaymentRequest` from its JSON form.
+
+    The shape::
+
+        {"number": "FK-2026-0007", "supplier": {"name": "…", "code": "GYS001"}, "amount": "12800.00",
+         "currency": "CNY", "date": "2026-11-26", "description": "支付货款", "invoice_number": "INV-88",
+         "purchase_order": "PO-0042", "bank_account": "6222…", "project": "P-2026-01"}
+
+    Raises:
+        MappingError: a field is missing or malformed, the amount is not positive or is a float; ``where`` is
+            the field path.
+    """
+    parsed = _validate(_PaymentIn, data, "payment")
+    try:
+        amount = Money(parse_amount(parsed.amount, "payment.amount"), parsed.currency.strip().upper())
+    except (ValueError, TypeError) as exc:
+        raise MappingError(t(f"付款金额不正确：{exc}", f"bad payment amount: {exc}"), where="payment.amount",
+                           fix=t("金额为数字字符串，币别为 ISO 4217 代码",
+                                 "the amount is a numeric string, the currency an ISO 4217 code")) from exc
+    if amount.amount <= 0:
+        raise MappingError(t(f"付款金额必须大于 0，实际为 {amount.amount}", f"the payment amount must be positive, "
+                             f"got {amount.amount}"), where="payment.amount",
+                           fix=t("检查 OA 付款申请中的金额", "check the amount in the OA payment request"))
+    return PaymentRequest(parsed.number, _supplier(parsed.supplier), amount, parsed.date, parsed.description,
+                          parsed.invoice_number, parsed.purchase_order, parsed.bank_account, parsed.project)
+
+
+def project_from_json(data: Any) -> Project:
+    """Rebuild a :class:`Project`: ``{"code", "name", "manager"?, "department"?, "budget"?, "currency"?,
+    "start"?, "end"?}``.
+
+    Raises:
+        MappingError: a field is missing or malformed, a negative or float budget, an end before the start.
+    """  # noqa: D205
+    parsed = _validate(_ProjectIn, data, "project")
+    budget = None
+    if parsed.budget is not None:
+        try:
+            budget = Money(parse_amount(parsed.budget, "project.budget"), parsed.currency.strip().upper())
+        except (ValueError, TypeError) as exc:
+            raise MappingError(t(f"项目预算不正确：{exc}", f"bad project budget: {exc}"), where="project.budget",
+                               fix=t("预算为数字字符串", "the budget is a numeric string")) from exc
+        if budget.amount < 0:
+            raise MappingError(t("项目预算不能为负数", "a project budget cannot be negative"), where="project.budget",
+                               fix=t("检查预算", "check the budget"))
+    if parsed.start and parsed.end and parsed.end < parsed.start:
+        raise MappingError(t("项目结束日期早于开始日期", "the project ends before it starts"), where="project.end",
+                           fix=t("检查项目起止日期", "check the project's dates"))
+    return Project(parsed.code.strip(), parsed.name.strip(), parsed.manager, parsed.department, budget,
+                   parsed.start, parsed.end)
 
 
 def voucher_from_json(data: Any) -> Voucher:
