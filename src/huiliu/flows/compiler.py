@@ -24,17 +24,23 @@ from huiliu.flows.expressions import (
 )
 from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
 from huiliu.flows.model import (
+    AccountRulesSpec,
     AccountTableSpec,
     Flow,
     FlowSpec,
     ForEachSpec,
     RetrySpec,
+    SplitSpec,
     StepSpec,
     Trigger,
     ValueSpec,
+    VoucherLineSpec,
     VoucherSpec,
 )
 from huiliu.flows.steps import (
+    WILDCARD,
+    AccountRule,
+    AccountRules,
     AccountTable,
     CallStep,
     DictNode,
@@ -43,9 +49,11 @@ from huiliu.flows.steps import (
     ListNode,
     LookupStep,
     MapStep,
+    Split,
     Step,
     ValueNode,
     VoucherStep,
+    covers,
 )
 from huiliu.i18n import Text, t
 
@@ -186,32 +194,124 @@ class Compiler:
         """Compile a mapping of built values."""
         return DictNode(tuple((k, self.value(v, (*loc, k), index, names)) for k, v in spec.items()))
 
+    def account_rules(self, spec: AccountRulesSpec, loc: Loc, index: int, names: frozenset[str]) -> AccountRules:
+        """Compile a multi-attribute account rule set, checking every rule against ``by`` and the rules before."""
+        attributes = list(spec.by)
+        for name in attributes:
+            if name == "account":
+                self.fail((*loc, "by", name), t("`account` 不能作为科目规则的属性名：它是规则中写科目的位置",
+                                                "`account` cannot be an attribute name: rules use it for the "
+                                                "account"),
+                          t("给该属性换个名字，例如 subject、kind", "rename the attribute, e.g. subject, kind"),
+                          key=True)
+        by = tuple((name, self.expr(value, (*loc, "by", name), index, names)) for name, value in spec.by.items())
+        shown = ", ".join(attributes)
+        rules: list[AccountRule] = []
+        for k, rule in enumerate(spec.rules):
+            rloc: Loc = (*loc, "rules", k)
+            patterns: list[tuple[str, str]] = []
+            for name, raw in rule.items():
+                if name == "account":
+                    continue
+                if name not in spec.by:
+                    guess = suggest(name, [*attributes, "account"])
+                    self.fail((*rloc, name), t(f"科目规则 {k + 1} 用了未知的属性 `{name}`",
+                                               f"account rule {k + 1} uses an unknown attribute `{name}`"),
+                              _hint(guess, t(f"属性须先在 account.by 中定义：{shown}；科目写在 account",
+                                             f"attributes must be defined in account.by: {shown}; the account "
+                                             "goes in account")), key=True)
+                    continue
+                pattern = str(raw)
+                if WILDCARD in pattern[:-1]:
+                    self.fail((*rloc, name), t(f"科目规则 {k + 1} 的 `{name}: {pattern}`：\"*\" 只能单独使用或放在末尾",
+                                               f"account rule {k + 1}, `{name}: {pattern}`: \"*\" stands alone or "
+                                               "at the end"),
+                              t("写 \"*\"（任意值）或 \"前缀*\"（如 \"P-*\"），其余写完整的值",
+                                "write \"*\" (anything) or \"prefix*\" (e.g. \"P-*\"), otherwise the whole value"))
+                    continue
+                if pattern != WILDCARD:  # "*" is the same as leaving the attribute out
+                    patterns.append((name, pattern))
+            if "account" not in rule:
+                self.fail(rloc, t(f"科目规则 {k + 1} 缺少 `account`", f"account rule {k + 1} has no `account`"),
+                          t(f"在规则中写出科目，例如 {{{attributes[0]}: …, account: \"6602.03\"}}",
+                            f"write the account in the rule, e.g. {{{attributes[0]}: …, account: \"6602.03\"}}"))
+                continue
+            account = self.expr(str(rule["account"]), (*rloc, "account"), index, names)
+            new = AccountRule(tuple(patterns), account)
+            for i, earlier in enumerate(rules):
+                if self._hides(earlier, new):
+                    self.fail(rloc, t(f"科目规则 {k + 1}（{new.describe()}）永远不会生效：前面的规则 {i + 1}"
+                                      f"（{earlier.describe()}）已匹配它能匹配的一切",
+                                      f"account rule {k + 1} ({new.describe()}) can never apply: rule {i + 1} "
+                                      f"({earlier.describe()}) comes first and matches everything it matches"),
+                              t("先写更具体的规则（例如先写 type+dept，再写只有 type 的），或删除这条规则",
+                                "put the more specific rule first (type and dept before type alone), or "
+                                "remove this one"))
+                    break
+            rules.append(new)
+        return AccountRules(by, tuple(rules), self.origin((*loc,), self.step_ids[index]))
+
+    @staticmethod
+    def _hides(earlier: AccountRule, later: AccountRule) -> bool:
+        """Whether ``earlier`` matches everything ``later`` matches, so that ``later`` never applies."""
+        mine = dict(later.patterns)
+        return all(covers(pattern, mine.get(name, WILDCARD)) for name, pattern in earlier.patterns)
+
+    def split(self, spec: SplitSpec, loc: Loc, index: int, names: frozenset[str]) -> Split:
+        """Compile a line's ``split``; its item is named ``as`` in ``share`` (and in the line's other fields)."""
+        self.loop_name(spec.as_, (*loc, "as"))
+        if spec.as_ in names:
+            self.fail((*loc, "as"), t(f"分摊的名称 `{spec.as_}` 与 for_each 的 as 重名",
+                                      f"the split's name `{spec.as_}` is the for_each's name too"),
+                      t("换一个名字，例如 part、share", "choose another name, e.g. part, share"))
+        return Split(self.expr(spec.by, (*loc, "by"), index, names), spec.as_,
+                     self.expr(spec.share, (*loc, "share"), index, names | {spec.as_}))
+
+    def line(self, line: VoucherLineSpec, loc: Loc, index: int, step: StepSpec) -> LineRule:
+        """Compile one voucher line rule."""
+        none: frozenset[str] = frozenset()
+        names = none
+        for_each = None
+        if line.for_each is not None and line.as_ is not None:
+            self.loop_name(line.as_, (*loc, "as"))
+            for_each = self.expr(line.for_each, (*loc, "for_each"), index, none)
+            names = frozenset({line.as_})
+        when = (self.expr(line.when, (*loc, "when"), index, names, condition=True)
+                if line.when is not None else None)
+        split = self.split(line.split, (*loc, "split"), index, names) if line.split is not None else None
+        # The amount is split, so it is the amount before the split: it cannot read the split's item.
+        amount = self.expr(line.amount, (*loc, "amount"), index, names)
+        if split is not None:
+            names = names | {split.name}
+        account: Expression | AccountTable | AccountRules
+        if isinstance(line.account, AccountRulesSpec):
+            account = self.account_rules(line.account, (*loc, "account"), index, names)
+        elif isinstance(line.account, AccountTableSpec):
+            table = tuple((k, self.expr(v, (*loc, "account", "map", k), index, names))
+                          for k, v in line.account.map.items())
+            by = self.expr(line.account.by, (*loc, "account", "by"), index, names)
+            account = AccountTable(by, table)
+        else:
+            account = self.expr(line.account, (*loc, "account"), index, names)
+        return LineRule(
+            origin=self.origin(loc, step.id), for_each=for_each, name=line.as_, direction=line.direction,
+            account=account, amount=amount, summary=self.expr(line.summary, (*loc, "summary"), index, names),
+            aux=tuple((k, self.expr(v, (*loc, "aux", k), index, names)) for k, v in line.aux.items()),
+            when=when, split=split)
+
     def voucher(self, spec: VoucherSpec, base: Loc, index: int, step: StepSpec,
                 when: Expression | None) -> Step:
         """Compile a voucher step's rules."""
         none: frozenset[str] = frozenset()
-        rules = []
-        for j, line in enumerate(spec.lines):
-            loc: Loc = (*base, "lines", j)
-            names = none
-            for_each = None
-            if line.for_each is not None and line.as_ is not None:
-                self.loop_name(line.as_, (*loc, "as"))
-                for_each = self.expr(line.for_each, (*loc, "for_each"), index, none)
-                names = frozenset({line.as_})
-            account: Expression | AccountTable
-            if isinstance(line.account, AccountTableSpec):
-                table = tuple((k, self.expr(v, (*loc, "account", "map", k), index, names))
-                              for k, v in line.account.map.items())
-                by = self.expr(line.account.by, (*loc, "account", "by"), index, names)
-                account = AccountTable(by, table)
-            else:
-                account = self.expr(line.account, (*loc, "account"), index, names)
-            rules.append(LineRule(
-                origin=self.origin(loc, step.id), for_each=for_each, name=line.as_, direction=line.direction,
-                account=account, amount=self.expr(line.amount, (*loc, "amount"), index, names),
-                summary=self.expr(line.summary, (*loc, "summary"), index, names),
-                aux=tuple((k, self.expr(v, (*loc, "aux", k), index, names)) for k, v in line.aux.items())))
+        rules = tuple(self.line(line, (*base, "lines", j), index, step) for j, line in enumerate(spec.lines))
+        preparer = None
+        preparer_steps: tuple[str, ...] = ()
+        if spec.preparer is not None:
+            preparer = self.expr(spec.preparer, (*base, "preparer"), index, none)
+            try:
+                preparer_steps = tuple(sorted(parse_value(spec.preparer).step_refs))
+            except TemplateSyntaxError:  # already reported by expr
+                preparer_steps = ()
         return VoucherStep(
             id=step.id, origin=self.origin(base, step.id, key=True), when=when,
             book=self.expr(spec.book, (*base, "book"), index, none),
@@ -219,7 +319,7 @@ class Compiler:
             group=self.expr(spec.group, (*base, "group"), index, none),
             currency=self.expr(spec.currency, (*base, "currency"), index, none),
             reference=self.expr(spec.reference, (*base, "reference"), index, none),
-            rules=tuple(rules))
+            rules=rules, preparer=preparer, preparer_steps=preparer_steps)
 
     def step(self, step: StepSpec, index: int) -> Step:
         """Compile one step."""

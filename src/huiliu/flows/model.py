@@ -38,12 +38,14 @@ __all__ = [
     "RETRYABLE_KINDS",
     "STEP_KINDS",
     "TAGS",
+    "AccountRulesSpec",
     "AccountTableSpec",
     "Flow",
     "FlowSpec",
     "ForEachSpec",
     "LookupSpec",
     "RetrySpec",
+    "SplitSpec",
     "StepSpec",
     "Trigger",
     "TriggerSpec",
@@ -55,7 +57,8 @@ __all__ = [
 STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call")
 """The kinds of step; each step has exactly one of these keys."""
 
-TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>"})
+TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>",
+                                  "<rules>"})
 """Union tags pydantic puts in error locations; they are not keys of the file."""
 
 Identifier = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -88,6 +91,7 @@ def _amount(value: object) -> str | int | float:
 
 Scalar = Annotated[str | int | float | bool | None, PlainValidator(_scalar)]
 AmountValue = Annotated[str | int | float, PlainValidator(_amount)]
+Code = Annotated[str | int, PlainValidator(_code)]
 
 
 class _Spec(BaseModel):
@@ -159,26 +163,70 @@ class AccountTableSpec(_Spec):
     map: Annotated[dict[str, StrictStr], Field(min_length=1)]
 
 
+class AccountRulesSpec(_Spec):
+    """Choose the account by several attributes; the first rule that matches wins.
+
+    ``by`` names each attribute and the expression that gives its value; each rule maps some of those
+    attributes to a pattern (``差旅费`` exactly, ``P-*`` a prefix, ``*`` anything; an attribute a rule
+    leaves out matches anything) and has an ``account``::
+
+        by: {type: "{{ line.expense_type }}", dept: "{{ steps.employee.department_number }}"}
+        rules:
+          - {type: 差旅费, dept: BM03, account: "6601.03"}
+          - {type: 差旅费, account: "6602.03"}
+
+    What the schema cannot see (a rule naming an attribute ``by`` lacks, a rule without ``account``, a
+    rule an earlier one always hides, a misplaced ``*``) is checked by the compiler, which can point at
+    the offending key.
+    """
+
+    by: Annotated[dict[Identifier, StrictStr], Field(min_length=1)]
+    rules: Annotated[list[dict[str, Code]], Field(min_length=1)]
+
+
 def _account_tag(value: Any) -> str:
-    return "<table>" if isinstance(value, dict) else "<text>"
+    if isinstance(value, dict):
+        return "<rules>" if "rules" in value else "<table>"
+    return "<text>"
 
 
 AccountSpec = Annotated[
-    Annotated[StrictStr, Tag("<text>")] | Annotated[AccountTableSpec, Tag("<table>")],
+    Annotated[StrictStr, Tag("<text>")]
+    | Annotated[AccountTableSpec, Tag("<table>")]
+    | Annotated[AccountRulesSpec, Tag("<rules>")],
     Discriminator(_account_tag),
 ]
 
 
+class SplitSpec(_Spec):
+    """Split each line of a rule into one line per share (分摊), e.g. across departments.
+
+    ``by`` gives a list (``[{dept: BM01, ratio: "0.6"}, …]``); each item is named ``as`` in the line's
+    ``account``, ``summary`` and ``aux``; ``share`` gives the item's share: a fraction (``0.6``) or a
+    percentage (``"60%"``). The shares must add up to exactly 1 (100 %).
+    """
+
+    by: StrictStr
+    as_: Identifier = Field(alias="as")
+    share: StrictStr
+
+
 class VoucherLineSpec(_Spec):
-    """One voucher line rule; with ``for_each``/``as`` it makes one line per item."""
+    """One voucher line rule; with ``for_each``/``as`` it makes one line per item.
+
+    ``when`` (a bare condition, evaluated per item) leaves the line out when false, e.g. the advance
+    offset (借款冲销) line when there is no advance; ``split`` turns each line into one per share.
+    """
 
     for_each: StrictStr | None = None
     as_: Identifier | None = Field(default=None, alias="as")
+    when: StrictStr | None = None
     direction: Direction
     account: AccountSpec
     amount: AmountValue
     summary: StrictStr = ""
-    aux: dict[str, Annotated[str | int, PlainValidator(_code)]] = Field(default_factory=dict)
+    aux: dict[str, Code] = Field(default_factory=dict)
+    split: SplitSpec | None = None
 
     @model_validator(mode="after")
     def _loop_pair(self) -> VoucherLineSpec:
@@ -188,13 +236,18 @@ class VoucherLineSpec(_Spec):
 
 
 class VoucherSpec(_Spec):
-    """A balanced accounting voucher (记账凭证)."""
+    """A balanced accounting voucher (记账凭证).
+
+    ``preparer`` (制单人), when given, must evaluate to a non-empty user; it is carried in the step's
+    output next to the voucher's fields (``huiliu.model.Voucher`` has no preparer).
+    """
 
     book: NonEmpty
     date: NonEmpty
     group: NonEmpty = "记"
     currency: NonEmpty = "CNY"
     reference: NonEmpty = "{{ reference }}"
+    preparer: NonEmpty | None = None
     lines: Annotated[list[VoucherLineSpec], Field(min_length=1)]
 
 
