@@ -19,7 +19,7 @@ async def test_read_api_after_a_run(make_stack: Callable[..., DemoStack]) -> Non
                 health = await resp.json()
             assert health["status"] == "ok"
             assert health["pending_messages"] == 0
-            assert health["flows"] == ["expense-claim-to-voucher"]
+            assert "expense-claim-to-voucher" in health["flows"]  # with the other templates Kingdee serves
             async with http.get(f"{base}/runs", params={"status": "succeeded", "key": instance_id}) as resp:
                 items = (await resp.json())["items"]
             assert len(items) == 1
