@@ -185,8 +185,9 @@ class AccountRulesSpec(_Spec):
 
 
 def _account_tag(value: Any) -> str:
+    # A mapping ``by`` means several attributes, so a misspelt ``rules`` is reported against the rules' keys.
     if isinstance(value, dict):
-        return "<rules>" if "rules" in value else "<table>"
+        return "<rules>" if "rules" in value or isinstance(value.get("by"), dict) else "<table>"
     return "<text>"
 
 
