@@ -3,7 +3,9 @@
 Owns: the signed ``getAccessToken`` (YonBIP) and ``system/token`` + ``tradeid`` (U8) transports, reply
 interpretation, the vendor / material / purchase order / voucher mapping and the idempotent actions
 ``yonyou.party.ensure``, ``yonyou.product.ensure``, ``yonyou.purchase.create``, ``yonyou.purchase.read``,
-``yonyou.purchase.reverse``, ``yonyou.voucher.create`` and ``yonyou.changes.since``. Does not own: data-centre
+``yonyou.purchase.reverse``, ``yonyou.voucher.create``, ``yonyou.changes.since``, ``yonyou.payment.create``,
+``yonyou.payment.read``, ``yonyou.project.ensure`` and ``yonyou.project.actuals`` (付款单, 项目档案, project
+costs from voucher entries). Does not own: data-centre
 discovery (give ``base_url`` and ``token_url``), inbound events (their AES mode is unconfirmed, contract §5.1),
 receipts or invoices. Low confidence: most paths, codes and fields are settings (contract §5).
 """
@@ -29,6 +31,17 @@ from huiliu.connectors.yonyou.actions import (
 )
 from huiliu.connectors.yonyou.client import YonyouClient, resubmit_key, signature
 from huiliu.connectors.yonyou.errors import SYSTEM, check_reply, check_token, error_from_body, is_duplicate
+from huiliu.connectors.yonyou.finance import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    PAYMENT_STATES,
+    PROJECT_ACTUALS,
+    PROJECT_ENSURE,
+    PaymentCreate,
+    PaymentRead,
+    ProjectActuals,
+    ProjectEnsure,
+)
 from huiliu.connectors.yonyou.mapping import (
     Address,
     Item,
@@ -38,7 +51,11 @@ from huiliu.connectors.yonyou.mapping import (
     format_time,
     item_from_json,
     parse_time,
+    payment_from_json,
+    payment_values,
     product_values,
+    project_from_json,
+    project_values,
     purchase_order_values,
     requisition_from_json,
     supplier_from_json,
@@ -51,7 +68,12 @@ from huiliu.connectors.yonyou.settings import Flavour, PartyMatch, ProductMatch,
 __all__ = [
     "CHANGES_SINCE",
     "PARTY_ENSURE",
+    "PAYMENT_CREATE",
+    "PAYMENT_READ",
+    "PAYMENT_STATES",
     "PRODUCT_ENSURE",
+    "PROJECT_ACTUALS",
+    "PROJECT_ENSURE",
     "PURCHASE_CREATE",
     "PURCHASE_READ",
     "PURCHASE_REVERSE",
@@ -64,8 +86,12 @@ __all__ = [
     "Item",
     "PartyEnsure",
     "PartyMatch",
+    "PaymentCreate",
+    "PaymentRead",
     "ProductEnsure",
     "ProductMatch",
+    "ProjectActuals",
+    "ProjectEnsure",
     "PurchaseCreate",
     "PurchaseRead",
     "PurchaseRequisition",
@@ -83,7 +109,11 @@ __all__ = [
     "is_duplicate",
     "item_from_json",
     "parse_time",
+    "payment_from_json",
+    "payment_values",
     "product_values",
+    "project_from_json",
+    "project_values",
     "purchase_order_values",
     "register_actions",
     "requisition_from_json",

@@ -34,6 +34,7 @@ from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.yonyou.client import YonyouClient
 from huiliu.connectors.yonyou.errors import SYSTEM, is_duplicate
+from huiliu.connectors.yonyou.finance import register_finance_actions
 from huiliu.connectors.yonyou.mapping import (
     Item,
     PurchaseRequisition,
@@ -508,7 +509,7 @@ def _cursor(request: Mapping[str, Any], action: str) -> int:
 
 
 def register_actions(registry: ActionRegistry, client: YonyouClient, settings: YonyouSettings) -> None:
-    """Register the Yonyou actions."""
+    """Register the Yonyou actions, the payment and project ones (:mod:`.finance`) included."""
     catalog = YonyouCatalog(client, settings)
     registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
     registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
@@ -517,3 +518,4 @@ def register_actions(registry: ActionRegistry, client: YonyouClient, settings: Y
     registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings, catalog))
     registry.register(VOUCHER_CREATE, VoucherCreate(client, settings))
     registry.register(CHANGES_SINCE, ChangesSince(client, settings, catalog))
+    register_finance_actions(registry, client, settings, catalog)

@@ -35,7 +35,8 @@ from huiliu.i18n import t
 __all__ = ["YonyouClient", "resubmit_key", "signature"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_U8_ADDS = frozenset({"vendor.save", "product.save", "purchase.save", "voucher.add"})
+_U8_ADDS = frozenset({"vendor.save", "product.save", "purchase.save", "voucher.add", "payment.save",
+                      "project.save"})
 """U8 operations that are ``add`` calls and so carry a ``tradeid`` (contract §5.2)."""
 
 

@@ -32,11 +32,15 @@ from huiliu.model import Direction, Money, Voucher
 from huiliu.model.purchasing import (
     Address,
     Item,
+    PaymentRequest,
+    Project,
     PurchaseRequisition,
     RequisitionLine,
     Supplier,
     erp_amount,
     item_from_json,
+    payment_from_json,
+    project_from_json,
     requisition_from_json,
     supplier_from_json,
     voucher_from_json,
@@ -45,13 +49,19 @@ from huiliu.model.purchasing import (
 __all__ = [
     "Address",
     "Item",
+    "PaymentRequest",
+    "Project",
     "PurchaseRequisition",
     "RequisitionLine",
     "Supplier",
     "format_time",
     "item_from_json",
     "parse_time",
+    "payment_from_json",
+    "payment_values",
     "product_values",
+    "project_from_json",
+    "project_values",
     "purchase_order_values",
     "requisition_from_json",
     "supplier_from_json",
@@ -221,3 +231,55 @@ def voucher_values(voucher: Voucher, reference: str, settings: YonyouSettings) -
     return {"accbookCode": settings.accbook_code,
             "voucherTypeCode": settings.voucher_types.get(voucher.group, voucher.group),
             "makeTime": voucher.date.isoformat(), "bodies": bodies}
+
+
+def payment_values(payment: PaymentRequest, reference: str, *, vendor: str,
+                   settings: YonyouSettings) -> dict[str, Any]:
+    """The save body of a payment (付款单) with one line (表体) of the whole amount.
+
+    Every key is unconfirmed (no stored source shows a 付款单 payload); they follow the purchase order's
+    naming. The reference goes into ``settings.reference_field``; the OA number, invoice and order travel
+    as ``srcbillno``, ``invoiceNo`` and ``srcOrderNo`` (unconfirmed keys), the project as ``project_code``.
+
+    Raises:
+        MappingError: the payment is not in the organisation's currency (no exchange rate is known).
+    """
+    if payment.amount.currency != settings.local_currency:
+        raise MappingError(
+            t(f"付款币别 {payment.amount.currency} 与组织本位币 {settings.local_currency} 不同",
+              f"the payment is in {payment.amount.currency}, the organisation in {settings.local_currency}"),
+            where="payment.currency",
+            fix=t("以本位币付款，或在用友中手工录入外币付款单", "pay in the local currency, or enter it in Yonyou"))
+    amount = _text(payment.amount.amount)
+    line: dict[str, Any] = {"quickType_code": settings.payment_quick_type, "supplier_code": vendor,
+                            "oriSum": amount, "natSum": amount, "memo": payment.description or payment.number,
+                            "_status": "Insert"}
+    data: dict[str, Any] = {
+        "tradetype_code": settings.payment_bustype_code, "org_code": settings.org_code,
+        "vouchdate": payment.date.isoformat(), "supplier_code": vendor, "currency_code": payment.amount.currency,
+        "natCurrency_code": settings.local_currency, "exchRateType": settings.exchange_rate_type, "exchRate": "1",
+        "oriSum": amount, "natSum": amount, "description": payment.description, "srcbillno": payment.number,
+        "_status": "Insert", "bodyItem": [line],
+    }
+    for key, value in (("invoiceNo", payment.invoice_number), ("srcOrderNo", payment.purchase_order),
+                       ("enterprisebankaccount", payment.bank_account), ("project_code", payment.project)):
+        if value:
+            data[key] = value
+            if key == "project_code":
+                line[key] = value
+    data[settings.reference_field] = reference
+    return {"data": data}
+
+
+def project_values(project: Project, settings: YonyouSettings) -> dict[str, Any]:
+    """The save body of a project (项目档案); keys beyond ``code``/``name`` are unconfirmed."""
+    data: dict[str, Any] = {"code": project.code, "name": project.name, "org_code": settings.org_code,
+                            "classifyid_code": settings.project_class, "_status": "Insert"}
+    for key, value in (("person_name", project.manager), ("dept_name", project.department),
+                       ("planStartDate", project.start.isoformat() if project.start else None),
+                       ("planEndDate", project.end.isoformat() if project.end else None)):
+        if value:
+            data[key] = value
+    if project.budget is not None:
+        data["budgetMoney"] = _text(project.budget.amount)
+    return {"data": data}

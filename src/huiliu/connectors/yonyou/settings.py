@@ -62,6 +62,12 @@ def _default_paths() -> dict[str, str]:
         "purchase.list": "/yonbip/scm/purchaseorder/list",  # unconfirmed
         "voucher.add": "/yonbip/fi/ficloud/openapi/voucher/addVoucher",
         "voucher.query": "/yonbip/fi/ficloud/openapi/voucher/queryVouchers",
+        "payment.save": "/yonbip/fi/paybill/save",  # unconfirmed
+        "payment.audit": "/yonbip/fi/paybill/batchaudit",  # unconfirmed
+        "payment.detail": "/yonbip/fi/paybill/detail",  # unconfirmed
+        "payment.list": "/yonbip/fi/paybill/list",  # unconfirmed
+        "project.save": "/yonbip/digitalModel/project/save",  # unconfirmed
+        "project.list": "/yonbip/digitalModel/project/list",  # unconfirmed
     }
 
 
@@ -82,6 +88,12 @@ def _default_u8_paths() -> dict[str, str]:
         "purchase.list": "/api/purchaseorder/batch_get",
         "voucher.add": "/api/voucher/add",  # unconfirmed payload
         "voucher.query": "/api/voucher/batch_get",  # unconfirmed
+        "payment.save": "/api/paybill/add",  # unconfirmed entity
+        "payment.audit": "/api/paybill/audit",  # unconfirmed
+        "payment.detail": "/api/paybill/get",  # unconfirmed entity
+        "payment.list": "/api/paybill/batch_get",  # unconfirmed entity
+        "project.save": "/api/project/add",  # unconfirmed entity
+        "project.list": "/api/project/batch_get",  # unconfirmed entity
     }
 
 
@@ -109,8 +121,8 @@ class YonyouSettings(BaseModel):
             code: 310504 / 310074 are reported, contract §5.1). The duplicate is then adopted.
         duplicate_markers: words in a refusal's message that also mean "already saved" (unconfirmed wording).
         paths: operation → path on ``base_url``. Defaults per flavour; most are unconfirmed.
-        reference_field: the purchase order header field that stores the hub's reference, searched before
-            a retried save (unconfirmed: a 表头自定义项 or ``memo``).
+        reference_field: the purchase order and payment header field that stores the hub's reference, searched
+            before a retried save (unconfirmed: a 表头自定义项 or ``memo``).
         resubmit_key_field: the body field carrying the idempotency key (``resubmitCheckKey``, ≤ 32 chars).
         modified_field: the timestamp field filtered by ``changes.since`` (``pubts``; unconfirmed).
         timezone: the tenant's zone: Yonyou times are ``YYYY-MM-DD HH:MM:SS`` without an offset.
@@ -133,6 +145,18 @@ class YonyouSettings(BaseModel):
             ``description`` so ``queryVouchers`` can find a voucher made by a lost attempt (vouchers have no
             documented free header field).
         page_size: rows per page for lists.
+        payment_bustype_code: the payment's transaction type (付款单交易类型; unconfirmed code).
+        payment_quick_type: the 款项类型 code of payment lines (unconfirmed; ``1`` 应付款 is assumed).
+        audit_payments: audit created payments (开立 → 已审核), so the cashier can settle them.
+        payment_paid_field: the payment header field that says whether it was settled (``settleStatus``,
+            unconfirmed).
+        payment_paid_values: the values of that field that mean paid (已结算; unconfirmed ``1``).
+        project_class: the project class (项目分类) code new projects get (unconfirmed key ``classifyid_code``).
+        project_aux_key: the voucher entry auxiliary (辅助核算) key that names the project, as
+            ``voucher_values`` writes a voucher line's ``aux`` (unconfirmed: tenants name it per 辅助核算项).
+        cost_account_prefixes: account code prefixes whose entries count as project costs in
+            ``project.actuals`` (生产成本 5001, 制造费用 5101, 研发支出 5301, 主营业务成本 6401, 销售费用 6601,
+            管理费用 6602, 在建工程 1604 in the 2006 Chinese chart).
         ambiguous_wait: seconds to wait after a save that got no answer before looking it up.
     """
 
@@ -180,6 +204,15 @@ class YonyouSettings(BaseModel):
     page_size: int = Field(50, ge=1, le=500)
     ambiguous_wait: float = Field(30.0, ge=0)
     timeout: float = Field(30.0, gt=0)
+    payment_bustype_code: str = "FK01"  # unconfirmed
+    payment_quick_type: str = "1"  # unconfirmed
+    audit_payments: bool = True
+    payment_paid_field: str = "settleStatus"  # unconfirmed
+    payment_paid_values: tuple[str, ...] = ("1",)  # unconfirmed
+    project_class: str = "01"  # unconfirmed
+    project_aux_key: str = "project"  # unconfirmed
+    cost_account_prefixes: tuple[str, ...] = Field(("1604", "5001", "5101", "5301", "6401", "6601", "6602"),
+                                                   min_length=1)
 
     @field_validator("base_url", "token_url")
     @classmethod

@@ -28,6 +28,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import EXPENSE_ACCOUNTS, PAYABLE_ACCOUNT, Company, make_company
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.yonyou.ledger import Condition, Ledger, Refusal
+from huiliu.sandbox.yonyou.payables import Payables
 
 __all__ = ["EXPIRED_CODE", "YonyouSandbox"]
 
@@ -48,15 +49,24 @@ _YONBIP: dict[str, str] = {
     "/yonbip/scm/purchaseorder/list": "purchase.list",
     "/yonbip/fi/ficloud/openapi/voucher/addVoucher": "voucher.add",
     "/yonbip/fi/ficloud/openapi/voucher/queryVouchers": "voucher.query",
+    # Payments and projects: every path below is unconfirmed (no stored source names them).
+    "/yonbip/fi/paybill/save": "payment.save",
+    "/yonbip/fi/paybill/batchaudit": "payment.audit",
+    "/yonbip/fi/paybill/detail": "payment.detail",
+    "/yonbip/fi/paybill/list": "payment.list",
+    "/yonbip/digitalModel/project/save": "project.save",
+    "/yonbip/digitalModel/project/list": "project.list",
 }
-_U8_ENTITIES = {"vendor": "vendor", "inventory": "product", "purchaseorder": "purchase", "voucher": "voucher"}
+_U8_ENTITIES = {"vendor": "vendor", "inventory": "product", "purchaseorder": "purchase", "voucher": "voucher",
+                "paybill": "payment", "project": "project"}  # the last two unconfirmed
 _U8_VERBS = {"batch_get": "list", "get": "detail", "add": "save", "submit": "submit", "audit": "audit",
              "unaudit": "unaudit", "delete": "delete"}
 _TOKEN_PATHS = ("/open-auth/selfAppAuth/getAccessToken", "/iuap-api-auth/open-auth/selfAppAuth/getAccessToken",
                 "/open-auth/selfAppAuth/base/v1/getAccessToken")
 _FAULT: web.RequestKey[Fault | None] = web.RequestKey("huiliu.sandbox.fault")
 _WRITES = frozenset({"vendor.save", "product.save", "purchase.save", "purchase.submit", "purchase.audit",
-                     "purchase.unaudit", "purchase.delete", "voucher.add", "voucher.save"})
+                     "purchase.unaudit", "purchase.delete", "voucher.add", "voucher.save", "payment.save",
+                     "payment.audit", "project.save"})
 
 
 def _reply(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -105,6 +115,7 @@ class YonyouSandbox:
                          "1403": "原材料", "2221.01.01": "应交增值税-进项税额"})
         self.ledger = Ledger(org_code, accbook_code, accounts, set(closed_periods or set()), reference_field, zone,
                              self.clock.now)
+        self.payables = Payables(self.ledger)
         self._tokens: dict[str, float] = {}
         self._trades: dict[str, Any] = {}
         self.token_calls = 0
@@ -142,15 +153,25 @@ class YonyouSandbox:
         self.ledger.order(order_id)["status"] = "2"
 
     def close_period(self, period: str) -> None:
-        """Close a ``YYYY-MM`` period for vouchers (结账)."""
+        """Close a ``YYYY-MM`` period for vouchers and payments (结账)."""
         self.ledger.closed_periods.add(period)
+
+    def payments_by_reference(self, reference: str) -> list[dict[str, Any]]:
+        """The payments whose reference field equals ``reference``."""
+        field = self.ledger.reference_field
+        return [p for p in self.payables.payments.values() if p.get(field) == reference]
+
+    def settle_payment(self, payment_id: str) -> None:
+        """Settle (结算) an audited payment, as the cashier would: it reads back as paid."""
+        self.payables.settle(payment_id)
 
     def state(self) -> dict[str, Any]:
         """A JSON summary of the state, as served by ``GET /_sandbox/state``."""
         return {"vendors": len(self.ledger.vendors), "products": len(self.ledger.products),
                 "orders": [{"id": o["id"], "code": o["code"], "status": o["status"]}
                            for o in self.ledger.orders.values()],
-                "vouchers": len(self.ledger.vouchers), "token_calls": self.token_calls,
+                "vouchers": len(self.ledger.vouchers), "payments": len(self.payables.payments),
+                "projects": len(self.payables.projects), "token_calls": self.token_calls,
                 "write_calls": dict(self.write_calls), "faults_injected": dict(self.faults.injected)}
 
     async def _configure_faults(self, request: web.Request) -> web.Response:
@@ -287,13 +308,14 @@ class YonyouSandbox:
         if operation in _WRITES:
             self.write_calls[operation] = self.write_calls.get(operation, 0) + 1
         if operation.endswith(".list"):
-            rows = {"vendor.list": ledger.vendors, "product.list": ledger.products,
-                    "purchase.list": ledger.orders}[operation].values()
+            rows = self._tables()[operation].values()
             conditions = [Condition(str(c.get("field")), str(c.get("op", "eq")), str(c.get("value1")))
                           for c in body.get("simpleVOs") or [] if isinstance(c, Mapping)]
             return ledger.page(list(rows), conditions, int(body.get("pageIndex", 1)), int(body.get("pageSize", 10)))
         if operation == "purchase.detail":
             return ledger.order(query.get("id", ""))
+        if operation == "payment.detail":
+            return self.payables.payment(query.get("id", ""))
         if operation == "voucher.query":
             return ledger.query_vouchers(body)
         if operation == "voucher.add":
@@ -306,7 +328,18 @@ class YonyouSandbox:
             return ledger.save_product(data)
         if operation == "purchase.save" and isinstance(data, Mapping):
             return ledger.save_order(data, data.get("resubmitCheckKey"))
+        if operation == "payment.save" and isinstance(data, Mapping):
+            return self.payables.save_payment(data, data.get("resubmitCheckKey"))
+        if operation == "project.save" and isinstance(data, Mapping):
+            return self.payables.save_project(data)
+        if operation == "payment.audit":
+            return self.payables.audit(data)
         return ledger.move(operation.split(".")[1], data)
+
+    def _tables(self) -> dict[str, dict[str, dict[str, Any]]]:
+        ledger, payables = self.ledger, self.payables
+        return {"vendor.list": ledger.vendors, "product.list": ledger.products, "purchase.list": ledger.orders,
+                "payment.list": payables.payments, "project.list": payables.projects}
 
     # ----------------------------------------------------------------- U8
 
@@ -353,7 +386,7 @@ class YonyouSandbox:
             reserved = {"from_account", "to_account", "app_key", "token", "tradeid", "page_index", "rows_per_page"}
             conditions = [Condition(k, "egt" if k == "pubts" else "eq", v) for k, v in query.items()
                           if k not in reserved]
-            tables = {"vendor.list": ledger.vendors, "product.list": ledger.products, "purchase.list": ledger.orders}
+            tables = self._tables()
             if operation not in tables:
                 raise Refusal(f"不支持的查询：{operation}")
             rows = tables[operation].values()
@@ -362,7 +395,8 @@ class YonyouSandbox:
             return {"errcode": "0", "errmsg": "", "list": page["recordList"], "row_count": page["recordCount"]}
         if operation == "purchase.detail":
             return {"errcode": "0", "errmsg": "", "purchaseorder": ledger.order(query.get("id", ""))}
-        mapped = {"vendor.save": "vendor.save", "product.save": "product.save", "purchase.save": "purchase.save",
-                  "voucher.save": "voucher.add"}.get(operation, operation)
+        if operation == "payment.detail":
+            return {"errcode": "0", "errmsg": "", "paybill": self.payables.payment(query.get("id", ""))}
+        mapped = {"voucher.save": "voucher.add"}.get(operation, operation)
         result = self._dispatch(mapped, body, query)
         return {"errcode": "0", "errmsg": "", **(result if isinstance(result, Mapping) else {"data": result})}

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["DRAFT", "Condition", "Ledger", "Refusal"]
+__all__ = ["APPROVED", "APPROVING", "CLOSED", "DRAFT", "Condition", "Ledger", "Refusal", "amount"]
 
 DRAFT, APPROVED, CLOSED, APPROVING = "0", "1", "2", "3"
 _FEN = Decimal("0.01")
@@ -56,7 +56,8 @@ class Condition:
         return str(actual) == self.value
 
 
-def _amount(value: Any, what: str) -> Decimal:
+def amount(value: Any, what: str) -> Decimal:
+    """``value`` as a finite ``Decimal``, or a refusal naming ``what``."""
     if isinstance(value, bool) or value is None:
         raise Refusal(f"{what}不能为空")
     try:
@@ -104,8 +105,14 @@ class Ledger:
         """``pubts``: now in the tenant's zone, ``YYYY-MM-DD HH:MM:SS``."""
         return self.now().astimezone(ZoneInfo(self.zone)).strftime("%Y-%m-%d %H:%M:%S")
 
-    def _next_id(self) -> str:
+    def next_id(self) -> str:
+        """A new record id (ids are shared by every kind of record, as Yonyou's are)."""
         return str(next(self._ids))
+
+    def number(self, prefix: str, day: str) -> str:
+        """The next document number of ``day`` (``yyyymmdd``): ``prefix`` + day + four digits."""
+        self._numbers[prefix + day] += 1
+        return f"{prefix}{day}{self._numbers[prefix + day]:04d}"
 
     # ----------------------------------------------------------------- lists
 
@@ -130,7 +137,7 @@ class Ledger:
             raise Refusal("供应商编码和名称不能为空")
         if any(v["code"] == code for v in self.vendors.values()):
             raise Refusal(f"供应商编码[{code}]已存在")
-        vendor = {**dict(data), "id": self._next_id(), "code": code, "name": name, "pubts": self.stamp()}
+        vendor = {**dict(data), "id": self.next_id(), "code": code, "name": name, "pubts": self.stamp()}
         vendor.pop("_status", None)
         self.vendors[vendor["id"]] = vendor
         return {"id": vendor["id"], "code": code}
@@ -144,14 +151,15 @@ class Ledger:
             raise Refusal(f"物料[{code}]的主计量单位不能为空")
         if any(p["code"] == code for p in self.products.values()):
             raise Refusal(f"物料编码[{code}]已存在")
-        product = {**dict(data), "id": self._next_id(), "code": code, "name": name, "pubts": self.stamp()}
+        product = {**dict(data), "id": self.next_id(), "code": code, "name": name, "pubts": self.stamp()}
         product.pop("_status", None)
         self.products[product["id"]] = product
         return {"id": product["id"], "code": code}
 
     # ----------------------------------------------------------------- purchase orders
 
-    def _check_key(self, key: Any, code: str = _GENERIC) -> None:
+    def check_key(self, key: Any, code: str = _GENERIC) -> None:
+        """Refuse a ``resubmitCheckKey`` that is too long or was already used (a repeated save)."""
         if key is None:
             return
         text = str(key)
@@ -162,7 +170,7 @@ class Ledger:
 
     def save_order(self, data: Mapping[str, Any], key: Any) -> dict[str, Any]:
         """``singleSave_v1``: check the order and save it 开立 (status 0)."""
-        self._check_key(key)
+        self.check_key(key)
         if data.get("_status", "Insert") != "Insert":
             raise Refusal("仅支持新增（_status=Insert）")
         for name in ("bustype_code", "currency_code", "org_code", "vendor_code", "vouchdate"):
@@ -177,7 +185,7 @@ class Ledger:
         if not isinstance(lines, list) or not lines:
             raise Refusal("采购订单表体不能为空")
         stored_lines = [self._check_line(index + 1, line) for index, line in enumerate(lines)]
-        order_id = self._next_id()
+        order_id = self.next_id()
         today = str(data["vouchdate"])[:10].replace("-", "")
         self._numbers[today] += 1
         order = {**{k: v for k, v in data.items() if k not in ("_status", "resubmitCheckKey")}, "id": order_id,
@@ -194,11 +202,11 @@ class Ledger:
         product = str(line.get("product_cCode") or "")
         if not any(p["code"] == product for p in self.products.values()):
             raise Refusal(f"表体第{row}行：物料[{product}]不存在")
-        qty = _amount(line.get("qty"), f"表体第{row}行数量")
-        price = _amount(line.get("oriUnitPrice"), f"表体第{row}行无税单价")
-        money = _amount(line.get("oriMoney"), f"表体第{row}行无税金额")
-        tax = _amount(line.get("oriTax", 0), f"表体第{row}行税额")
-        total = _amount(line.get("oriSum"), f"表体第{row}行含税金额")
+        qty = amount(line.get("qty"), f"表体第{row}行数量")
+        price = amount(line.get("oriUnitPrice"), f"表体第{row}行无税单价")
+        money = amount(line.get("oriMoney"), f"表体第{row}行无税金额")
+        tax = amount(line.get("oriTax", 0), f"表体第{row}行税额")
+        total = amount(line.get("oriSum"), f"表体第{row}行含税金额")
         if qty <= 0:
             raise Refusal(f"表体第{row}行：数量必须大于0")
         if (qty * price).quantize(_FEN, rounding=ROUND_HALF_UP) != money or money + tax != total:
@@ -206,7 +214,7 @@ class Ledger:
         for name in ("inOrg_code", "inInvoiceOrg_code"):
             if line.get(name) != self.org_code:
                 raise Refusal(f"表体第{row}行：[{name}]组织不存在")
-        return {**dict(line), "id": self._next_id()}
+        return {**dict(line), "id": self.next_id()}
 
     def order(self, order_id: str) -> dict[str, Any]:
         """The order by id, or a refusal."""
@@ -253,7 +261,7 @@ class Ledger:
 
     def add_voucher(self, data: Mapping[str, Any], key: Any) -> dict[str, Any]:
         """``addVoucher``: the book, type, period and accounts must be valid and the voucher must balance."""
-        self._check_key(key, "310504")
+        self.check_key(key, "310504")
         if data.get("accbookCode") != self.accbook_code:
             raise Refusal(f"账簿[{data.get('accbookCode')}]不存在", "310001")
         if str(data.get("voucherTypeCode")) not in self.voucher_types:
@@ -274,14 +282,14 @@ class Ledger:
             account = str(body.get("accsubjectCode") or "")
             if account not in self.accounts:
                 raise Refusal(f"第{row}行分录：科目[{account}]不存在或已停用", "310006")
-            dr = _amount(body.get("debitOrg", 0), f"第{row}行借方金额")
-            cr = _amount(body.get("creditOrg", 0), f"第{row}行贷方金额")
+            dr = amount(body.get("debitOrg", 0), f"第{row}行借方金额")
+            cr = amount(body.get("creditOrg", 0), f"第{row}行贷方金额")
             if (dr == 0) == (cr == 0):
                 raise Refusal(f"第{row}行分录：借方与贷方须且仅须填写一方", "310007")
             debit, credit = debit + dr, credit + cr
         if debit != credit:
             raise Refusal(f"借贷不平衡：借方合计{debit}，贷方合计{credit}", "310008")
-        voucher_id = self._next_id()
+        voucher_id = self.next_id()
         self._numbers[f"voucher:{period}"] += 1
         number = f"记-{self._numbers[f'voucher:{period}']:04d}"
         self.vouchers[voucher_id] = {**{k: v for k, v in data.items() if k != "resubmitCheckKey"},
