@@ -207,13 +207,16 @@ class Compiler:
         by = tuple((name, self.expr(value, (*loc, "by", name), index, names)) for name, value in spec.by.items())
         shown = ", ".join(attributes)
         rules: list[AccountRule] = []
+        checked: list[tuple[int, AccountRule]] = []  # sound rules by number, for the shadowing check
         for k, rule in enumerate(spec.rules):
             rloc: Loc = (*loc, "rules", k)
             patterns: list[tuple[str, str]] = []
+            sound = True  # a rule with a bad attribute or pattern is left out of the shadowing check
             for name, raw in rule.items():
                 if name == "account":
                     continue
                 if name not in spec.by:
+                    sound = False
                     guess = suggest(name, [*attributes, "account"])
                     self.fail((*rloc, name), t(f"科目规则 {k + 1} 用了未知的属性 `{name}`",
                                                f"account rule {k + 1} uses an unknown attribute `{name}`"),
@@ -223,6 +226,7 @@ class Compiler:
                     continue
                 pattern = str(raw)
                 if WILDCARD in pattern[:-1]:
+                    sound = False
                     self.fail((*rloc, name), t(f"科目规则 {k + 1} 的 `{name}: {pattern}`：\"*\" 只能单独使用或放在末尾",
                                                f"account rule {k + 1}, `{name}: {pattern}`: \"*\" stands alone or "
                                                "at the end"),
@@ -236,19 +240,21 @@ class Compiler:
                           t(f"在规则中写出科目，例如 {{{attributes[0]}: …, account: \"6602.03\"}}",
                             f"write the account in the rule, e.g. {{{attributes[0]}: …, account: \"6602.03\"}}"))
                 continue
-            account = self.expr(str(rule["account"]), (*rloc, "account"), index, names)
-            new = AccountRule(tuple(patterns), account)
-            for i, earlier in enumerate(rules):
-                if self._hides(earlier, new):
-                    self.fail(rloc, t(f"科目规则 {k + 1}（{new.describe()}）永远不会生效：前面的规则 {i + 1}"
-                                      f"（{earlier.describe()}）已匹配它能匹配的一切",
-                                      f"account rule {k + 1} ({new.describe()}) can never apply: rule {i + 1} "
-                                      f"({earlier.describe()}) comes first and matches everything it matches"),
-                              t("先写更具体的规则（例如先写 type+dept，再写只有 type 的），或删除这条规则",
-                                "put the more specific rule first (type and dept before type alone), or "
-                                "remove this one"))
-                    break
+            new = AccountRule(tuple(patterns), self.expr(str(rule["account"]), (*rloc, "account"), index, names))
             rules.append(new)
+            if not sound:
+                continue
+            hidden_by = next(((number, earlier) for number, earlier in checked if self._hides(earlier, new)), None)
+            if hidden_by is not None:
+                number, earlier = hidden_by
+                self.fail(rloc, t(f"科目规则 {k + 1}（{new.describe()}）永远不会生效：前面的规则 {number}"
+                                  f"（{earlier.describe()}）已匹配它能匹配的一切",
+                                  f"account rule {k + 1} ({new.describe()}) can never apply: rule {number} "
+                                  f"({earlier.describe()}) comes first and matches everything it matches"),
+                          t("先写更具体的规则（例如先写 type+dept，再写只有 type 的），或删除这条规则",
+                            "put the more specific rule first (type and dept before type alone), or "
+                            "remove this one"))
+            checked.append((k + 1, new))
         return AccountRules(by, tuple(rules), self.origin((*loc,), self.step_ids[index]))
 
     @staticmethod

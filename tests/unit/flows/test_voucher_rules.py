@@ -225,6 +225,19 @@ def test_unknown_attribute_in_a_rule(tmp_path: Path) -> None:
     assert error.fix is not None and "`type`" in error.fix.zh and "type, dept, project" in error.fix.zh
 
 
+def test_a_rule_with_a_bad_attribute_is_not_also_reported_as_hiding_others(tmp_path: Path) -> None:
+    errors = validate_path(write_flow(tmp_path, flow_text(two_rules('{typ: 差旅费, account: "1"}',
+                                                                    '{type: 差旅费, account: "2"}'))))
+    assert len(errors) == 1 and "未知的属性 `typ`" in errors[0].what.zh
+
+
+def test_hidden_rules_are_numbered_as_written(tmp_path: Path) -> None:
+    lines = two_rules('{type: 差旅费}', '{type: "*", account: "1"}\n      - {type: 差旅费, account: "2"}')
+    errors = validate_path(write_flow(tmp_path, flow_text(lines)))
+    assert len(errors) == 2
+    assert "科目规则 3" in errors[1].what.zh and "前面的规则 2" in errors[1].what.zh
+
+
 def test_rule_without_account(tmp_path: Path) -> None:
     lines = RULES.replace('{type: 办公费, account: "6602.01"}', "{type: 办公费}")
     error, text, path = load_error(tmp_path, lines)
