@@ -25,6 +25,15 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.odoo.accounting import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    VOUCHER_CREATE,
+    OdooBooks,
+    PaymentCreate,
+    PaymentRead,
+    VoucherCreate,
+)
 from huiliu.connectors.odoo.client import Domain, OdooClient
 from huiliu.connectors.odoo.errors import SYSTEM
 from huiliu.connectors.odoo.mapping import (
@@ -42,6 +51,7 @@ from huiliu.connectors.odoo.mapping import (
     to_money,
     to_odoo_datetime,
 )
+from huiliu.connectors.odoo.project import PROJECT_ACTUALS, PROJECT_ENSURE, ProjectActuals, ProjectEnsure
 from huiliu.connectors.odoo.settings import OdooSettings, PartyMatch, ProductMatch
 from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
@@ -469,8 +479,16 @@ def _page(request: Mapping[str, Any], default: int, action: str) -> tuple[int, i
 
 
 def register_actions(registry: ActionRegistry, client: OdooClient, settings: OdooSettings) -> None:
-    """Register the Odoo actions: party and product ensure, purchase create / read / reverse, changes since."""
+    """Register the Odoo actions: party and product ensure, purchase create / read / reverse, changes since,
+    payment create / read, voucher create, project ensure / actuals.
+    """  # noqa: D205
     catalog = OdooCatalog(client, settings)
+    books = OdooBooks(client, settings)
+    registry.register(PAYMENT_CREATE, PaymentCreate(client, settings, catalog, books))
+    registry.register(PAYMENT_READ, PaymentRead(client, settings))
+    registry.register(VOUCHER_CREATE, VoucherCreate(client, settings, catalog, books))
+    registry.register(PROJECT_ENSURE, ProjectEnsure(client, settings, books))
+    registry.register(PROJECT_ACTUALS, ProjectActuals(client, settings, books))
     registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
     registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))

@@ -24,10 +24,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from huiliu.connectors.odoo.settings import OdooSettings
-from huiliu.model import Money
+from huiliu.model import Direction, Money, Voucher
 from huiliu.model.purchasing import (
     Address,
     Item,
+    PaymentRequest,
     PurchaseRequisition,
     RequisitionLine,
     Supplier,
@@ -47,7 +48,9 @@ __all__ = [
     "item_from_json",
     "many2one_id",
     "many2one_name",
+    "move_values",
     "partner_values",
+    "payment_values",
     "product_values",
     "purchase_values",
     "requisition_from_json",
@@ -149,3 +152,52 @@ def purchase_values(requisition: PurchaseRequisition, reference: str, *, partner
         values["notes"] = requisition.description
     values[settings.reference_field] = reference
     return values
+
+
+def payment_values(payment: PaymentRequest, reference: str, *, partner: int, currency: int, journal: int,
+                   settings: OdooSettings) -> dict[str, Any]:
+    """Values to create an outbound vendor ``account.payment`` in draft.
+
+    Args:
+        payment: the approved payment request.
+        reference: the hub's reference, stored in ``settings.payment_reference_field`` and searched before a
+            retry.
+        partner: the supplier's ``res.partner`` id.
+        currency: the ``res.currency`` id.
+        journal: the bank ``account.journal`` id.
+        settings: the reference field.
+    """
+    return {"payment_type": "outbound", "partner_type": "supplier", "partner_id": partner,
+            "amount": float(payment.amount.amount), "currency_id": currency, "date": payment.date.isoformat(),
+            "journal_id": journal, settings.payment_reference_field: reference}
+
+
+def move_values(voucher: Voucher, reference: str, *, accounts: Mapping[int, int], analytic: Mapping[int, int],
+                journal: int, currency: int, settings: OdooSettings) -> dict[str, Any]:
+    """Values to create the voucher as a miscellaneous ``account.move`` with its items in one call.
+
+    Args:
+        voucher: the (balanced) voucher.
+        reference: the hub's reference, stored in ``settings.voucher_reference_field``.
+        accounts: line index → ``account.account`` id.
+        analytic: line index → analytic account id of the line's project (lines without one are absent).
+        journal: the ``account.journal`` id.
+        currency: the company currency's ``res.currency`` id.
+        settings: the reference field and the department dimension.
+    """
+    lines = []
+    for index, line in enumerate(voucher.lines):
+        dims = dict(line.aux)
+        label = line.summary or voucher.reference
+        if settings.department_dimension in dims:
+            label = f"{label} [部门 {dims[settings.department_dimension]}]"
+        amount = float(line.amount.amount)
+        values: dict[str, Any] = {"account_id": accounts[index], "name": label,
+                                  "debit": amount if line.direction is Direction.DEBIT else 0.0,
+                                  "credit": amount if line.direction is Direction.CREDIT else 0.0}
+        if index in analytic:
+            values["analytic_distribution"] = {str(analytic[index]): 100}
+        lines.append([0, 0, values])
+    return {"move_type": "entry", "date": voucher.date.isoformat(), "journal_id": journal, "currency_id": currency,
+            "narration": f"{voucher.group} {voucher.reference}", settings.voucher_reference_field: reference,
+            "line_ids": lines}

@@ -76,6 +76,22 @@ class OdooSettings(BaseModel):
         ambiguous_wait: seconds to wait, after a create that got no answer, before looking it up by reference.
             Odoo commits a request only when it finishes, so a slow create can still appear.
         page_size: records per page of ``odoo.changes.since`` when the request names none.
+        payment_reference_field: the ``account.payment`` field holding the hub's reference, searched before a
+            retried create: ``ref`` (Memo) up to 17, ``memo`` from 18 (release boundary unconfirmed).
+        payment_journal: the ``account.journal`` code payments are made from (the bank journal, ``BNK1``).
+        post_payments: post created payments (``action_post``). Off leaves drafts for the treasurer.
+        payment_paid_field: the boolean ``account.payment`` field meaning "paid" (matched with the bank
+            statement): ``is_matched`` up to 17 (unconfirmed); ``None`` when only the state says it.
+        payment_paid_states: payment states that mean paid (``paid`` in 18; unconfirmed).
+        voucher_reference_field: the ``account.move`` field holding a voucher's hub reference (``ref``).
+        voucher_journal: the ``account.journal`` code vouchers are entered in (miscellaneous, ``MISC``).
+        company_currency: the company's currency; a voucher in another is refused (foreign-currency items need
+            ``amount_currency``, which the hub does not compute).
+        analytic_plan: the ``account.analytic.plan`` name projects are created in (Odoo 16+ needs a plan).
+        project_dimension: the voucher line dimension (``aux`` name) holding a project code; its analytic
+            account goes in the item's ``analytic_distribution`` at 100 %.
+        department_dimension: the dimension holding a department code; Odoo has no department on journal items,
+            so it is carried in the item's label as ``[部门 <code>]``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -107,6 +123,17 @@ class OdooSettings(BaseModel):
     check_amounts: bool = True
     ambiguous_wait: float = Field(30.0, ge=0)
     page_size: int = Field(200, ge=1, le=10_000)
+    payment_reference_field: str = Field(default="ref", pattern=r"^[a-z_][a-z0-9_]*$")
+    payment_journal: str = "BNK1"
+    post_payments: bool = True
+    payment_paid_field: str | None = Field(default="is_matched", pattern=r"^[a-z_][a-z0-9_]*$")
+    payment_paid_states: tuple[str, ...] = ("paid",)
+    voucher_reference_field: str = Field(default="ref", pattern=r"^[a-z_][a-z0-9_]*$")
+    voucher_journal: str = "MISC"
+    company_currency: str = "CNY"
+    analytic_plan: str = "Projects"
+    project_dimension: str = "project"
+    department_dimension: str = "department"
 
     @field_validator("base_url")
     @classmethod

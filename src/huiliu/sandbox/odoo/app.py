@@ -23,6 +23,7 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,7 @@ from aiohttp import web
 
 from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
+from huiliu.sandbox.odoo.accounting import Accounting
 from huiliu.sandbox.odoo.purchase import RECORD_METHODS, OdooBook
 from huiliu.sandbox.odoo.records import OdooError, RecordStore
 
@@ -72,18 +74,23 @@ class OdooSandbox:
         clock: where time comes from (a :class:`huiliu.testing.FakeClock` in tests).
         faults: the fault plan drawn once per call, by operation ``authenticate`` or ``<model>.<method>``.
         approval_threshold: orders whose total reaches it stop in ``to approve`` at confirmation.
+        lock_date: the company's lock date: entries and payments dated on or before it are not posted.
+        paid_state: the state a payment settled by the bank statement moves to (``paid`` in Odoo 18); ``None``
+            keeps ``posted`` and sets ``is_matched`` only (Odoo ≤ 17).
     """
 
     def __init__(self, *, database: str = "hub", login: str = "api", api_key: str = "odoo-key", uid: int = 2,
                  key_ttl: float | None = None, clock: Clock | None = None, faults: FaultPlan | None = None,
-                 approval_threshold: Decimal | None = None) -> None:
+                 approval_threshold: Decimal | None = None, lock_date: date | None = None,
+                 paid_state: str | None = None) -> None:
         self.database = database
         self.login = login
         self.uid = uid
         self.clock: Clock = clock or SystemClock()
         self.faults = faults if faults is not None else FaultPlan()
         self.store = RecordStore(self.clock)
-        self.book = OdooBook(self.store, approval_threshold)
+        self.book = OdooBook(self.store, approval_threshold,
+                             Accounting(self.store, lock_date=lock_date, paid_state=paid_state))
         self._keys: dict[str, float | None] = {}
         self.key_ttl = key_ttl
         self.add_key(api_key)
@@ -102,6 +109,7 @@ class OdooSandbox:
             self.store.insert("uom.uom", {"name": name, "active": True})
         for code, symbol in (("CNY", "¥"), ("USD", "$"), ("EUR", "€")):
             self.store.insert("res.currency", {"name": code, "symbol": symbol, "active": True})
+        self.book.accounting.seed()
 
     # ----------------------------------------------------------------- keys and inspection
 

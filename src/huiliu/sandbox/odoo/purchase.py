@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from huiliu.sandbox.odoo.accounting import Accounting
 from huiliu.sandbox.odoo.records import (
     MODELS,
     OdooError,
@@ -37,10 +38,14 @@ from huiliu.sandbox.odoo.records import (
 __all__ = ["RECORD_METHODS", "OdooBook"]
 
 RECORD_METHODS = frozenset({"read", "write", "unlink", "button_confirm", "button_approve", "button_cancel",
-                             "button_draft"})
+                             "button_draft", "action_post", "action_cancel"})
 """Methods called on records: with JSON-RPC their first argument is the id list, with JSON-2 ``ids``."""
 
 _PURCHASE_BUTTONS = frozenset({"button_confirm", "button_approve", "button_cancel", "button_draft"})
+_CHILDREN = {("purchase.order", "order_line"): "purchase.order.line", ("account.move", "line_ids"): "account.move.line"}
+"""One2many fields ``create`` takes ``[0, 0, values]`` commands for, and the model of their records."""
+_INVERSE = frozenset({"order_id", "move_id", "currency_id"})
+"""Required fields ``create`` fills itself: the parent link of a command's record, the company currency."""
 
 
 class OdooBook:
@@ -52,9 +57,11 @@ class OdooBook:
             (the company's double validation setting).
     """
 
-    def __init__(self, store: RecordStore, approval_threshold: Decimal | None = None) -> None:
+    def __init__(self, store: RecordStore, approval_threshold: Decimal | None = None,
+                 accounting: Accounting | None = None) -> None:
         self.store = store
         self.approval_threshold = approval_threshold
+        self.accounting = accounting or Accounting(store)
         self.create_calls: dict[str, int] = {}
         """Successful ``create`` calls per model."""
 
@@ -103,6 +110,14 @@ class OdooBook:
         if model == "purchase.order" and method in _PURCHASE_BUTTONS:
             button: Callable[..., Any] = getattr(self, method)
             return button
+        accounting: dict[tuple[str, str], Callable[..., Any]] = {
+            ("account.move", "action_post"): self.accounting.post_moves,
+            ("account.move", "button_draft"): self.accounting.draft_moves,
+            ("account.payment", "action_post"): self.accounting.post_payments,
+            ("account.payment", "action_cancel"): self.accounting.cancel_payments,
+        }
+        if (model, method) in accounting:
+            return accounting[(model, method)]
         raise OdooError("builtins.AttributeError", f"The method '{method}' does not exist on the model '{model}'")
 
     # ----------------------------------------------------------------- create / write
@@ -124,7 +139,7 @@ class OdooBook:
         self.store.check_fields(model, [k for k in values if k not in ("id",)])
         for name, spec in fields.items():
             # order_id is set by the order_line command; the order's currency defaults to the company's
-            if creating and spec.required and name not in ("order_id", "currency_id") and not values.get(name):
+            if creating and spec.required and name not in _INVERSE and not values.get(name):
                 raise mandatory_error(model, name)
             value = values.get(name)
             if spec.kind == "many2one" and value and (
@@ -133,16 +148,22 @@ class OdooBook:
                                     "The operation cannot be completed: another model requires the record being "
                                     f"deleted. If possible, archive it instead.\n\nModel: {MODELS[model][0]} "
                                     f"({model})\nField: {spec.label or name} ({name})\nValue: {value!r}")
-        if model == "purchase.order" and "order_line" in values:
-            for command in values["order_line"] or []:
+        for (parent, name), child in _CHILDREN.items():
+            if model != parent or name not in values:
+                continue
+            for command in values[name] or []:
                 if not (isinstance(command, list) and len(command) == 3 and command[0] == 0
                         and isinstance(command[2], dict)):
-                    raise value_error(f"order_line: only [0, 0, values] commands are served here, got {command!r}")
-                self._check_values("purchase.order.line", command[2], creating=True)
+                    raise value_error(f"{name}: only [0, 0, values] commands are served here, got {command!r}")
+                self._check_values(child, command[2], creating=True)
 
     def _create_one(self, model: str, values: Mapping[str, Any]) -> int:
         if model == "purchase.order":
             return self._create_order(values)
+        if model == "account.move":
+            return self.accounting.create_move(values)
+        if model == "account.payment":
+            return self.accounting.create_payment(values)
         stored = dict(values)
         if model == "product.product":
             stored.setdefault("active", True)
@@ -150,7 +171,7 @@ class OdooBook:
             stored.setdefault("uom_id", self.default_unit())
             stored.setdefault("uom_po_id", stored["uom_id"])
             stored["product_tmpl_id"] = len(self.store.table("product.product")) + 1  # one variant a template
-        if model == "res.partner":
+        if model in ("res.partner", "account.analytic.account"):
             stored.setdefault("active", True)
         return self.store.insert(model, stored)
 
@@ -194,8 +215,9 @@ class OdooBook:
         self._check_values(model, vals, creating=False)
         for record_id in ids:
             self.store.get(model, record_id)
-        if model == "purchase.order" and ("order_line" in vals or "state" in vals):
-            raise user_error("The sandbox does not change order lines or states through write; use the buttons.")
+        if model in ("purchase.order", "account.move", "account.payment") and (
+                "order_line" in vals or "line_ids" in vals or "state" in vals):
+            raise user_error("The sandbox does not change lines or states through write; use the buttons.")
         for record_id in ids:
             self.store.touch(model, record_id, vals)
         return True

@@ -75,6 +75,46 @@ MODELS: dict[str, tuple[str, dict[str, _Field]]] = {
         "partner_id": _f(_M2O, "res.partner", "Partner"), "invoice_date": _f("date"), "ref": _f(),
         "currency_id": _f(_M2O, "res.currency", "Currency"), "amount_untaxed": _f("monetary"),
         "amount_tax": _f("monetary"), "amount_total": _f("monetary"), "invoice_origin": _f(),
+        "date": _f("date", label="Date"), "journal_id": _f(_M2O, "account.journal", "Journal"),
+        "line_ids": _f(_O2M, "account.move.line", "Journal Items"), "narration": _f("html"),
+    }),
+    "account.move.line": ("Journal Item", {
+        "move_id": _f(_M2O, "account.move", "Journal Entry", required=True),
+        "account_id": _f(_M2O, "account.account", "Account", required=True), "name": _f(label="Label"),
+        "debit": _f("monetary"), "credit": _f("monetary"), "balance": _f("monetary"),
+        "partner_id": _f(_M2O, "res.partner", "Partner"), "analytic_distribution": _f("json"),
+        "date": _f("date"), "parent_state": _f("selection"),
+    }),
+    "account.account": ("Account", {
+        "code": _f(label="Code", required=True), "name": _f(label="Account Name", required=True),
+        "account_type": _f("selection"), "deprecated": _f("boolean"),
+    }),
+    "account.journal": ("Journal", {
+        "name": _f(required=True), "code": _f(label="Short Code", required=True), "type": _f("selection"),
+        "default_account_id": _f(_M2O, "account.account", "Default Account"), "active": _f("boolean"),
+    }),
+    "account.payment": ("Payments", {
+        "name": _f(label="Number"), "payment_type": _f("selection", required=True),
+        "partner_type": _f("selection", required=True), "partner_id": _f(_M2O, "res.partner", "Customer/Vendor"),
+        "amount": _f("monetary", label="Amount"), "currency_id": _f(_M2O, "res.currency", "Currency"),
+        "date": _f("date", label="Date"), "journal_id": _f(_M2O, "account.journal", "Journal"),
+        "ref": _f(label="Memo"), "memo": _f(label="Memo"), "state": _f("selection"),
+        "is_matched": _f("boolean", label="Is Matched With a Bank Statement"),
+        "is_reconciled": _f("boolean", label="Is Reconciled"),
+        "move_id": _f(_M2O, "account.move", "Journal Entry"),
+    }),
+    "account.analytic.plan": ("Analytic Plans", {"name": _f(required=True)}),
+    "account.analytic.account": ("Analytic Account", {
+        "name": _f(label="Analytic Account", required=True), "code": _f(label="Reference"),
+        "plan_id": _f(_M2O, "account.analytic.plan", "Plan", required=True), "active": _f("boolean"),
+        "partner_id": _f(_M2O, "res.partner", "Customer"),
+    }),
+    "account.analytic.line": ("Analytic Line", {
+        "name": _f(label="Description", required=True), "date": _f("date"),
+        "account_id": _f(_M2O, "account.analytic.account", "Analytic Account"), "amount": _f("monetary"),
+        "general_account_id": _f(_M2O, "account.account", "Financial Account"),
+        "move_line_id": _f(_M2O, "account.move.line", "Journal Item"), "ref": _f(label="Ref."),
+        "partner_id": _f(_M2O, "res.partner", "Partner"),
     }),
 }
 """Model → (description, fields). Every model also has ``id``, ``display_name``, ``create_date`` and
