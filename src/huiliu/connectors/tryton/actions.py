@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.base import ActionContext, FindOrCreate
 from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.tryton.client import Domain, TrytonClient
 from huiliu.connectors.tryton.errors import SYSTEM
@@ -49,7 +49,6 @@ __all__ = [
     "PurchaseRead",
     "PurchaseReverse",
     "TrytonCatalog",
-    "register_actions",
 ]
 
 PARTY_ENSURE = "tryton.party.ensure"
@@ -406,14 +405,3 @@ class PurchaseReverse(PurchaseRead):
             system=SYSTEM, operation=f"model.{_PURCHASE}.cancel", vendor_code=str(row["state"]),
             fix=t("在 Tryton 中取消或冲销其供应商发票与收货后，再重放此死信",
                   "cancel or credit its supplier invoices and shipments in Tryton, then replay this dead letter"))
-
-
-def register_actions(registry: ActionRegistry, client: TrytonClient, settings: TrytonSettings) -> None:
-    """Register the Tryton actions: party and product ensure, purchase create, read and reverse."""
-    catalog = TrytonCatalog(client, settings)
-    registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
-    registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
-    registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))
-    registry.register(PURCHASE_READ, PurchaseRead(client, settings, catalog))
-    registry.register(PURCHASE_REVERSE, PurchaseReverse(client, settings, catalog))
-

@@ -196,7 +196,7 @@ class TrytonClient:
                 self._auth = None
                 await self._login_locked()
 
-    async def call(self, method: str, *params: Any) -> Any:
+    async def call(self, method: str, *params: Any, context: Mapping[str, Any] | None = None) -> Any:
         """Call a JSON-RPC method with the session; on HTTP 401 log in again and retry once.
 
         Model methods need the context as their last parameter: use :meth:`execute` for those.
@@ -204,6 +204,7 @@ class TrytonClient:
         Args:
             method: e.g. ``model.purchase.purchase.read`` or ``common.db.logout``.
             *params: the positional parameters, encoded with :func:`encode`.
+            context: keys added to the user's context for this call (a wizard's ``active_id`` …).
 
         Returns:
             The decoded ``result``.
@@ -218,16 +219,17 @@ class TrytonClient:
             await self._renew(self._auth or "")
             auth = await self._current_auth()
         try:
-            return await self._post(self.settings.rpc_url, method, self._with_context(method, params), auth)
+            return await self._post(self.settings.rpc_url, method, self._with_context(method, params, context),
+                                    auth)
         except AuthExpired:
             await self._renew(auth)
         auth = await self._current_auth()
         # A second refusal right after a fresh login propagates as AuthExpired.
-        return await self._post(self.settings.rpc_url, method, self._with_context(method, params), auth)
+        return await self._post(self.settings.rpc_url, method, self._with_context(method, params, context), auth)
 
-    def _with_context(self, method: str, params: Sequence[Any]) -> list[Any]:
+    def _with_context(self, method: str, params: Sequence[Any], extra: Mapping[str, Any] | None) -> list[Any]:
         if method.startswith(("model.", "wizard.")):
-            return [*params, self.context]
+            return [*params, {**self.context, **(extra or {})}]
         return list(params)
 
     async def execute(self, model: str, method: str, *args: Any) -> Any:
@@ -280,6 +282,24 @@ class TrytonClient:
     async def button(self, model: str, name: str, ids: Sequence[int]) -> Any:
         """Press a workflow button, e.g. ``button("purchase.purchase", "quote", [7])``."""
         return await self.execute(model, name, list(ids))
+
+
+    async def wizard(self, name: str, model: str, record: int,
+                     steps: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Run wizard ``name`` on one record: each step is (state to execute, form data by state name).
+
+        The session is deleted afterwards even when a step fails. Returns each step's answer.
+        """
+        active = {"active_model": model, "active_id": record, "active_ids": [record]}
+        session, _, _ = await self.call(f"wizard.{name}.create", context=active)
+        answers = []
+        try:
+            for state, data in steps:
+                answers.append(await self.call(f"wizard.{name}.execute", session, dict(data), state,
+                                               context=active))
+        finally:
+            await self.call(f"wizard.{name}.delete", session, context=active)
+        return answers
 
 
 def _order(order: Sequence[tuple[str, str]] | None) -> list[list[str]] | None:

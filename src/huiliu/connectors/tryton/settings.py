@@ -81,6 +81,26 @@ class TrytonSettings(BaseModel):
             and refuse to quote it when they differ (a unit price rounded by Tryton's price digits).
         ambiguous_wait: seconds to wait, after a create that got no answer, before looking it up by
             reference. Tryton commits a request only when it finishes, so a slow create can still appear.
+        payment_account: the code of the expense account (科目编码) on the line of the supplier invoice a
+            payment request becomes (``tryton.payment.create``); ``5.1.3`` is "Services" in the template
+            chart "Universal Chart of Accounts". It must be of an expense or debt type.
+        payment_reference_field: the ``account.invoice`` field that stores the hub's reference and is searched
+            before a retried create; the supplier's own invoice number then goes into the description.
+        payment_journal: the code of the ``account.journal`` supplier invoices are booked in (``EXP`` in the
+            default data).
+        payment_method: the ``account.invoice.payment.method`` (journal and cash account) used to pay the
+            posted invoice at once. ``None`` leaves it 已过账 awaiting payment; ``paid`` turns true when the
+            treasurer pays it in Tryton (read back with ``tryton.payment.read``).
+        project_root: the code of the root analytic account (``analytic_account.account``, type root) under
+            which projects are kept; created on first use. Tryton 8.2 has no project model in the installed
+            set, so a project is a normal analytic account with the project's code.
+        project_root_name: the name given to that root when it is created.
+        project_dimension: the auxiliary dimension (辅助核算) of a voucher line that names the project; it
+            becomes an analytic line on the move line.
+        voucher_journal: the code of the ``account.journal`` vouchers are posted in (``MISC`` in the default
+            data).
+        voucher_aux_in_description: auxiliary dimensions other than the project, which Tryton's moves cannot
+            hold, are appended to the line's description (``部门=D01``) instead of being refused.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -110,6 +130,15 @@ class TrytonSettings(BaseModel):
     confirm_purchases: bool = True
     check_amounts: bool = True
     ambiguous_wait: float = Field(30.0, ge=0)
+    payment_account: str = Field("5.1.3", min_length=1)
+    payment_reference_field: str = Field(default="reference", pattern=r"^[a-z_][a-z0-9_]*$")
+    payment_method: int | None = Field(None, ge=1)
+    payment_journal: str = Field("EXP", min_length=1)
+    project_root: str = Field("HUILIU-PROJECTS", min_length=1)
+    project_root_name: str = Field("项目 Projects", min_length=1)
+    project_dimension: str = Field("project", min_length=1)
+    voucher_journal: str = Field("MISC", min_length=1)
+    voucher_aux_in_description: bool = False
 
     @field_validator("base_url")
     @classmethod
