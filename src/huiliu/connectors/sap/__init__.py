@@ -3,7 +3,9 @@
 Owns: basic / bearer auth, the ``x-csrf-token`` fetch and one refetch on a CSRF refusal, OData V2 / V4 reply
 unwrapping, reply interpretation, the business partner / product / purchase order / journal entry mapping and
 the idempotent actions ``sap.party.ensure``, ``sap.product.ensure``, ``sap.purchase.create``,
-``sap.purchase.read``, ``sap.purchase.reverse``, ``sap.voucher.create`` and ``sap.changes.since``. Does not
+``sap.purchase.read``, ``sap.purchase.reverse``, ``sap.voucher.create``, ``sap.changes.since``,
+``sap.payment.create`` / ``sap.payment.read`` (outgoing payments posted as ``KZ`` journal entries) and
+``sap.project.ensure`` / ``sap.project.actuals`` (enterprise projects, costs on their WBS element). Does not
 own: the SOAP journal entry API (needs raw XML bodies from the HTTP client), OAuth token acquisition,
 goods receipts or invoices.
 """
@@ -22,10 +24,22 @@ from huiliu.connectors.sap.actions import (
 )
 from huiliu.connectors.sap.client import SapClient, key_path, literal, parse_date
 from huiliu.connectors.sap.errors import CSRF_CODE, SYSTEM, check_reply, odata_message
+from huiliu.connectors.sap.finance import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    PROJECT_ACTUALS,
+    PROJECT_ENSURE,
+    SapFinance,
+)
 from huiliu.connectors.sap.mapping import (
     journal_entry_values,
+    odata_date,
     partner_values,
+    payment_entry_values,
+    payment_from_json,
     product_values,
+    project_from_json,
+    project_values,
     purchase_order_values,
     requisition_from_json,
     short_reference,
@@ -37,7 +51,11 @@ __all__ = [
     "CHANGES_SINCE",
     "CSRF_CODE",
     "PARTY_ENSURE",
+    "PAYMENT_CREATE",
+    "PAYMENT_READ",
     "PRODUCT_ENSURE",
+    "PROJECT_ACTUALS",
+    "PROJECT_ENSURE",
     "PURCHASE_CREATE",
     "PURCHASE_READ",
     "PURCHASE_REVERSE",
@@ -48,15 +66,21 @@ __all__ = [
     "PartyMatch",
     "SapActions",
     "SapClient",
+    "SapFinance",
     "SapSettings",
     "check_reply",
     "journal_entry_values",
     "key_path",
     "literal",
+    "odata_date",
     "odata_message",
     "parse_date",
     "partner_values",
+    "payment_entry_values",
+    "payment_from_json",
     "product_values",
+    "project_from_json",
+    "project_values",
     "purchase_order_values",
     "register_actions",
     "requisition_from_json",

@@ -28,6 +28,7 @@ from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
 from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.connectors.sap.client import SapClient, key_path, literal, parse_date
 from huiliu.connectors.sap.errors import SYSTEM
+from huiliu.connectors.sap.finance import register_finance_actions
 from huiliu.connectors.sap.mapping import (
     Item,
     Supplier,
@@ -349,7 +350,7 @@ class SapActions:
 
 
 def register_actions(registry: ActionRegistry, client: SapClient, settings: SapSettings) -> None:
-    """Register the SAP actions."""
+    """Register the SAP actions, the payment and project ones (:mod:`.finance`) included."""
     actions = SapActions(client, settings)
     registry.register(PARTY_ENSURE, PartyEnsure(actions, PARTY_ENSURE))
     registry.register(PRODUCT_ENSURE, ProductEnsure(actions, PRODUCT_ENSURE))
@@ -358,3 +359,4 @@ def register_actions(registry: ActionRegistry, client: SapClient, settings: SapS
     registry.register(PURCHASE_REVERSE, actions.purchase_reverse)
     registry.register(VOUCHER_CREATE, actions.voucher_create)
     registry.register(CHANGES_SINCE, actions.changes_since)
+    register_finance_actions(registry, client, settings, actions)

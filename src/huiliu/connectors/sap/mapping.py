@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from huiliu.connectors.sap.settings import SapSettings
+from huiliu.connectors.sap.settings import ODataVersion, SapSettings
 from huiliu.model import Direction, Money, Voucher
 from huiliu.model.purchasing import (
     Address,
     Item,
+    PaymentRequest,
+    Project,
     PurchaseRequisition,
     RequisitionLine,
     Supplier,
     erp_amount,
     item_from_json,
+    payment_from_json,
+    project_from_json,
     requisition_from_json,
     supplier_from_json,
     voucher_from_json,
@@ -31,13 +36,20 @@ from huiliu.model.purchasing import (
 __all__ = [
     "Address",
     "Item",
+    "PaymentRequest",
+    "Project",
     "PurchaseRequisition",
     "RequisitionLine",
     "Supplier",
     "item_from_json",
     "journal_entry_values",
+    "odata_date",
     "partner_values",
+    "payment_entry_values",
+    "payment_from_json",
     "product_values",
+    "project_from_json",
+    "project_values",
     "purchase_order_values",
     "requisition_from_json",
     "short_reference",
@@ -136,7 +148,8 @@ def journal_entry_values(voucher: Voucher, reference: str, settings: SapSettings
         }
         for name, value in line.aux:
             item[{"department": "CostCenter", "cost_center": "CostCenter", "profit_center": "ProfitCenter",
-                  "employee": "PersonnelNumber"}.get(name, name)] = value
+                  "employee": "PersonnelNumber", "project": settings.journal_project_field,
+                  "wbs_element": settings.journal_project_field}.get(name, name)] = value
         items.append(item)
     return {
         "CompanyCode": settings.company_code, "AccountingDocumentType": settings.document_type,
@@ -147,3 +160,56 @@ def journal_entry_values(voucher: Voucher, reference: str, settings: SapSettings
     }
 
 
+
+
+def odata_date(value: date, version: ODataVersion) -> str:
+    """A date as OData sends it: V2 ``Edm.DateTime`` ``/Date(ms)/`` at midnight UTC, V4 ``Edm.Date`` ISO."""
+    if version is ODataVersion.V4:
+        return value.isoformat()
+    midnight = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return f"/Date({int(midnight.timestamp() * 1000)})/"
+
+
+def payment_entry_values(payment: PaymentRequest, reference: str, *, supplier: str,
+                         settings: SapSettings) -> dict[str, Any]:
+    """An outgoing payment as a journal entry of type ``settings.payment_document_type`` (``KZ``).
+
+    Two items: the supplier line (debit ``settings.payable_account`` with ``Supplier``, reducing what is
+    owed) and the bank line (credit the bank G/L account named by ``settings.bank_accounts``, else
+    ``settings.bank_gl_account``). The invoice (or else the purchase order) goes into ``AssignmentReference``
+    (ZUONR, 18 characters) so it can be cleared against; the reference into
+    ``settings.journal_reference_field``; the OA number into ``DocumentHeaderText``. Field names are those of
+    the journal entry (contract §8); posting it as a payment this way is unconfirmed.
+    """
+    amount = payment.amount.amount.quantize(_FEN, rounding=ROUND_HALF_UP)
+    currency = payment.amount.currency
+    text = (payment.description or payment.number)[:50]
+    bank = settings.bank_accounts.get(payment.bank_account or "", settings.bank_gl_account)
+    vendor_item: dict[str, Any] = {
+        "ReferenceDocumentItem": "1", "GLAccount": settings.payable_account, "Supplier": supplier,
+        "AmountInTransactionCurrency": format(amount, "f"), "TransactionCurrency": currency,
+        "DebitCreditCode": "S", "DocumentItemText": text}
+    assignment = payment.invoice_number or payment.purchase_order
+    if assignment:
+        vendor_item["AssignmentReference"] = assignment[:18]
+    bank_item = {"ReferenceDocumentItem": "2", "GLAccount": bank, "AmountInTransactionCurrency": format(-amount, "f"),
+                 "TransactionCurrency": currency, "DebitCreditCode": "H", "DocumentItemText": text}
+    return {
+        "CompanyCode": settings.company_code, "AccountingDocumentType": settings.payment_document_type,
+        "DocumentDate": payment.date.isoformat(), "PostingDate": payment.date.isoformat(),
+        settings.journal_reference_field: short_reference(reference, settings.journal_reference_length),
+        "DocumentHeaderText": payment.number[:25], "to_Item": {"results": [vendor_item, bank_item]},
+    }
+
+
+def project_values(project: Project, settings: SapSettings) -> dict[str, Any]:
+    """An enterprise project (``A_EnterpriseProject``); field names beyond ``Project`` are unconfirmed."""
+    values: dict[str, Any] = {"Project": project.code[:24], "ProjectDescription": project.name[:40],
+                              "ProjectProfileCode": settings.project_profile, "CompanyCode": settings.company_code}
+    if project.start is not None:
+        values["ProjectStartDate"] = odata_date(project.start, settings.odata_version)
+    if project.end is not None:
+        values["ProjectEndDate"] = odata_date(project.end, settings.odata_version)
+    if project.department:
+        values["ResponsibleCostCenter"] = project.department
+    return values

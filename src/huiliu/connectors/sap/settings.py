@@ -75,6 +75,22 @@ class SapSettings(BaseModel):
         page_size: rows per page for ``changes.since``.
         ambiguous_wait: seconds to wait after a create that got no answer before looking it up.
         timeout: seconds for one request.
+        payment_service / payment_entity: where supplier payments are posted, as journal entries of type
+            ``payment_document_type`` (default: the journal entry entity above; unconfirmed, as there).
+        payment_document_type: ``AccountingDocumentType`` of payments (``KZ`` 付款凭证, vendor payment).
+        payable_account: the G/L account of the supplier line (the supplier's reconciliation account
+            统驭科目; SAP derives it from the supplier master, so unconfirmed whether it must be sent).
+        bank_gl_account: the bank G/L account credited (the house bank's 银行存款 account).
+        bank_accounts: the company's bank account number as the OA names it → its bank G/L account; others
+            use ``bank_gl_account``.
+        project_service / project_entity: enterprise projects (``API_ENTERPRISE_PROJECT_SRV`` /
+            ``A_EnterpriseProject``, keyed by ``ProjectUUID``; unconfirmed, no stored source names them).
+        project_profile: ``ProjectProfileCode`` of new projects (unconfirmed default).
+        journal_project_field: the journal entry item field of the WBS element costs are booked against
+            (``WBSElement``; unconfirmed). A project's costs are those on its top WBS element, whose ID is the
+            project's code (as S/4HANA Cloud enterprise projects name it; unconfirmed).
+        cost_account_prefixes: G/L account prefixes whose items count as project costs in ``project.actuals``.
+        company_currency: the company code's currency (``CompanyCodeCurrency``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -123,6 +139,19 @@ class SapSettings(BaseModel):
     page_size: int = Field(50, ge=1, le=1000)
     ambiguous_wait: float = Field(30.0, ge=0)
     timeout: float = Field(30.0, gt=0)
+    payment_service: str = "/sap/opu/odata/sap/API_JOURNALENTRY_SRV"  # unconfirmed
+    payment_entity: str = "A_JournalEntry"  # unconfirmed
+    payment_document_type: str = "KZ"
+    payable_account: str = "2202.01"
+    bank_gl_account: str = "1002.01"
+    bank_accounts: dict[str, str] = Field(default_factory=dict)
+    project_service: str = "/sap/opu/odata/sap/API_ENTERPRISE_PROJECT_SRV"  # unconfirmed
+    project_entity: str = "A_EnterpriseProject"  # unconfirmed
+    project_profile: str = "YP02"  # unconfirmed
+    journal_project_field: str = Field("WBSElement", pattern=r"^[A-Za-z_]\w*$")  # unconfirmed
+    cost_account_prefixes: tuple[str, ...] = Field(("1604", "5001", "5101", "5301", "6401", "6601", "6602"),
+                                                   min_length=1)
+    company_currency: str = "CNY"
 
     @field_validator("base_url")
     @classmethod

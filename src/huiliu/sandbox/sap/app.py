@@ -2,7 +2,8 @@
 
 Owns: :class:`SapSandbox` (constructor, inspection, business helpers), basic / bearer auth, CSRF tokens bound
 to a session cookie, a small ``$filter`` / ``$orderby`` / ``$skip`` / ``$top`` / ``$expand`` reader, business
-partners, products, purchase orders (create with items, release, delete flag), journal entries and the
+partners, products, purchase orders (create with items, release, delete flag), journal entries (payments
+among them, with the checks of :mod:`.finance`, which also owns enterprise projects and the item view) and the
 OData error bodies. Handlers work on dictionaries only.
 
 Simulated where the contract (§8) is unconfirmed, each said again where it matters: a write without a valid
@@ -23,7 +24,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -31,6 +32,8 @@ from aiohttp import web
 from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import EXPENSE_ACCOUNTS, PAYABLE_ACCOUNT, Company, make_company
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
+from huiliu.sandbox.sap.finance import Finance
+from huiliu.sandbox.sap.refusal import Refused, decimal_of
 
 __all__ = ["CSRF_FAILED", "SESSION_COOKIE", "SapSandbox"]
 
@@ -40,22 +43,6 @@ _FAULT: web.RequestKey[Fault | None] = web.RequestKey("huiliu.sandbox.sap.fault"
 _PRIVATE = frozenset({"_items", "_description"})
 """Keys the sandbox keeps for itself and never serves."""
 _CONDITION = re.compile(r"^(\w+) (eq|ge) (?:'((?:[^']|'')*)'|datetimeoffset'([^']*)'|(\S+))$")
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def _number(value: Any, what: str) -> Decimal:
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise _Refused(400, "SY/530", f"{what} 的值 {value} 不是数字") from None
-    if not result.is_finite():
-        raise _Refused(400, "SY/530", f"{what} 的值 {value} 不是数字")
-    return result
 
 
 class SapSandbox:
@@ -97,6 +84,7 @@ class SapSandbox:
         self.orders: dict[str, dict[str, Any]] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         self.received: set[str] = set()
+        self.finance = Finance(company_code)
         self._sessions: dict[str, str] = {}
         self._ids = {"bp": itertools.count(10300001), "po": itertools.count(4500000001),
                      "je": itertools.count(100000001)}
@@ -115,6 +103,16 @@ class SapSandbox:
     def receive(self, order: str) -> None:
         """Post a goods receipt for an order: it can no longer be deleted."""
         self.received.add(order)
+
+    def reverse_entry(self, document: str) -> None:
+        """Reverse a posted journal entry (as FB08 would): its items read back ``IsReversed``."""
+        for row in self.finance.items.values():
+            if row.get("AccountingDocument") == document:
+                row["IsReversed"] = True
+
+    def payments(self) -> list[dict[str, Any]]:
+        """The posted payment entries (document type ``KZ``)."""
+        return [e for e in self.entries.values() if e.get("AccountingDocumentType") == "KZ"]
 
     def orders_by_reference(self, value: str, field: str = "CorrespncExternalReference") -> list[dict[str, Any]]:
         """Orders whose ``field`` equals ``value``."""
@@ -140,7 +138,7 @@ class SapSandbox:
             if key in _PRIVATE:
                 continue
             value: Any = raw
-            if key in ("LastChangeDateTime", "CreationDate") and isinstance(raw, int):
+            if key in ("LastChangeDateTime", "CreationDate", "PostingDate") and isinstance(raw, int):
                 value = self._date(raw)
             if isinstance(raw, list):
                 rendered = [self._render(v) for v in raw]
@@ -229,7 +227,7 @@ class SapSandbox:
             await asyncio.sleep(fault.delay)
         try:
             response = self._route(request, entity, key, body)
-        except _Refused as exc:
+        except Refused as exc:
             response = self._error(exc.status, exc.code, exc.message)
         if fault is not None and fault.kind is FaultKind.APPLIED_REPLY_LOST:
             self._drop(request)
@@ -249,29 +247,30 @@ class SapSandbox:
 
     def _route(self, request: web.Request, entity: str, key: str, body: Any) -> web.Response:
         tables = {"A_BusinessPartner": self.partners, "A_Product": self.products, "A_PurchaseOrder": self.orders,
-                  "A_JournalEntryItemBasic": self.entries}
+                  "A_JournalEntryItemBasic": self.finance.items, "A_EnterpriseProject": self.finance.projects}
         method = request.method
         if method == "POST" and entity == "Release":
             return self._ok(self._release(request.query.get("PurchaseOrder", "").strip("'")))
         if method == "POST":
             if not isinstance(body, Mapping):
-                raise _Refused(400, "/IWFND/CM_MGW/004", "请求体必须是一个实体")
+                raise Refused(400, "/IWFND/CM_MGW/004", "请求体必须是一个实体")
             self.create_calls[entity] = self.create_calls.get(entity, 0) + 1
             creator = {"A_BusinessPartner": self._create_partner, "A_Product": self._create_product,
-                       "A_PurchaseOrder": self._create_order, "A_JournalEntry": self._post_entry}.get(entity)
+                       "A_PurchaseOrder": self._create_order, "A_JournalEntry": self._post_entry,
+                       "A_EnterpriseProject": self.finance.create_project}.get(entity)
             if creator is None:
-                raise _Refused(404, "/IWFND/CM_MGW/020", f"资源 {entity} 不存在")
+                raise Refused(404, "/IWFND/CM_MGW/020", f"资源 {entity} 不存在")
             return self._ok(creator(dict(body)), 201)
         table = tables.get(entity)
         if table is None:
-            raise _Refused(404, "/IWFND/CM_MGW/020", f"资源 {entity} 不存在")
+            raise Refused(404, "/IWFND/CM_MGW/020", f"资源 {entity} 不存在")
         if method == "DELETE":
             self._delete_order(key)
             return web.Response(status=204)
         if key:
             row = table.get(key)
             if row is None:
-                raise _Refused(404, "/IWBEP/CM_MGW_RT/020", f"未找到键为 {key} 的资源")
+                raise Refused(404, "/IWBEP/CM_MGW_RT/020", f"未找到键为 {key} 的资源")
             return self._ok(self._expand(row, request.query.get("$expand", "")))
         return self._ok(self._query(list(table.values()), request.query))
 
@@ -286,7 +285,7 @@ class SapSandbox:
         for part in filter(None, text.split(" and ")):
             match = _CONDITION.match(part.strip())
             if match is None:
-                raise _Refused(400, "/IWBEP/CM_MGW_RT/000", f"无法解析 $filter：{part}")
+                raise Refused(400, "/IWBEP/CM_MGW_RT/000", f"无法解析 $filter：{part}")
             field, op, quoted, stamp, bare = match.groups()
             value: Any = quoted.replace("''", "'") if quoted is not None else stamp or bare
             if field == "LastChangeDateTime":
@@ -310,7 +309,7 @@ class SapSandbox:
 
     def _create_partner(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("BusinessPartnerCategory") != "2" or not body.get("OrganizationBPName1"):
-            raise _Refused(400, "R11/401", "组织类业务伙伴需要名称 OrganizationBPName1")
+            raise Refused(400, "R11/401", "组织类业务伙伴需要名称 OrganizationBPName1")
         number = str(next(self._ids["bp"]))
         row = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
         row.update({"BusinessPartner": number, "Supplier": number})
@@ -320,9 +319,9 @@ class SapSandbox:
     def _create_product(self, body: dict[str, Any]) -> dict[str, Any]:
         code = str(body.get("Product") or "")
         if not code or code in self.products:
-            raise _Refused(400, "M3/351", f"物料 {code} 已存在或编号为空")
+            raise Refused(400, "M3/351", f"物料 {code} 已存在或编号为空")
         if not body.get("BaseUnit"):
-            raise _Refused(400, "M3/349", f"物料 {code} 缺少基本计量单位")
+            raise Refused(400, "M3/349", f"物料 {code} 缺少基本计量单位")
         row = {k: v for k, v in body.items() if not isinstance(v, Mapping)}
         descriptions = body.get("to_Description", {})
         descriptions = descriptions.get("results", []) if isinstance(descriptions, Mapping) else descriptions
@@ -332,24 +331,24 @@ class SapSandbox:
 
     def _create_order(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("CompanyCode") != self.company_code:
-            raise _Refused(400, "ME/083", f"公司代码 {body.get('CompanyCode')} 不存在")
+            raise Refused(400, "ME/083", f"公司代码 {body.get('CompanyCode')} 不存在")
         supplier = str(body.get("Supplier") or "")
         if supplier not in self.partners:
-            raise _Refused(400, "ME/047", f"供应商 {supplier} 不存在")
+            raise Refused(400, "ME/047", f"供应商 {supplier} 不存在")
         raw = body.get("to_PurchaseOrderItem", body.get("_PurchaseOrderItem"))
         items = raw.get("results") if isinstance(raw, Mapping) else raw
         if not isinstance(items, list) or not items:
-            raise _Refused(400, "ME/039", "采购订单没有行项目")
+            raise Refused(400, "ME/039", "采购订单没有行项目")
         stored = []
         for item in items:
             material = str(item.get("Material") or "")
             if material not in self.products:
-                raise _Refused(400, "ME/062", f"物料 {material} 不存在")
+                raise Refused(400, "ME/062", f"物料 {material} 不存在")
             if item.get("Plant") != self.plant:
-                raise _Refused(400, "ME/063", f"工厂 {item.get('Plant')} 不存在")
-            if _number(item.get("OrderQuantity"), "OrderQuantity") <= 0:
-                raise _Refused(400, "ME/064", "数量必须大于零")
-            _number(item.get("NetPriceAmount"), "NetPriceAmount")
+                raise Refused(400, "ME/063", f"工厂 {item.get('Plant')} 不存在")
+            if decimal_of(item.get("OrderQuantity"), "OrderQuantity") <= 0:
+                raise Refused(400, "ME/064", "数量必须大于零")
+            decimal_of(item.get("NetPriceAmount"), "NetPriceAmount")
             stored.append(dict(item))
         number = str(next(self._ids["po"]))
         now = self._now_ms()
@@ -363,13 +362,13 @@ class SapSandbox:
     def _order(self, number: str) -> dict[str, Any]:
         order = self.orders.get(number)
         if order is None:
-            raise _Refused(404, "ME/006", f"采购订单 {number} 不存在")
+            raise Refused(404, "ME/006", f"采购订单 {number} 不存在")
         return order
 
     def _release(self, number: str) -> dict[str, Any]:
         order = self._order(number)
         if order["PurchasingProcessingStatus"] != "03":
-            raise _Refused(400, "ME/179", f"采购订单 {number} 不在审批中，无法审批")
+            raise Refused(400, "ME/179", f"采购订单 {number} 不在审批中，无法审批")
         order["PurchasingProcessingStatus"] = "05"
         order["LastChangeDateTime"] = self._now_ms()
         return {k: v for k, v in order.items() if not isinstance(v, list)}
@@ -377,33 +376,35 @@ class SapSandbox:
     def _delete_order(self, number: str) -> None:
         order = self._order(number)
         if number in self.received:
-            raise _Refused(400, "ME/040", f"采购订单 {number} 已有收货，不能删除；请先冲销收货（物料凭证）")
+            raise Refused(400, "ME/040", f"采购订单 {number} 已有收货，不能删除；请先冲销收货（物料凭证）")
         order["PurchasingDocumentDeletionCode"] = "L"
         order["LastChangeDateTime"] = self._now_ms()
 
     def _post_entry(self, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("CompanyCode") != self.company_code:
-            raise _Refused(400, "F5/165", f"公司代码 {body.get('CompanyCode')} 不存在")
+            raise Refused(400, "F5/165", f"公司代码 {body.get('CompanyCode')} 不存在")
         posting = str(body.get("PostingDate") or "")
         if posting[:7] in self.closed_periods:
-            raise _Refused(400, "F5/201", f"过账期间 {posting[:7]} 未打开")
+            raise Refused(400, "F5/201", f"过账期间 {posting[:7]} 未打开")
         raw = body.get("to_Item")
         items = raw.get("results") if isinstance(raw, Mapping) else raw
         if not isinstance(items, list) or len(items) < 2:
-            raise _Refused(400, "F5/702", "凭证至少需要两个行项目")
+            raise Refused(400, "F5/702", "凭证至少需要两个行项目")
+        self.finance.check(body, items, self.partners)
         total = Decimal(0)
         for item in items:
             if item.get("GLAccount") not in self.accounts:
-                raise _Refused(400, "F5/153",
+                raise Refused(400, "F5/153",
                                f"总账科目 {item.get('GLAccount')} 在公司代码 {self.company_code} 中不存在")
-            amount = _number(item.get("AmountInTransactionCurrency"), "AmountInTransactionCurrency")
+            amount = decimal_of(item.get("AmountInTransactionCurrency"), "AmountInTransactionCurrency")
             if (amount > 0) != (item.get("DebitCreditCode") == "S"):
-                raise _Refused(400, "F5/703", "借贷标识与金额符号不一致")
+                raise Refused(400, "F5/703", "借贷标识与金额符号不一致")
             total += amount
         if total != 0:
-            raise _Refused(400, "F5/702", f"余额不为零：借贷差额 {total}")
+            raise Refused(400, "F5/702", f"余额不为零：借贷差额 {total}")
         number = str(next(self._ids["je"]))
         row = {k: v for k, v in body.items() if not isinstance(v, Mapping | list)}
         row.update({"AccountingDocument": number, "FiscalYear": posting[:4], "_items": items})
         self.entries[number] = row
+        self.finance.index(row, items)
         return {k: v for k, v in row.items() if k not in _PRIVATE}
