@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -155,3 +156,11 @@ async def test_payments_and_projects_in_odata_v4() -> None:
         await v4.run(VOUCHER_CREATE, cost("7.10", "P-2026-01", date(2026, 11, 20)), ref="c-1")
         actuals = await v4.run(PROJECT_ACTUALS, {"code": "P-2026-01", "since": "2026-01-01"})
         assert actuals["actual"] == Decimal("7.10")
+
+
+async def test_project_created_by_another_process_is_adopted(sap: SapEnv) -> None:
+    other = sap.connector()
+    results = await asyncio.gather(sap.run(PROJECT_ENSURE, {"project": PROJECT}),
+                                   other.run(PROJECT_ENSURE, {"project": PROJECT}))
+    assert sorted(r["created"] for r in results) == [False, True]
+    assert len(sap.sandbox.finance.projects) == 1

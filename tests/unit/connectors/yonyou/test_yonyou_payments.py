@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -161,3 +162,10 @@ async def test_actuals_sum_the_costs_booked_against_the_project(yonyou: YonyouEn
     assert window["actual"] == Decimal("1284.56")
     with pytest.raises(MappingError):
         await yonyou.run(PROJECT_ACTUALS, {"code": "P-2026-01", "since": "2026-12-01", "until": "2026-01-01"})
+
+
+async def test_project_ensured_concurrently_is_saved_once(yonyou: YonyouEnv) -> None:
+    results = await asyncio.gather(*(yonyou.run(PROJECT_ENSURE, {"project": PROJECT}) for _ in range(3)))
+    assert sorted(r["created"] for r in results) == [False, False, True]
+    assert len({r["id"] for r in results}) == 1
+    assert len(yonyou.sandbox.payables.projects) == 1
