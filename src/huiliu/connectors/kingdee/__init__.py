@@ -27,11 +27,22 @@ from huiliu.connectors.kingdee.mapping import (
     voucher_from_json,
     voucher_model,
 )
+from huiliu.connectors.kingdee.payment import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    PROJECT_ACTUALS,
+    PROJECT_ENSURE,
+    KingdeePayments,
+)
 from huiliu.connectors.kingdee.reversal import DELETED, RED_REVERSAL, VOUCHER_REVERSE, VoucherReverse
 from huiliu.connectors.kingdee.settings import BookRoute, KingdeeSettings, ReversalStyle
 
 __all__ = [
     "DELETED",
+    "PAYMENT_CREATE",
+    "PAYMENT_READ",
+    "PROJECT_ACTUALS",
+    "PROJECT_ENSURE",
     "RED_REVERSAL",
     "VOUCHER_CREATE",
     "VOUCHER_CREATE_BATCH",
@@ -40,6 +51,7 @@ __all__ = [
     "BookRoute",
     "Found",
     "KingdeeClient",
+    "KingdeePayments",
     "KingdeeSettings",
     "Ledger",
     "ReversalStyle",

@@ -28,6 +28,13 @@ from huiliu.connectors.kingdee.batch import VOUCHER_CREATE_BATCH, VoucherCreateB
 from huiliu.connectors.kingdee.client import KingdeeClient
 from huiliu.connectors.kingdee.ledger import Found, Ledger
 from huiliu.connectors.kingdee.mapping import explicit_book, voucher_from_json, voucher_model
+from huiliu.connectors.kingdee.payment import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    PROJECT_ACTUALS,
+    PROJECT_ENSURE,
+    KingdeePayments,
+)
 from huiliu.connectors.kingdee.reversal import VOUCHER_REVERSE, VoucherReverse
 from huiliu.connectors.kingdee.settings import KingdeeSettings
 from huiliu.errors import MappingError
@@ -83,7 +90,8 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
                      today: Callable[[], date] | None = None) -> None:
     """Register the Kingdee actions.
 
-    ``kingdee.voucher.create``, ``kingdee.voucher.reverse`` and ``kingdee.voucher.create_batch``.
+    ``kingdee.voucher.create``, ``kingdee.voucher.reverse``, ``kingdee.voucher.create_batch``,
+    ``kingdee.payment.create`` / ``read`` and ``kingdee.project.ensure`` / ``actuals`` (:mod:`.payment`).
 
     Args:
         registry: where to register.
@@ -94,3 +102,8 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
     registry.register(VOUCHER_CREATE, VoucherCreate(client, settings))
     registry.register(VOUCHER_REVERSE, VoucherReverse(client, settings, today=today))
     registry.register(VOUCHER_CREATE_BATCH, VoucherCreateBatch(client, settings))
+    payments = KingdeePayments(client, settings)
+    registry.register(PAYMENT_CREATE, payments.create)
+    registry.register(PAYMENT_READ, payments.read)
+    registry.register(PROJECT_ENSURE, payments.ensure_project)
+    registry.register(PROJECT_ACTUALS, payments.actuals)

@@ -95,6 +95,16 @@ class KingdeeSettings(BaseModel):
             voucher; ``None`` sends no link besides the reference and the summaries. Unconfirmed: a
             custom field, like ``reference_field``.
         batch_size: vouchers per BatchSave call in ``kingdee.voucher.create_batch``.
+        payment_form: the form of payments (付款单). Unconfirmed: ``AP_PAYBILL`` in integrators' code, not in
+            the contract; its keys (``FDATE``, ``FCONTACTUNITTYPE``, ``FCONTACTUNIT``, ``FCURRENCYID``,
+            ``FREMARK``, entry ``FPAYBILLENTRY`` with ``FPAYTOTALAMOUNTFOR`` and ``FCOMMENT``) are unconfirmed too.
+        payment_bill_type: the 付款单 bill type number (``FBillTypeID``). Unconfirmed.
+        supplier_form: the supplier base data form (``BD_Supplier``), matched by ``FNumber`` (the OA's
+            supplier code, else its name) and saved, submitted and audited once when missing.
+        project_form: the project base data form. Unconfirmed: K3Cloud keeps projects as configurable base
+            data (辅助资料) whose form id differs per tenant.
+        project_dimension: the auxiliary dimension (a key of ``aux_fields``) vouchers book projects in;
+            ``kingdee.project.actuals`` reads it. Must be mapped in ``aux_fields``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,6 +129,11 @@ class KingdeeSettings(BaseModel):
     reversal_suffix: str = Field("-R", min_length=1, pattern=r"^[\w-]+$")
     reversal_link_field: str | None = Field("F_HUILIU_REVERSES", pattern=r"^[A-Za-z_]\w*$")
     batch_size: int = Field(50, ge=1, le=1000)
+    payment_form: str = "AP_PAYBILL"
+    payment_bill_type: str = "FKDLX01_SYS"
+    supplier_form: str = "BD_Supplier"
+    project_form: str = "BD_Project"
+    project_dimension: str = "project"
 
     @field_validator("base_url")
     @classmethod

@@ -21,6 +21,7 @@ from aiohttp import web
 from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import EXPENSE_ACCOUNTS, PAYABLE_ACCOUNT, Company, make_company
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
+from huiliu.sandbox.kingdee.bills import BILL_FORMS, BillBook, SandboxBill
 from huiliu.sandbox.kingdee.query import BillQuery
 from huiliu.sandbox.kingdee.vouchers import (
     _OTHER_ACCOUNTS,
@@ -62,7 +63,7 @@ def _reply(payload: Any, status: int = 200) -> web.Response:
                         content_type="application/json", charset="utf-8")
 
 
-class KingdeeSandbox(VoucherBook, BillQuery):
+class KingdeeSandbox(VoucherBook, BillBook, BillQuery):
     """The simulated K3Cloud server: an aiohttp application in :attr:`app` plus inspectable state.
 
     Args:
@@ -113,6 +114,8 @@ class KingdeeSandbox(VoucherBook, BillQuery):
         self._employees = frozenset(e.number for e in self.company.employees)
         self._sessions: dict[str, float] = {}
         self._vouchers: dict[int, SandboxVoucher] = {}
+        self.bills: dict[str, dict[int, SandboxBill]] = {}
+        """Upper-case form id → records of the other forms (付款单, suppliers, projects), by id."""
         self._by_reference: dict[str, list[int]] = {}
         self._by_number: dict[str, list[int]] = {}
         self._sequence: Counter[tuple[str, str, str]] = Counter()
@@ -310,6 +313,8 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             if data is None:
                 raise _RejectedError("data", "参数data不能为空", 8)
             form = formid or _key(data, "FormId")
+            if str(form).upper() in BILL_FORMS:
+                return self._bill_dispatch(str(form).upper(), operation, data)
             if str(form).upper() != VOUCHER_FORM:
                 raise _RejectedError("formid", f"业务对象“{form}”不存在", 4)
             if operation == "save":
@@ -329,6 +334,19 @@ class KingdeeSandbox(VoucherBook, BillQuery):
             return _reply(_envelope(status))
         outcome = self._transition(operation, data)
         return _reply(_envelope(_status(outcome.errors, outcome.successes)))
+
+    def _bill_dispatch(self, form: str, operation: str, data: dict[str, Any]) -> web.Response:
+        if operation == "save":
+            self.save_calls += 1
+            _, outcome = self._bill_save(form, data)
+            if not outcome.successes:
+                return _reply(_envelope(_status(outcome.errors, [])))
+            entity = outcome.successes[0]
+            return _reply(_envelope(_status([], outcome.successes), Id=entity["Id"], Number=entity["Number"]))
+        if operation in ("submit", "audit", "unaudit", "delete"):
+            outcome = self._bill_transition(form, operation, data)
+            return _reply(_envelope(_status(outcome.errors, outcome.successes)))
+        raise _RejectedError("formid", f"本模拟器不支持对“{form}”执行{operation}", 4)
 
     @staticmethod
     def _unpack(body: Mapping[str, Any]) -> tuple[str | None, dict[str, Any] | None]:

@@ -9,10 +9,11 @@ Does not own: the vouchers themselves (:mod:`.vouchers`) or the HTTP surface (:m
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from huiliu.sandbox.kingdee.bills import BILL_FORMS
 from huiliu.sandbox.kingdee.vouchers import (
     VOUCHER_FORM,
     SandboxVoucher,
@@ -48,6 +49,7 @@ class BillQuery:
 
     reference_field: str
     _vouchers: dict[int, SandboxVoucher]
+    _bill_rows: Callable[[str, list[str], list[tuple[str, Any]]], list[list[Any]]]
     _by_reference: dict[str, list[int]]
 
     # ----------------------------------------------------------------- ExecuteBillQuery
@@ -57,6 +59,10 @@ class BillQuery:
             if data is None:
                 raise _RejectedError("data", "参数data不能为空", 8)
             form = str(_key(data, "FormId") or "")
+            if form.upper() in BILL_FORMS:
+                keys = [k.strip() for k in str(_key(data, "FieldKeys") or "").split(",") if k.strip()]
+                return self._bill_rows(form.upper(), keys, self._parse_filter(str(_key(data, "FilterString") or ""),
+                                                                             check=False))
             if form.upper() != VOUCHER_FORM:
                 raise _RejectedError("FormId", f"业务对象“{form}”不存在", 4)
             keys = [k.strip() for k in str(_key(data, "FieldKeys") or "").split(",") if k.strip()]
@@ -89,7 +95,7 @@ class BillQuery:
             return
         raise _RejectedError("FieldKeys", f"字段“{key}”在业务对象GL_VOUCHER中不存在", 9)
 
-    def _parse_filter(self, text: str) -> list[tuple[str, _Want]]:
+    def _parse_filter(self, text: str, *, check: bool = True) -> list[tuple[str, _Want]]:
         """Parse ``Field='value' and Field2=12 and Field3 in ('a','b')``; anything richer is refused."""
         conditions: list[tuple[str, _Want]] = []
         position = 0
@@ -103,8 +109,9 @@ class BillQuery:
                                      "，仅支持 字段='值'、字段=数字 或 字段 in ('值',…)，以 and 连接")
             found = match or listed
             assert found is not None
-            self._check_field(found["field"])
-            if found["field"].split(".")[0].upper() in _ENTRY_FIELDS:
+            if check:
+                self._check_field(found["field"])
+            if check and found["field"].split(".")[0].upper() in _ENTRY_FIELDS:
                 raise _RejectedError("FilterString",
                                      f"过滤条件中的分录字段“{found['field']}”本模拟器不支持")
             value: _Want

@@ -1,0 +1,171 @@
+"""Kingdee sandbox forms besides vouchers: 付款单 ``AP_PAYBILL``, suppliers ``BD_Supplier`` and projects.
+
+Owns: :class:`SandboxBill`, and :class:`BillBook`, the mixin that saves, moves (创建 A → Submit → 审核中 B →
+Audit → 已审核 C) and queries these forms. Save checks what the ERP checks: the supplier (往来单位) exists,
+the amount is positive, the period is open in the default account book, the number of base data is unique.
+Does not own: vouchers (:mod:`.vouchers`) or the HTTP surface (:mod:`.app`).
+
+Unconfirmed (contract §4 is silent on these forms; field keys follow integrators' code and may differ per
+version), simulated here and mirrored by the connector's settings:
+
+* the form ids ``AP_PAYBILL``, ``BD_Supplier`` and the project base data ``BD_Project``;
+* the 付款单 keys ``FDATE``, ``FCONTACTUNITTYPE``, ``FCONTACTUNIT``, ``FCURRENCYID``, ``FREMARK`` and the entry
+  ``FPAYBILLENTRY`` with ``FPAYTOTALAMOUNTFOR`` (amount) and ``FCOMMENT``; the header sum ``FPAYAMOUNTFOR``;
+* the wording of every refusal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from huiliu.sandbox.kingdee.vouchers import _amount, _key, _number_of, _Outcome, _period_text, _RejectedError
+
+__all__ = ["BILL_FORMS", "PAYMENT_FORM", "PROJECT_FORM", "SUPPLIER_FORM", "BillBook", "SandboxBill"]
+
+PAYMENT_FORM = "AP_PAYBILL"
+SUPPLIER_FORM = "BD_SUPPLIER"
+PROJECT_FORM = "BD_PROJECT"
+BILL_FORMS = frozenset({PAYMENT_FORM, SUPPLIER_FORM, PROJECT_FORM})
+"""Upper-case form ids this mixin answers."""
+_PREFIX = {PAYMENT_FORM: "FKD", SUPPLIER_FORM: "VEN", PROJECT_FORM: "PRJ"}
+_FEN = Decimal("0.01")
+
+
+@dataclass
+class SandboxBill:
+    """One bill or base-data record: its id (``FID``), number (``FBillNo`` / ``FNumber``), status and model."""
+
+    id: int
+    number: str
+    status: str
+    model: dict[str, Any]
+
+
+class BillBook:
+    """The non-voucher forms of :class:`~huiliu.sandbox.kingdee.KingdeeSandbox` (a mixin).
+
+    The attributes below are set by ``KingdeeSandbox.__init__``.
+    """
+
+    reference_field: str
+    closed_through: dict[str, str]
+    bills: dict[str, dict[int, SandboxBill]]
+    _next_id: int
+
+    def bill_count(self, form: str) -> int:
+        """How many records ``form`` holds."""
+        return len(self.bills.get(form.upper(), {}))
+
+    def _bill_save(self, form: str, data: dict[str, Any]) -> tuple[SandboxBill | None, _Outcome]:
+        model = _key(data, "Model")
+        if not isinstance(model, dict):
+            raise _RejectedError("Model", "参数Model不能为空", 8)
+        outcome = _Outcome()
+        records = self.bills.setdefault(form, {})
+        if form == PAYMENT_FORM:
+            self._check_payment(model, outcome)
+            number = f"{_PREFIX[form]}{len(records) + 1:06d}"
+        else:
+            number = str(_key(model, "FNumber") or "")
+            if not number:
+                outcome.fail("FNumber", "字段“编码”是必填项")
+            elif any(r.number == number for r in records.values()):
+                outcome.fail("FNumber", f"编码“{number}”已经存在，不允许重复")
+            if not _key(model, "FName"):
+                outcome.fail("FName", "字段“名称”是必填项")
+        if outcome.errors:
+            return None, outcome
+        bill = SandboxBill(self._next_id, number, "A", {**model, "FID": self._next_id, "FBillNo": number,
+                                                        "FDocumentStatus": "A"})
+        self._next_id += 1
+        records[bill.id] = bill
+        outcome.successes.append({"Id": bill.id, "Number": number, "DIndex": 0})
+        return bill, outcome
+
+    def _check_payment(self, model: dict[str, Any], outcome: _Outcome) -> None:
+        supplier = _number_of(_key(model, "FCONTACTUNIT"))
+        if supplier is None:
+            outcome.fail("FCONTACTUNIT", "字段“往来单位”是必填项")
+        elif not any(s.number == supplier for s in self.bills.get(SUPPLIER_FORM, {}).values()):
+            outcome.fail("FCONTACTUNIT", f"往来单位“{supplier}”不存在或未审核")
+        raw_date = _key(model, "FDATE")
+        try:
+            day = date.fromisoformat(str(raw_date)[:10])
+        except ValueError:
+            outcome.fail("FDATE", f"业务日期“{raw_date}”格式不正确")
+        else:
+            period = day.isoformat()[:7]
+            through = self.closed_through.get("001")
+            if through is not None and period <= through:
+                outcome.fail("FDATE", f"业务日期“{day.isoformat()}”所在的会计期间{_period_text(period)}已结账，"
+                             "不能保存付款单")
+        entries = _key(model, "FPAYBILLENTRY")
+        if not isinstance(entries, list) or not entries:
+            outcome.fail("FPAYBILLENTRY", "付款单明细不能为空")
+            return
+        total = Decimal(0)
+        for index, entry in enumerate(entries):
+            try:
+                amount = _amount(_key(entry, "FPAYTOTALAMOUNTFOR") if isinstance(entry, dict) else None)
+            except (InvalidOperation, ValueError):
+                outcome.fail("FPAYTOTALAMOUNTFOR", f"第{index + 1}行明细：应付金额格式不正确", index)
+                continue
+            if amount <= 0:
+                outcome.fail("FPAYTOTALAMOUNTFOR", f"第{index + 1}行明细：应付金额必须大于0", index)
+            elif amount != amount.quantize(_FEN):
+                outcome.fail("FPAYTOTALAMOUNTFOR", f"第{index + 1}行明细：金额精度不能超过2位小数", index)
+            total += amount
+        model["FPAYAMOUNTFOR"] = format(total, "f")
+
+    def _bill_transition(self, form: str, operation: str, data: dict[str, Any]) -> _Outcome:
+        outcome = _Outcome()
+        records = self.bills.setdefault(form, {})
+        ids: Any = _key(data, "Ids") or []
+        if isinstance(ids, str):
+            ids = [part.strip() for part in ids.split(",") if part.strip()]
+        numbers = [str(n) for n in _key(data, "Numbers") or []]
+        chosen = [records.get(int(i)) if str(i).isdigit() else None for i in ids]
+        chosen += [next((r for r in records.values() if r.number == n), None) for n in numbers]
+        moves = {"submit": (("A", "D"), "B"), "audit": (("B",), "C"), "unaudit": (("C",), "D"),
+                 "delete": (("A", "D"), "")}
+        allowed, target = moves[operation]
+        for index, bill in enumerate(chosen):
+            if bill is None:
+                outcome.fail("Ids", "单据不存在", index)
+            elif bill.status not in allowed:
+                outcome.fail("FDocumentStatus", f"单据{bill.number}状态为{bill.status}，不能执行{operation}", index)
+            else:
+                if target:
+                    bill.status = bill.model["FDocumentStatus"] = target
+                else:
+                    del records[bill.id]
+                outcome.successes.append({"Id": bill.id, "Number": bill.number, "DIndex": index})
+        return outcome
+
+    def _bill_rows(self, form: str, keys: list[str], conditions: list[tuple[str, Any]]) -> list[list[Any]]:
+        rows = []
+        for bill in self.bills.get(form, {}).values():
+            if all(self._bill_value(bill, name) is not None and str(self._bill_value(bill, name)) in
+                   (want if isinstance(want, frozenset) else {str(want)}) for name, want in conditions):
+                rows.append([self._bill_value(bill, key) for key in keys])
+        return rows
+
+    @staticmethod
+    def _bill_value(bill: SandboxBill, key: str) -> Any:
+        head, _, sub = key.partition(".")
+        upper = head.upper()
+        if upper in ("FID", "FPAYBILLID", "FSUPPLIERID"):
+            return bill.id
+        if upper == "FBILLNO" or (upper == "FNUMBER" and not sub):
+            return bill.number
+        if upper == "FDOCUMENTSTATUS":
+            return bill.status
+        value = _key(bill.model, head)
+        for part in sub.split(".") if sub else []:
+            value = _key(value, part) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            return _key(value, "FNumber")
+        return value
