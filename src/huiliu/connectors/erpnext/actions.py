@@ -27,6 +27,15 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from huiliu.connectors.base import ActionContext, ActionRegistry, FindOrCreate
+from huiliu.connectors.erpnext.accounting import (
+    PAYMENT_CREATE,
+    PAYMENT_READ,
+    VOUCHER_CREATE,
+    ErpnextBooks,
+    PaymentCreate,
+    PaymentRead,
+    VoucherCreate,
+)
 from huiliu.connectors.erpnext.client import ErpnextClient, Filters
 from huiliu.connectors.erpnext.errors import SYSTEM
 from huiliu.connectors.erpnext.mapping import (
@@ -41,6 +50,7 @@ from huiliu.connectors.erpnext.mapping import (
     to_money,
     to_site_time,
 )
+from huiliu.connectors.erpnext.project import PROJECT_ACTUALS, PROJECT_ENSURE, ProjectActuals, ProjectEnsure
 from huiliu.connectors.erpnext.settings import ErpnextSettings, PartyMatch, ProductMatch
 from huiliu.connectors.purchasing import PartyEnsure, ProductEnsure, request_part
 from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
@@ -444,8 +454,16 @@ def _since(value: Any) -> datetime:
 
 
 def register_actions(registry: ActionRegistry, client: ErpnextClient, settings: ErpnextSettings) -> None:
-    """Register the ERPNext actions: party and product ensure, purchase create / read / reverse, changes since."""
+    """Register the ERPNext actions: party and product ensure, purchase create / read / reverse, changes since,
+    payment create / read, voucher create, project ensure / actuals.
+    """  # noqa: D205
     catalog = ErpnextCatalog(client, settings)
+    books = ErpnextBooks(client, settings)
+    registry.register(PAYMENT_CREATE, PaymentCreate(client, settings, books, catalog))
+    registry.register(PAYMENT_READ, PaymentRead(client, settings, books))
+    registry.register(VOUCHER_CREATE, VoucherCreate(client, settings, books))
+    registry.register(PROJECT_ENSURE, ProjectEnsure(client, settings, books))
+    registry.register(PROJECT_ACTUALS, ProjectActuals(client, settings, books))
     registry.register(PARTY_ENSURE, PartyEnsure(catalog, PARTY_ENSURE))
     registry.register(PRODUCT_ENSURE, ProductEnsure(catalog, PRODUCT_ENSURE))
     registry.register(PURCHASE_CREATE, PurchaseCreate(client, settings, catalog))

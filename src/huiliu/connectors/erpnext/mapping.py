@@ -26,10 +26,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from huiliu.connectors.erpnext.settings import ErpnextSettings
-from huiliu.model import Money
+from huiliu.model import Direction, Money, Voucher
 from huiliu.model.purchasing import (
     Address,
     Item,
+    PaymentRequest,
     PurchaseRequisition,
     RequisitionLine,
     Supplier,
@@ -48,6 +49,8 @@ __all__ = [
     "from_site_time",
     "item_from_json",
     "item_values",
+    "journal_entry_values",
+    "payment_entry_values",
     "purchase_values",
     "requisition_from_json",
     "supplier_from_json",
@@ -124,4 +127,65 @@ def purchase_values(requisition: PurchaseRequisition, reference: str, *, supplie
     if settings.company:
         values["company"] = settings.company
     values[settings.reference_field] = reference
+    return values
+
+
+def payment_entry_values(payment: PaymentRequest, reference: str, *, supplier: str,
+                         settings: ErpnextSettings) -> dict[str, Any]:
+    """A new ``Payment Entry`` paying a supplier (``payment_type`` Pay) from ``settings.payment_account``.
+
+    Args:
+        payment: the approved payment request.
+        reference: the hub's reference, stored in ``settings.payment_reference_field``.
+        supplier: the ``Supplier`` name.
+        settings: accounts, mode of payment, company, reference field.
+    """
+    day = payment.date.isoformat()
+    amount = float(payment.amount.amount)
+    remarks = " ".join(p for p in (payment.number, payment.description,
+                                   f"发票 {payment.invoice_number}" if payment.invoice_number else "") if p)
+    values: dict[str, Any] = {
+        "payment_type": "Pay", "party_type": "Supplier", "party": supplier, "posting_date": day,
+        "paid_from": settings.payment_account, "paid_amount": amount, "received_amount": amount,
+        "reference_no": payment.number, "reference_date": day, "remarks": remarks}
+    for key, value in (("paid_to", settings.payable_account), ("mode_of_payment", settings.mode_of_payment),
+                       ("company", settings.company)):
+        if value:
+            values[key] = value
+    values[settings.payment_reference_field] = reference
+    return values
+
+
+def journal_entry_values(voucher: Voucher, reference: str, *, accounts: Mapping[int, str],
+                         projects: Mapping[int, str], settings: ErpnextSettings) -> dict[str, Any]:
+    """A new ``Journal Entry`` with one ``accounts`` row per voucher line.
+
+    Args:
+        voucher: the (balanced) voucher.
+        reference: the hub's reference, stored in ``settings.voucher_reference_field`` (with ``cheque_date``
+            when that field is ``cheque_no``).
+        accounts: line index → ``Account`` name.
+        projects: line index → ``Project`` name (lines without a project are absent).
+        settings: the department → cost centre map, company, reference field.
+    """
+    rows = []
+    for index, line in enumerate(voucher.lines):
+        dims = dict(line.aux)
+        amount = float(line.amount.amount)
+        row: dict[str, Any] = {"account": accounts[index], "user_remark": line.summary,
+                               "debit_in_account_currency": amount if line.direction is Direction.DEBIT else 0.0,
+                               "credit_in_account_currency": amount if line.direction is Direction.CREDIT else 0.0}
+        department = dims.get(settings.department_dimension)
+        if department:
+            row["cost_center"] = settings.cost_centers.get(department, department)
+        if index in projects:
+            row["project"] = projects[index]
+        rows.append(row)
+    values: dict[str, Any] = {"voucher_type": "Journal Entry", "posting_date": voucher.date.isoformat(),
+                              "user_remark": f"{voucher.group} {voucher.reference}", "accounts": rows,
+                              settings.voucher_reference_field: reference}
+    if settings.voucher_reference_field == "cheque_no":
+        values["cheque_date"] = voucher.date.isoformat()
+    if settings.company:
+        values["company"] = settings.company
     return values

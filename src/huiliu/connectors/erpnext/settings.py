@@ -7,7 +7,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["ErpnextSettings", "PartyMatch", "ProductMatch"]
+__all__ = ["AccountLookup", "ErpnextSettings", "PartyMatch", "ProductMatch"]
+
+
+class AccountLookup(enum.StrEnum):
+    """How a voucher line's account (科目) is turned into an ERPNext ``Account`` name."""
+
+    NUMBER = "number"
+    """The line names the account number (``6602``); the Account with that ``account_number`` is used."""
+    NAME = "name"
+    """The line names the Account itself (``6602 - 管理费用 - HL``); the site checks the link."""
 
 
 class PartyMatch(enum.StrEnum):
@@ -65,6 +74,25 @@ class ErpnextSettings(BaseModel):
         check_amounts: refuse to submit an order whose net total differs from the requisition's total.
         ambiguous_wait: seconds to wait, after a create that got no answer, before looking it up by reference.
         page_size: records per page of ``erpnext.changes.since`` when the request names none.
+        payment_reference_field: the Payment Entry field holding the hub's reference, searched before a retried
+            create: ``reference_no`` (Cheque/Reference No, with ``reference_date``; default) or a custom field
+            (then ``reference_no`` gets the OA's payment number, as bank accounts require one).
+        payment_account: the Account paid from (``paid_from``, the bank account); required by payments.
+        payable_account: the Account paid to (``paid_to``); ``None`` lets the site use the supplier's default
+            payable account.
+        mode_of_payment: the ``Mode of Payment`` of payments (e.g. ``Bank Draft``), or ``None``.
+        submit_payments: submit created Payment Entries (docstatus 1 — in ERPNext the payment is then made).
+        voucher_reference_field: the Journal Entry field holding a voucher's hub reference: ``cheque_no``
+            (Reference Number, with ``cheque_date``; default) or a custom field.
+        account_lookup: how voucher accounts are found (by number, or by the Account name as given).
+        cost_centers: department code (the voucher line's department dimension) → Cost Center name; an
+            unmapped code is sent as the Cost Center name itself.
+        project_dimension: the voucher line dimension holding a project code (→ the row's ``project``).
+        department_dimension: the dimension holding a department code (→ the row's ``cost_center``).
+        project_code_field: the Project field holding the project code (a custom field, unconfirmed); ``None``
+            stores the code as ``project_name`` (the name then goes to ``notes``).
+        company_currency: the company's currency; vouchers and payments in another are refused (exchange rates
+            are not computed by the hub).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -95,6 +123,18 @@ class ErpnextSettings(BaseModel):
     check_amounts: bool = True
     ambiguous_wait: float = Field(30.0, ge=0)
     page_size: int = Field(100, ge=1, le=10_000)
+    payment_reference_field: str = Field(default="reference_no", pattern=r"^[a-z_][a-z0-9_]*$")
+    payment_account: str | None = None
+    payable_account: str | None = None
+    mode_of_payment: str | None = None
+    submit_payments: bool = True
+    voucher_reference_field: str = Field(default="cheque_no", pattern=r"^[a-z_][a-z0-9_]*$")
+    account_lookup: AccountLookup = AccountLookup.NUMBER
+    cost_centers: dict[str, str] = Field(default_factory=dict)
+    project_dimension: str = "project"
+    department_dimension: str = "department"
+    project_code_field: str | None = Field(default="custom_project_code", pattern=r"^[a-z_][a-z0-9_]*$")
+    company_currency: str = "CNY"
 
     @field_validator("base_url")
     @classmethod

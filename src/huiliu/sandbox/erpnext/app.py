@@ -21,12 +21,13 @@ import json
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from huiliu.model import Clock, SystemClock
+from huiliu.sandbox.erpnext.accounting import Accounts
 from huiliu.sandbox.erpnext.documents import FrappeError, Ledger
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 
@@ -53,6 +54,8 @@ class ErpnextSandbox:
         reference_field: the custom Purchase Order field holding the hub's reference.
         unique_reference: that field is marked unique.
         clock: where time comes from (a :class:`huiliu.testing.FakeClock` in tests).
+        closed_until: the end of the closed accounting period: Payment and Journal Entries dated on or before it
+            cannot be submitted or cancelled.
         faults: the fault plan drawn once per request, by operation ``<DocType>.<verb>`` (``list``, ``get``,
             ``insert``, ``update``, ``delete``) or ``submit`` / ``cancel``.
     """
@@ -60,11 +63,14 @@ class ErpnextSandbox:
     def __init__(self, *, api_key: str = "erp-key", api_secret: str = "erp-secret",  # noqa: S107 - a sandbox
                  company: str = "汇流科技有限公司",
                  time_zone: str = "Asia/Shanghai", reference_field: str = "custom_huiliu_ref",
-                 unique_reference: bool = False, clock: Clock | None = None, faults: FaultPlan | None = None) -> None:
+                 unique_reference: bool = False, clock: Clock | None = None, faults: FaultPlan | None = None,
+                 closed_until: date | None = None) -> None:
         self.clock: Clock = clock or SystemClock()
         self.faults = faults if faults is not None else FaultPlan()
         self.company = company
         self.ledger = Ledger(self.clock, time_zone, reference_field, unique_reference=unique_reference)
+        self.accounts = Accounts(self.ledger, company, closed_until=closed_until)
+        self.ledger.hooks = self.accounts
         self._keys: dict[str, str] = {api_key: api_secret}
         self.calls: Counter[str] = Counter()
         """Requests that reached the documents, by operation."""
@@ -87,6 +93,7 @@ class ErpnextSandbox:
             docs["Currency"][code] = {"name": code, "currency_name": code, "enabled": 1, "docstatus": 0}
         docs["Company"][self.company] = {"name": self.company, "company_name": self.company,
                                          "default_currency": "CNY", "docstatus": 0}
+        self.accounts.seed()
 
     # ----------------------------------------------------------------- keys, inspection, helpers
 
@@ -224,7 +231,7 @@ class ErpnextSandbox:
         def apply(body: Any) -> Any:
             if not isinstance(body, dict):
                 raise FrappeError(417, "ValidationError", "Document must be a JSON object")
-            if doctype == "Purchase Order":
+            if doctype in ("Purchase Order", "Payment Entry", "Journal Entry", "Project"):
                 body.setdefault("company", self.company)
             return self.ledger.insert(doctype, body)
 

@@ -18,12 +18,12 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from huiliu.model import Clock
 
-__all__ = ["DOCTYPES", "FrappeError", "Ledger"]
+__all__ = ["DOCTYPES", "DocumentHooks", "FrappeError", "Ledger", "validation"]
 
 _CHILD = "Purchase Order Item"
 DOCTYPES: dict[str, dict[str, str]] = {
@@ -44,15 +44,44 @@ DOCTYPES: dict[str, dict[str, str]] = {
                        "per_billed": "% Billed", "order_confirmation_no": "Order Confirmation No",
                        "remarks": "Remarks", "custom_huiliu_ref": "Huiliu Reference"},
     "Purchase Receipt": {"supplier": "Supplier", "purchase_order": "Purchase Order", "posting_date": "Posting Date"},
+    "Account": {"account_name": "Account Name", "account_number": "Account Number", "root_type": "Root Type",
+                "account_type": "Account Type", "company": "Company", "is_group": "Is Group",
+                "account_currency": "Currency", "disabled": "Disable"},
+    "Cost Center": {"cost_center_name": "Cost Center Name", "company": "Company", "is_group": "Is Group"},
+    "Project": {"project_name": "Project Name", "status": "Status", "company": "Company",
+                "expected_start_date": "Expected Start Date", "expected_end_date": "Expected End Date",
+                "estimated_costing": "Estimated Cost", "department": "Department", "notes": "Notes",
+                "custom_project_code": "Project Code"},
+    "Payment Entry": {"naming_series": "Series", "payment_type": "Payment Type", "party_type": "Party Type",
+                      "party": "Party", "party_name": "Party Name", "company": "Company",
+                      "posting_date": "Posting Date", "paid_from": "Account Paid From", "paid_to": "Account Paid To",
+                      "paid_amount": "Paid Amount", "received_amount": "Received Amount",
+                      "paid_from_account_currency": "Account Currency (From)", "reference_no": "Cheque/Reference No",
+                      "reference_date": "Cheque/Reference Date", "mode_of_payment": "Mode of Payment",
+                      "project": "Project", "remarks": "Remarks", "status": "Status",
+                      "custom_huiliu_ref": "Huiliu Reference"},
+    "Journal Entry": {"naming_series": "Series", "voucher_type": "Entry Type", "posting_date": "Posting Date",
+                      "company": "Company", "cheque_no": "Reference Number", "cheque_date": "Reference Date",
+                      "user_remark": "User Remark", "total_debit": "Total Debit", "total_credit": "Total Credit",
+                      "accounts": "Accounting Entries", "title": "Title", "custom_huiliu_ref": "Huiliu Reference"},
+    "GL Entry": {"account": "Account", "debit": "Debit Amount", "credit": "Credit Amount", "project": "Project",
+                 "cost_center": "Cost Center", "posting_date": "Posting Date", "voucher_type": "Voucher Type",
+                 "voucher_no": "Voucher No", "is_cancelled": "Is Cancelled", "party_type": "Party Type",
+                 "party": "Party", "company": "Company", "remarks": "Remarks"},
 }
 """DocType → field → label (the subset the hub uses; ``name``, ``docstatus``, ``creation``, ``modified``,
 ``owner`` and ``idx`` exist on every DocType)."""
 
+_CHILD_TABLES = {"Purchase Order": "items", "Journal Entry": "accounts"}
+"""DocTypes with a child table the hub writes, and its field."""
 _STANDARD = ("name", "docstatus", "creation", "modified", "owner", "modified_by", "idx", "doctype")
 _ITEM_FIELDS = ("item_code", "item_name", "description", "qty", "rate", "amount", "uom", "stock_uom",
                 "schedule_date", "received_qty", "billed_amt", "conversion_factor")
 _LINKS = {("Purchase Order", "supplier"): "Supplier", ("Purchase Order", "company"): "Company",
-          ("Purchase Order", "currency"): "Currency", ("Item", "stock_uom"): "UOM"}
+          ("Purchase Order", "currency"): "Currency", ("Item", "stock_uom"): "UOM",
+          ("Payment Entry", "company"): "Company", ("Payment Entry", "paid_from"): "Account",
+          ("Payment Entry", "paid_to"): "Account", ("Payment Entry", "project"): "Project",
+          ("Journal Entry", "company"): "Company", ("Project", "company"): "Company"}
 _CENT = Decimal("0.01")
 
 
@@ -92,6 +121,22 @@ def _money(value: Any) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
 
 
+class DocumentHooks(Protocol):
+    """What a DocType's controller adds to validate, submit and cancel (accounting documents, :mod:`.accounting`)."""
+
+    def name(self, doctype: str, doc: Mapping[str, Any]) -> str | None:
+        """The new document's name, or ``None`` for the ledger's own naming."""
+
+    def validate(self, doctype: str, doc: dict[str, Any]) -> None:
+        """Check (and complete) a document on every save; raise :class:`FrappeError` to refuse."""
+
+    def on_submit(self, doctype: str, doc: dict[str, Any]) -> None:
+        """Effects of docstatus 0 → 1 (General Ledger entries); raise to refuse."""
+
+    def on_cancel(self, doctype: str, doc: dict[str, Any]) -> None:
+        """Effects of docstatus 1 → 2; raise to refuse."""
+
+
 class Ledger:
     """Every document of the site, by DocType and name.
 
@@ -108,9 +153,12 @@ class Ledger:
         self.reference_field = reference_field
         self.unique_reference = unique_reference
         self.fields = {doctype: dict(fields) for doctype, fields in DOCTYPES.items()}
-        self.fields["Purchase Order"].setdefault(reference_field, "Huiliu Reference")  # a custom field
+        for doctype in ("Purchase Order", "Payment Entry", "Journal Entry"):
+            self.fields[doctype].setdefault(reference_field, "Huiliu Reference")  # a custom field
         self.docs: dict[str, dict[str, dict[str, Any]]] = {doctype: {} for doctype in self.fields}
         self._series: dict[str, int] = {}
+        self.hooks: DocumentHooks | None = None
+        """The accounting controllers, set by the sandbox."""
 
     # ----------------------------------------------------------------- time and naming
 
@@ -121,6 +169,10 @@ class Ledger:
     def stamp(self) -> str:
         """``modified`` / ``creation`` as Frappe writes them: ``YYYY-MM-DD HH:MM:SS.ffffff`` in site time."""
         return self.now().strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def series_name(self, prefix: str) -> str:
+        """The next name of a ``<prefix>.YYYY.-.#####`` naming series."""
+        return self._series_name(prefix)
 
     def _series_name(self, prefix: str) -> str:
         key = f"{prefix}{self.now().year}-"
@@ -179,8 +231,9 @@ class Ledger:
         """``POST /api/resource/<DocType>``: validate, name and store a new document (docstatus 0 or 1)."""
         self._known(doctype)
         doc = {k: v for k, v in values.items() if k in self.fields[doctype] or k in ("docstatus",)}
-        if doctype == "Purchase Order":
-            doc["items"] = [dict(i) for i in values.get("items") or [] if isinstance(i, Mapping)]
+        if doctype in _CHILD_TABLES:
+            table = _CHILD_TABLES[doctype]
+            doc[table] = [dict(i) for i in values.get(table) or [] if isinstance(i, Mapping)]
         self._validate(doctype, doc, new=True)
         doc["name"] = self._name(doctype, doc)
         if doc["name"] in self.docs[doctype]:
@@ -192,12 +245,15 @@ class Ledger:
         doc.setdefault("docstatus", 0)
         if doctype == "Purchase Order":
             self._compute_order(doc)
-            if doc["docstatus"] == 1:
-                self._on_submit(doc)
+        if doc["docstatus"] == 1:
+            self._on_submit(doctype, doc)
         self.docs[doctype][doc["name"]] = doc
         return doc
 
     def _name(self, doctype: str, doc: Mapping[str, Any]) -> str:
+        named = self.hooks.name(doctype, doc) if self.hooks is not None else None
+        if named is not None:
+            return named
         if doctype == "Supplier":
             return str(doc["supplier_name"])
         if doctype == "Item":
@@ -208,7 +264,7 @@ class Ledger:
             return self._series_name("MAT-PRE-")
         return str(doc.get("uom_name") or doc.get("currency_name") or doc.get("company_name"))
 
-    def _validate(self, doctype: str, doc: Mapping[str, Any], *, new: bool) -> None:
+    def _validate(self, doctype: str, doc: dict[str, Any], *, new: bool) -> None:
         mandatory = {"Supplier": ("supplier_name",), "Item": ("item_code", "item_group", "stock_uom"),
                      "Purchase Order": ("supplier", "company", "transaction_date", "currency")}.get(doctype, ())
         for name in mandatory:
@@ -221,6 +277,8 @@ class Ledger:
                 raise validation(f"Could not find {self.fields[doctype][name]}: {doc[name]}", "LinkValidationError")
         if doctype == "Purchase Order":
             self._validate_order(doc)
+        if self.hooks is not None:
+            self.hooks.validate(doctype, doc)
 
     def _validate_order(self, doc: Mapping[str, Any]) -> None:
         items = doc.get("items") or []
@@ -288,18 +346,22 @@ class Ledger:
                 if doc.get(key) != value:
                     raise validation(f"Not allowed to change {self.fields[doctype].get(key, key)} after submission",
                                      "UpdateAfterSubmitError")
-        if "items" in changes:
+        if "items" in changes or "accounts" in changes:
             raise validation("The sandbox does not replace child tables through PUT")
         updated = {**doc, **changes}
         self._validate(doctype, updated, new=False)
         doc.update(changes)
         if current == 0 and target == 1:
-            self._on_submit(doc)
+            self._on_submit(doctype, doc)
         doc["modified"] = self.stamp()
         return doc
 
-    def _on_submit(self, doc: dict[str, Any]) -> None:
-        doc.update(docstatus=1, status="To Receive and Bill")
+    def _on_submit(self, doctype: str, doc: dict[str, Any]) -> None:
+        if self.hooks is not None:
+            self.hooks.on_submit(doctype, doc)
+        doc["docstatus"] = 1
+        if doctype == "Purchase Order":
+            doc["status"] = "To Receive and Bill"
 
     def cancel(self, doctype: str, name: str) -> dict[str, Any]:
         """``frappe.client.cancel``: docstatus 1 → 2, refused while a submitted document links to it."""
@@ -312,7 +374,11 @@ class Ledger:
                 if receipt.get("purchase_order") == name and receipt.get("docstatus") == 1:
                     raise validation(f"Cannot delete or cancel because Purchase Order {name} is linked with "
                                      f"Purchase Receipt {receipt['name']}", "LinkExistsError")
-        doc.update(docstatus=2, status="Cancelled", modified=self.stamp())
+        if self.hooks is not None:
+            self.hooks.on_cancel(doctype, doc)
+        doc.update(docstatus=2, modified=self.stamp())
+        if "status" in self.fields[doctype]:
+            doc["status"] = "Cancelled"
         return doc
 
     def delete(self, doctype: str, name: str) -> None:
