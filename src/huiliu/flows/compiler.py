@@ -14,6 +14,7 @@ from pathlib import Path
 from jinja2.exceptions import TemplateSyntaxError
 
 from huiliu.bus.retry import RetryPolicy
+from huiliu.flows.accounts import WILDCARD, AccountRule, AccountRules, AccountTable, Split, covers
 from huiliu.flows.expressions import (
     CONTEXT_NAMES,
     Expression,
@@ -37,24 +38,8 @@ from huiliu.flows.model import (
     VoucherLineSpec,
     VoucherSpec,
 )
-from huiliu.flows.steps import (
-    WILDCARD,
-    AccountRule,
-    AccountRules,
-    AccountTable,
-    CallStep,
-    DictNode,
-    ForEachNode,
-    LineRule,
-    ListNode,
-    LookupStep,
-    MapStep,
-    Split,
-    Step,
-    ValueNode,
-    VoucherStep,
-    covers,
-)
+from huiliu.flows.nodes import DictNode, ForEachNode, ListNode, ValueNode
+from huiliu.flows.steps import CallStep, LineRule, LookupStep, MapStep, Step, VoucherStep
 from huiliu.i18n import Text, t
 
 __all__ = ["Compiler"]
