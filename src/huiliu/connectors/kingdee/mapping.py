@@ -19,12 +19,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from huiliu.connectors.kingdee.settings import KingdeeSettings, ReversalStyle
 from huiliu.errors import MappingError
 from huiliu.i18n import t
 from huiliu.model import Direction, Money, Voucher, VoucherLine, parse_amount
+from huiliu.model.purchasing import voucher_from_json
 
 __all__ = [
     "StoredEntry",
@@ -45,71 +44,6 @@ __all__ = [
 ]
 
 _FEN = Decimal("0.01")
-
-
-class _MoneyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: str | int | float
-    currency: str = "CNY"
-
-
-class _LineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    summary: str
-    account: str = Field(min_length=1)
-    direction: Direction
-    amount: _MoneyIn
-    aux: list[tuple[str, str]] = Field(default_factory=list)
-
-
-class _VoucherIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reference: str
-    book: str
-    date: date
-    group: str = Field(min_length=1)
-    currency: str
-    lines: list[_LineIn]
-
-
-def voucher_from_json(data: Mapping[str, Any]) -> Voucher:
-    """Rebuild a :class:`Voucher` from its JSON form; building it checks the balance again.
-
-    Raises:
-        MappingError: a field is missing or malformed; ``where`` is the field path, e.g.
-            ``voucher.lines.1.amount.amount``.
-        UnbalancedVoucher: debit and credit totals differ, or fewer than two lines.
-    """
-    try:
-        parsed = _VoucherIn.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        path = ".".join(str(p) for p in ("voucher", *first["loc"]))
-        raise MappingError(
-            t(f"凭证数据格式不正确：{first['msg']}（共 {exc.error_count()} 处）",
-              f"malformed voucher: {first['msg']} ({exc.error_count()} problem(s))"),
-            where=path,
-            fix=t("凭证应为 huiliu.model.Voucher 的 JSON 形式（store.codec.to_jsonable）",
-                  "pass the JSON form of huiliu.model.Voucher (store.codec.to_jsonable)")) from exc
-    lines = []
-    for index, line in enumerate(parsed.lines):
-        where = f"voucher.lines.{index}"
-        try:
-            amount = Money(parse_amount(line.amount.amount, f"{where}.amount"), line.amount.currency)
-            lines.append(VoucherLine(line.summary, line.account, line.direction, amount, tuple(line.aux)))
-        except (ValueError, TypeError) as exc:
-            raise MappingError(t(f"凭证分录不正确：{exc}", f"bad voucher line: {exc}"), where=where,
-                               fix=t("金额须为正数，币别为 ISO 4217 代码", "amounts must be positive, "
-                                     "currencies ISO 4217 codes")) from exc
-    try:
-        return Voucher(parsed.reference, parsed.book, parsed.date, parsed.group, parsed.currency,
-                       tuple(lines))
-    except ValueError as exc:  # mixed currencies inside Money arithmetic
-        raise MappingError(t(f"凭证不正确：{exc}", f"bad voucher: {exc}"), where="voucher.lines",
-                           fix=t("一张凭证只能使用一种币别", "use one currency per voucher")) from exc
 
 
 def _amount_text(money: Money) -> str:
