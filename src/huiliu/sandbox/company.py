@@ -1,7 +1,7 @@
 """A simulated company for the demo and the tests.
 
 Departments, employees with Chinese names, cost centres, a chart of accounts, suppliers and items, and
-generators of expense claims (报销单) and purchase requisitions (采购申请).
+generators of expense claims (报销单), purchase requisitions (采购申请) and payment requests (付款申请).
 
 Deterministic for a seed, so a failing run can be repeated. Both sandboxes are set up from the same
 company: DingTalk knows the people by user id, Kingdee by employee and department number.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from huiliu.model import CostCenter, Department, Employee
@@ -22,6 +23,7 @@ __all__ = [
     "ClaimSpec",
     "Company",
     "ExpenseItem",
+    "PaymentSpec",
     "RequisitionLine",
     "RequisitionSpec",
     "make_company",
@@ -128,6 +130,27 @@ class RequisitionSpec:
         return sum((line.quantity * line.unit_price for line in self.lines), Decimal(0))
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentSpec:
+    """A generated payment request (付款申请) to a supplier, before it is submitted to the OA sandbox."""
+
+    employee: Employee
+    reason: str
+    supplier_code: str
+    supplier_name: str
+    supplier_tax_id: str
+    amount: Decimal
+    """To the fen."""
+    invoice_number: str
+    pay_date: date
+    """付款日期 on the form."""
+    outcome: str
+
+
+def _beijing_today() -> date:
+    return (datetime.now(UTC) + timedelta(hours=8)).date()
+
+
 @dataclass
 class Company:
     """The simulated company's master data."""
@@ -172,6 +195,39 @@ class Company:
         outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
         reason = f"{rng.choice(['新员工入职', '办公用品补充', '项目采购', '设备更新'])}（{employee.name}）"
         return RequisitionSpec(employee, reason, code, name, tax_id, tuple(lines), outcome)
+
+    def payment(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1, supplier_code: str | None = None,
+                pay_date: date | None = None) -> PaymentSpec:
+        """Generate one payment request to a supplier; the outcome drawn as for claims.
+
+        Args:
+            approve_rate: chance of ``approved``.
+            refuse_rate: chance of ``refused`` (the rest are revoked).
+            supplier_code: pay this supplier of :data:`SUPPLIERS` instead of a drawn one.
+            pay_date: 付款日期; today in Beijing time when not given (so the ERPs' open periods take it). It
+                is the only part not fixed by the seed.
+
+        Raises:
+            KeyError: ``supplier_code`` is not one of :data:`SUPPLIERS`.
+        """
+        rng = self._rng
+        employee = rng.choice(self.employees)
+        drawn = rng.choice(SUPPLIERS)
+        if supplier_code is not None:
+            drawn = next((s for s in SUPPLIERS if s[0] == supplier_code), None) or _unknown(supplier_code)
+        code, name, tax_id = drawn
+        amount = Decimal(rng.randint(100_00, 200_000_00)).scaleb(-2)
+        invoice = f"{rng.randint(10**7, 10**8 - 1)}"
+        draw = rng.random()
+        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        reason = f"{rng.choice(['支付货款', '预付货款', '支付办公用品款', '支付设备款'])}（{employee.name}经办）"
+        return PaymentSpec(employee, reason, code, name, tax_id, amount, invoice, pay_date or _beijing_today(),
+                           outcome)
+
+
+def _unknown(supplier_code: str) -> tuple[str, str, str]:
+    known = ", ".join(s[0] for s in SUPPLIERS)
+    raise KeyError(f"no supplier {supplier_code!r}; known: {known}")
 
 
 def make_company(seed: int = 7, employees: int = 40) -> Company:

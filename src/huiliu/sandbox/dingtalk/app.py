@@ -21,19 +21,22 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.dingtalk.callbacks import CallbackDelivery
 from huiliu.sandbox.dingtalk.directory import OrgDirectory
 from huiliu.sandbox.dingtalk.state import TenantState, _ApiError, _cell, _dumps, _Instance, _table_value, _text
 from huiliu.sandbox.dingtalk.stream import StreamDelivery
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 
-__all__ = ["AUTH_HEADER", "THROTTLING_CODE", "DingTalkSandbox"]
+__all__ = ["AUTH_HEADER", "PAYMENT_PROCESS_CODE", "THROTTLING_CODE", "DingTalkSandbox"]
 
 AUTH_HEADER = "x-acs-dingtalk-access-token"
 
 THROTTLING_CODE = "Throttling"
 """``code`` of the new API's 429 body. Unconfirmed (contracts §1.6 found no name for it)."""
+
+PAYMENT_PROCESS_CODE = "PROC-PAYMENT"
+"""The processCode of the demo's 付款申请 (payment request) template; see :meth:`DingTalkSandbox.start_payment`."""
 
 _BAD_TOKEN = {"code": "InvalidAuthentication", "message": "不合法的access_token"}
 
@@ -301,6 +304,23 @@ class DingTalkSandbox(TenantState, StreamDelivery, CallbackDelivery):
                 _cell("TextField_tax_id", "统一社会信用代码", spec.supplier_tax_id, "TextField"),
                 _cell("MoneyField_total", "合计金额", f"{spec.total:.2f}", "MoneyField"), table]
         return self._open(process_code, f"{employee.name}提交的采购申请", user, employee.department_number,
+                          form=form, approvers=[self._default_approver(user)])
+
+    def start_payment(self, spec: PaymentSpec, process_code: str = PAYMENT_PROCESS_CODE) -> str:
+        """Submit a generated payment request (付款申请) as a RUNNING instance; return its instance id.
+
+        The 付款日期 is a ``DDDateField`` holding ``yyyy-MM-dd``, as a date-only field shows it.
+        """
+        employee = spec.employee
+        user = employee.oa_user_id or employee.number
+        form = [_cell("TextareaField_reason", "付款事由", spec.reason, "TextareaField"),
+                _cell("TextField_supplier", "供应商", spec.supplier_name, "TextField"),
+                _cell("TextField_supplier_code", "供应商编码", spec.supplier_code, "TextField"),
+                _cell("TextField_tax_id", "统一社会信用代码", spec.supplier_tax_id, "TextField"),
+                _cell("MoneyField_amount", "付款金额", f"{spec.amount:.2f}", "MoneyField"),
+                _cell("TextField_invoice", "发票号", spec.invoice_number, "TextField"),
+                _cell("DDDateField_pay_date", "付款日期", spec.pay_date.isoformat(), "DDDateField")]
+        return self._open(process_code, f"{employee.name}提交的付款申请", user, employee.department_number,
                           form=form, approvers=[self._default_approver(user)])
 
     def finish(self, instance_id: str, outcome: str) -> None:

@@ -3,7 +3,8 @@
 Owns: :class:`FeishuSandbox` itself (its constructor and all state it holds), the Approval v4 routes and
 ``/_sandbox/*`` control routes, per-request fault injection, the create limit of 100 a minute, the
 ``{"code", "msg", "data"}`` envelope, and the business helpers tests and the demo call
-(:meth:`FeishuSandbox.start_claim`, :meth:`~FeishuSandbox.approve`, :meth:`~FeishuSandbox.reject`,
+(:meth:`FeishuSandbox.start_claim`, :meth:`~FeishuSandbox.start_requisition`,
+:meth:`~FeishuSandbox.start_payment`, :meth:`~FeishuSandbox.approve`, :meth:`~FeishuSandbox.reject`,
 :meth:`~FeishuSandbox.cancel`, :meth:`~FeishuSandbox.revert`). Does not own: what an operation does to
 the tenant (:mod:`.state`) or event delivery (:mod:`.callbacks`).
 """
@@ -22,14 +23,14 @@ import aiohttp
 from aiohttp import web
 
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.feishu.callbacks import EventDelivery
 from huiliu.sandbox.feishu.directory import OrgDirectory
 from huiliu.sandbox.feishu.state import TenantState, _ApiError, _Definition, _dumps, _Instance
 
-__all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PURCHASE_APPROVAL_CODE",
-           "RATE_LIMIT_CODE", "FeishuSandbox"]
+__all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PAYMENT_APPROVAL_CODE",
+           "PAYMENT_WIDGETS", "PURCHASE_APPROVAL_CODE", "PURCHASE_WIDGETS", "RATE_LIMIT_CODE", "FeishuSandbox"]
 
 RATE_LIMIT_CODE = 99991400
 INVALID_TOKEN_CODE = 99991663
@@ -64,6 +65,19 @@ PURCHASE_WIDGETS: tuple[dict[str, Any], ...] = (
         {"id": "widget_pr_qty", "name": "数量", "type": "number"},
         {"id": "widget_pr_price", "name": "单价", "type": "amount"},
         {"id": "widget_pr_note", "name": "说明", "type": "input"}]},
+)
+
+PAYMENT_APPROVAL_CODE = "9D4F2A71-3C8E-4B5A-A6D2-1E7F0B8C5A94"
+"""The payment request (付款申请) definition every sandbox starts with."""
+
+PAYMENT_WIDGETS: tuple[dict[str, Any], ...] = (
+    {"id": "widget_pay_reason", "name": "付款事由", "type": "textarea"},
+    {"id": "widget_pay_supplier", "name": "供应商", "type": "input"},
+    {"id": "widget_pay_supplier_code", "name": "供应商编码", "type": "input"},
+    {"id": "widget_pay_tax_id", "name": "统一社会信用代码", "type": "input"},
+    {"id": "widget_pay_amount", "name": "付款金额", "type": "amount"},
+    {"id": "widget_pay_invoice", "name": "发票号", "type": "input"},
+    {"id": "widget_pay_date", "name": "付款日期", "type": "date"},
 )
 
 
@@ -136,6 +150,7 @@ class FeishuSandbox(TenantState, EventDelivery):
         """The organisation (通讯录) the contact v3 routes list."""
         self.define_approval(CLAIM_APPROVAL_CODE, "费用报销", CLAIM_WIDGETS)
         self.define_approval(PURCHASE_APPROVAL_CODE, "采购申请", PURCHASE_WIDGETS)
+        self.define_approval(PAYMENT_APPROVAL_CODE, "付款申请", PAYMENT_WIDGETS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -314,6 +329,23 @@ class FeishuSandbox(TenantState, EventDelivery):
             {"id": "widget_pr_tax_id", "type": "input", "value": spec.supplier_tax_id},
             {"id": "widget_pr_total", "type": "amount", "value": _number(spec.total)},
             {"id": "widget_pr_lines", "type": "fieldList", "value": rows}]
+        return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
+                           user_id=employee.oa_user_id or employee.number, department_id=employee.department_number)
+
+    def start_payment(self, spec: PaymentSpec, approval_code: str = PAYMENT_APPROVAL_CODE) -> str:
+        """Submit a generated payment request (付款申请) as a PENDING instance; return its instance code.
+
+        The 付款日期 is a ``date`` widget holding RFC 3339 midnight in Beijing (``2026-11-26T00:00:00+08:00``).
+        """
+        employee = spec.employee
+        form: list[dict[str, Any]] = [
+            {"id": "widget_pay_reason", "type": "textarea", "value": spec.reason},
+            {"id": "widget_pay_supplier", "type": "input", "value": spec.supplier_name},
+            {"id": "widget_pay_supplier_code", "type": "input", "value": spec.supplier_code},
+            {"id": "widget_pay_tax_id", "type": "input", "value": spec.supplier_tax_id},
+            {"id": "widget_pay_amount", "type": "amount", "value": _number(spec.amount)},
+            {"id": "widget_pay_invoice", "type": "input", "value": spec.invoice_number},
+            {"id": "widget_pay_date", "type": "date", "value": f"{spec.pay_date.isoformat()}T00:00:00+08:00"}]
         return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
                            user_id=employee.oa_user_id or employee.number, department_id=employee.department_number)
 

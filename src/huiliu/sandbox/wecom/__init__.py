@@ -14,7 +14,7 @@ dictionary work only. Business methods and handlers must run on the loop that se
 thread use ``SandboxServer.run_coroutine``.
 """
 
-from huiliu.sandbox.wecom.app import PURCHASE_TEMPLATE_ID, WeComSandbox
+from huiliu.sandbox.wecom.app import PAYMENT_TEMPLATE_ID, PURCHASE_TEMPLATE_ID, WeComSandbox
 from huiliu.sandbox.wecom.callbacks import DeliveryStats, SubscriptionFailed
 from huiliu.sandbox.wecom.directory import OrgDirectory
 from huiliu.sandbox.wecom.state import (
@@ -30,6 +30,7 @@ __all__ = [
     "EXPENSE_TEMPLATE_ID",
     "INVALID_PARAMETER_ERRCODE",
     "MAX_SPAN_SECONDS",
+    "PAYMENT_TEMPLATE_ID",
     "PURCHASE_TEMPLATE_ID",
     "REFERENCE_CONTROL_ID",
     "DeliveryStats",

@@ -5,6 +5,7 @@ Owns: :class:`WeComSandbox` itself (its constructor and all state it holds), the
 tests and the demo call (:meth:`WeComSandbox.submit`, :meth:`~WeComSandbox.approve`,
 :meth:`~WeComSandbox.reject`, :meth:`~WeComSandbox.batch_approve`, :meth:`~WeComSandbox.revoke`,
 :meth:`~WeComSandbox.revoke_approved`, :meth:`~WeComSandbox.comment`, :meth:`~WeComSandbox.start_claim`,
+:meth:`~WeComSandbox.start_requisition`, :meth:`~WeComSandbox.start_payment`,
 :meth:`~WeComSandbox.finish`). Does not own: what an operation does to the corp (:mod:`.state`) or
 callback delivery (:mod:`.callbacks`).
 
@@ -18,6 +19,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 import aiohttp
@@ -25,7 +27,7 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.wecom.callbacks import CallbackDelivery
 from huiliu.sandbox.wecom.directory import OrgDirectory
@@ -45,7 +47,7 @@ from huiliu.sandbox.wecom.state import (
     _Template,
 )
 
-__all__ = ["WeComSandbox"]
+__all__ = ["PAYMENT_TEMPLATE_ID", "PURCHASE_TEMPLATE_ID", "WeComSandbox"]
 
 _EXPENSE_CONTROLS: list[dict[str, Any]] = [
     {"control": "Textarea", "id": "Textarea-1569573760001", "title": "报销事由"},
@@ -75,6 +77,21 @@ _PURCHASE_CONTROLS: list[dict[str, Any]] = [
         {"control": "Money", "id": "Money-1600000000011", "title": "单价"},
         {"control": "Text", "id": "Text-1600000000012", "title": "说明"}]},
 ]
+
+PAYMENT_TEMPLATE_ID = "BsAfRWjX8hW3kQm4LnT2vYc9ZpE6uGd1oKs5rJx7yN"
+"""The built-in 付款申请 template (payment request to a supplier)."""
+
+_PAYMENT_CONTROLS: list[dict[str, Any]] = [
+    {"control": "Textarea", "id": "Textarea-1700000000001", "title": "付款事由"},
+    {"control": "Text", "id": "Text-1700000000002", "title": "供应商"},
+    {"control": "Text", "id": "Text-1700000000003", "title": "供应商编码"},
+    {"control": "Text", "id": "Text-1700000000004", "title": "统一社会信用代码"},
+    {"control": "Money", "id": "Money-1700000000005", "title": "付款金额"},
+    {"control": "Text", "id": "Text-1700000000006", "title": "发票号"},
+    {"control": "Date", "id": "Date-1700000000007", "title": "付款日期"},
+]
+
+_SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 class WeComSandbox(CorpState, CallbackDelivery):
@@ -140,6 +157,7 @@ class WeComSandbox(CorpState, CallbackDelivery):
         """The organisation (通讯录) the ``department/list`` and ``user/list`` routes list."""
         self.add_template(EXPENSE_TEMPLATE_ID, "费用报销", _EXPENSE_CONTROLS)
         self.add_template(PURCHASE_TEMPLATE_ID, "采购申请", _PURCHASE_CONTROLS)
+        self.add_template(PAYMENT_TEMPLATE_ID, "付款申请", _PAYMENT_CONTROLS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -354,6 +372,25 @@ class WeComSandbox(CorpState, CallbackDelivery):
                     {"control": "Table", "id": "Table-1600000000006", "value": {"children": rows}}]
         return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
                            template_id=PURCHASE_TEMPLATE_ID)
+
+    def start_payment(self, spec: PaymentSpec) -> str:
+        """Submit a generated payment request (付款申请) on the built-in template; return its sp_no.
+
+        The 付款日期 is a ``Date`` control of type ``day``: the epoch seconds of that day's midnight in Beijing.
+        """
+        def text(control_id: str, value: str) -> dict[str, Any]:
+            return {"control": "Text", "id": control_id, "value": {"text": value}}
+
+        midnight = datetime(spec.pay_date.year, spec.pay_date.month, spec.pay_date.day, tzinfo=_SHANGHAI)
+        contents = [{"control": "Textarea", "id": "Textarea-1700000000001", "value": {"text": spec.reason}},
+                    text("Text-1700000000002", spec.supplier_name), text("Text-1700000000003", spec.supplier_code),
+                    text("Text-1700000000004", spec.supplier_tax_id),
+                    {"control": "Money", "id": "Money-1700000000005", "value": {"new_money": f"{spec.amount:.2f}"}},
+                    text("Text-1700000000006", spec.invoice_number),
+                    {"control": "Date", "id": "Date-1700000000007",
+                     "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}]
+        return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
+                           template_id=PAYMENT_TEMPLATE_ID)
 
     def finish(self, sp_no: str, outcome: str) -> None:
         """End a running approval: ``approved`` / ``refused`` by its approvers, ``revoked`` by its applicant.
