@@ -5,6 +5,7 @@ callback changes nothing and a closed period is one dead letter with Kingdee's w
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -13,11 +14,11 @@ from sqlalchemy import func, select
 
 from huiliu.bus import reference_for
 from huiliu.cli.demo import DemoStack
-from huiliu.sandbox.company import PaymentSpec
+from huiliu.sandbox.company import SUPPLIERS, PaymentSpec, make_company
 from huiliu.store.schema import dead_letters, inbox, runs
 
 FLOW = "payment-request-to-payment"
-PAYMENTS, SUPPLIERS = "AP_PAYBILL", "BD_SUPPLIER"
+PAYMENTS, SUPPLIER_FORM = "AP_PAYBILL", "BD_SUPPLIER"
 
 
 def payments_for(stack: DemoStack, instance_id: str) -> list[Any]:
@@ -70,7 +71,7 @@ async def test_approved_payment_requests_become_one_paid_kingdee_payment_each(
                 [remark] = remarks(stack, instance_id)
                 assert bill.number in remark and f"{spec.amount:.2f} 元" in remark and "已付款" in remark
         assert payments_for(stack, refused_id) == []
-        suppliers = stack.kd.bills[SUPPLIERS].values()
+        suppliers = stack.kd.bills[SUPPLIER_FORM].values()
         assert sorted(s.number for s in suppliers) == ["GYS002", "GYS003"]  # GYS002 is paid twice, made once
         assert {s.model["FName"] for s in suppliers} == {approved[0].supplier_name, approved[1].supplier_name}
         assert stack.kd.count() == 1  # the claim's voucher; no payment became a voucher
@@ -109,3 +110,16 @@ async def test_a_payment_in_a_closed_period_is_one_dead_letter_with_kingdees_wor
         assert run.status == "failed" and run.flow_id == FLOW and run.business_key == instance_id
         assert stack.kd.bills.get(PAYMENTS, {}) == {}
         assert remarks(stack, instance_id) == []  # nothing written back for a payment not made
+
+
+def test_generated_payment_requests_are_the_same_for_a_seed_and_to_the_fen() -> None:
+    day = date(2026, 11, 26)
+    first, second = make_company(seed=61), make_company(seed=61)
+    drawn = [first.payment(pay_date=day) for _ in range(20)]
+    assert drawn == [second.payment(pay_date=day) for _ in range(20)]
+    assert all(p.amount > 0 and p.amount.as_tuple().exponent == -2 for p in drawn)
+    assert {(p.supplier_code, p.supplier_name, p.supplier_tax_id) for p in drawn} <= set(SUPPLIERS)
+    assert {p.outcome for p in drawn} <= {"approved", "refused", "revoked"}
+    assert first.payment(supplier_code="GYS003").supplier_name == "杭州绿源办公家具有限公司"
+    with pytest.raises(KeyError, match="GYS999"):
+        first.payment(supplier_code="GYS999")
