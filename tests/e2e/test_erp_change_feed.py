@@ -4,17 +4,19 @@ times the row changes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backends import PG_DSN, postgres_schema
 from huiliu.cli.demo import DemoStack
-from huiliu.connectors.sql import SqlSettings, SqlSource
-from huiliu.store.schema import inbox, runs
+from huiliu.connectors.sql import SqlSettings, SqlSource, SqlTarget
+from huiliu.store.schema import dead_letters, inbox, runs, waits
 
 FLOW = """\
 id: large-po-approval
@@ -85,3 +87,109 @@ async def test_a_large_order_in_the_erp_database_starts_one_approval_however_oft
         assert sorted(types) == ["sql.erp_orders.changed"] * 3
         assert statuses == ["succeeded", "succeeded"]
 
+
+
+ROUND_TRIP = """\
+id: po-approval-round-trip
+version: "1"
+title: ERP 大额采购订单 → 钉钉审批 → 结果写回 ERP
+trigger:
+  event: sql.erp_orders.changed
+  when: "(form['amount'] | decimal) >= 10000"
+steps:
+  - id: approval
+    call: dingtalk.approval.create
+    with:
+      process_code: PROC-PO-APPROVAL
+      originator_user_id: "{{ form['buyer'] }}"
+      document: {采购订单号: "{{ form['number'] }}", 金额: "{{ form['amount'] }}"}
+  - id: verdict
+    wait:
+      event: [dingtalk.approval.approved, dingtalk.approval.refused]
+      key: "{{ steps.approval.instance_id }}"
+      timeout: TIMEOUT
+      on_timeout: ON_TIMEOUT
+  - id: record
+    call: sql.row.insert
+    with:
+      target: po_results
+      row:
+        po_number: "{{ form['number'] }}"
+        result: "{{ 'timeout' if steps.verdict.get('timed_out') else steps.verdict.type.split('.')[-1] }}"
+"""
+
+
+def round_trip(tmp_path: Path, schema: str, *, timeout: float = 3600, on_timeout: str = "fail") -> dict[str, Any]:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "po.yaml").write_text(ROUND_TRIP.replace("ON_TIMEOUT", on_timeout).replace("TIMEOUT", str(timeout)),
+                                   encoding="utf-8")
+    write(schema, "CREATE TABLE T.erp_po_results (id serial primary key, po_number text not null, "
+                  "result text not null, huiliu_ref text not null unique)")
+    sql = SqlSettings(url="postgresql+psycopg://postgres@127.0.0.1:5432/test", sources=(SqlSource(
+        name="erp_orders", table="erp_orders", db_schema=schema, key=("id",), watermark="updated_at",
+        columns={"number": "number", "amount": "amount", "buyer": "buyer"}),), targets=(SqlTarget(
+        name="po_results", table="erp_po_results", db_schema=schema, reference_column="huiliu_ref",
+        columns={"po_number": "po_number", "result": "result"}),))
+    return {"sql": sql, "flows_dir": flows}
+
+
+def results(schema: str) -> dict[str, str]:
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        return dict(conn.execute(f'SELECT po_number, result FROM "{schema}".erp_po_results').fetchall())
+
+
+async def test_erp_document_to_oa_approval_and_the_verdict_back_to_the_erp(
+        make_stack: Callable[..., DemoStack], tmp_path: Path, erp_table: str) -> None:
+    """Scenario 5: ERP document → OA approval → wait for the verdict → ERP, for an approval and a refusal."""
+    async with make_stack(seed=39, settings=round_trip(tmp_path, erp_table)) as stack:
+        hub = stack.hub
+        assert hub is not None and hub.change_feed() is not None
+        buyer = stack.company.employees[1].oa_user_id
+        write(erp_table, "INSERT INTO T.erp_orders VALUES (1, 'PO-0101', 52000.00, %s, now()), "
+                         "(2, 'PO-0102', 18000.00, %s, now())", buyer, buyer)
+        feed = hub.change_feed()
+        assert feed is not None and await feed.poll() == 2
+        for _ in range(300):  # both runs reach their wait
+            with hub.db.read() as conn:
+                if conn.execute(select(func.count()).select_from(waits)).scalar_one() == 2:
+                    break
+            await asyncio.sleep(0.02)
+        by_order = {next(f["value"] for f in i.form if f["name"] == "采购订单号"): i.instance_id
+                    for i in stack.ding.instances.values()}
+        assert set(by_order) == {"PO-0101", "PO-0102"} and results(erp_table) == {}
+        stack.ding.finish(by_order["PO-0101"], "approved")
+        stack.ding.finish(by_order["PO-0102"], "refused")
+        for _ in range(300):
+            if len(results(erp_table)) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert results(erp_table) == {"PO-0101": "approved", "PO-0102": "refused"}
+        with hub.db.read() as conn:
+            assert conn.execute(select(runs.c.status)).scalars().all() == ["succeeded", "succeeded"]
+            assert conn.execute(select(func.count()).select_from(waits)).scalar_one() == 0
+
+
+@pytest.mark.parametrize("on_timeout", ["continue", "fail"])
+async def test_a_wait_that_times_out_goes_on_or_fails_as_the_flow_says(
+        make_stack: Callable[..., DemoStack], tmp_path: Path, erp_table: str, on_timeout: str) -> None:
+    async with make_stack(seed=41, settings=round_trip(tmp_path, erp_table, timeout=0.5,
+                                                       on_timeout=on_timeout)) as stack:
+        hub = stack.hub
+        assert hub is not None
+        write(erp_table, "INSERT INTO T.erp_orders VALUES (1, 'PO-0201', 99000.00, %s, now())",
+              stack.company.employees[1].oa_user_id)
+        feed = hub.change_feed()
+        assert feed is not None and await feed.poll() == 1
+        for _ in range(300):
+            with hub.db.read() as conn:
+                status = conn.execute(select(runs.c.status)).scalar()
+            if status in ("succeeded", "failed"):
+                break
+            await asyncio.sleep(0.05)
+        with hub.db.read() as conn:
+            dead = conn.execute(select(dead_letters.c.reason)).scalars().all()
+        if on_timeout == "continue":
+            assert status == "succeeded" and results(erp_table) == {"PO-0201": "timeout"} and dead == []
+        else:
+            assert status == "failed" and results(erp_table) == {} and dead == ["wait_timeout"]

@@ -19,7 +19,7 @@ from huiliu.flows.diff import diff_flows
 from huiliu.flows.expressions import CONTEXT_NAMES, Expression, Origin
 from huiliu.flows.loader import compile_flow, load_flow, load_flows, validate_path
 from huiliu.flows.model import Flow, FlowSpec, Trigger
-from huiliu.flows.runtime import Advance, Effect, StepMismatch, advance, complete, matches
+from huiliu.flows.runtime import Advance, Effect, StepMismatch, Waiting, advance, complete, matches
 from huiliu.flows.steps import CallStep, Lookup, Step
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Step",
     "StepMismatch",
     "Trigger",
+    "Waiting",
     "advance",
     "compile_flow",
     "complete",

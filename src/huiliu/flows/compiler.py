@@ -39,7 +39,7 @@ from huiliu.flows.model import (
     VoucherSpec,
 )
 from huiliu.flows.nodes import DictNode, ForEachNode, ListNode, ValueNode
-from huiliu.flows.steps import CallStep, LineRule, LookupStep, MapStep, Step, VoucherStep
+from huiliu.flows.steps import CallStep, LineRule, LookupStep, MapStep, Step, VoucherStep, WaitStep
 from huiliu.i18n import Text, t
 
 __all__ = ["Compiler"]
@@ -334,6 +334,12 @@ class Compiler:
                            fields=self.mapping(step.map, (*loc, "map"), index, none))
         if step.voucher is not None:
             return self.voucher(step.voucher, (*loc, "voucher"), index, step, when)
+        if step.wait is not None:
+            wait = step.wait
+            events = (wait.event,) if isinstance(wait.event, str) else tuple(wait.event)
+            return WaitStep(id=step.id, origin=origin, when=when, events=events,
+                            key=self.expr(wait.key, (*loc, "wait", "key"), index, none), timeout=wait.timeout,
+                            on_timeout=wait.on_timeout)
         action = step.call or ""
         if self.known_actions is not None and action not in self.known_actions:
             known = sorted(self.known_actions)

@@ -156,8 +156,8 @@ def _describe(err: ErrorDetails, path: str) -> tuple[Text, Text]:
         return (t(f"字段 `{path}` 不能为空", f"field `{path}` must not be empty"),
                 t("至少写一项", "write at least one item"))
     if kind == "step_kind":
-        return (t(f"`{path}` 必须恰好有 lookup、map、voucher、call 之一，实际：{ctx['found']}",
-                  f"`{path}` needs exactly one of lookup, map, voucher, call; found: {ctx['found']}"),
+        return (t(f"`{path}` 必须恰好有 lookup、map、voucher、call、wait 之一，实际：{ctx['found']}",
+                  f"`{path}` needs exactly one of lookup, map, voucher, call, wait; found: {ctx['found']}"),
                 t("把多出的部分拆成单独的步骤，或补上缺少的类型",
                   "split extra kinds into steps of their own, or "
                   "add the missing kind"))

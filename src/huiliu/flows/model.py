@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from huiliu.flows.expressions import Expression
-from huiliu.flows.steps import CallStep, Step
+from huiliu.flows.steps import CallStep, Step, WaitStep
 from huiliu.model import Direction
 
 __all__ = [
@@ -54,7 +54,7 @@ __all__ = [
     "VoucherSpec",
 ]
 
-STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call")
+STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call", "wait")
 """The kinds of step; each step has exactly one of these keys."""
 
 TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>",
@@ -275,6 +275,18 @@ class RetrySpec(_Spec):
         return self
 
 
+class WaitSpec(_Spec):
+    """Wait for another event of the same business object (e.g. the OA's verdict on an approval the flow
+    started): its type(s), the business key it must carry, and how long to wait at most.
+    """  # noqa: D205
+
+    event: EventType | Annotated[list[EventType], Field(min_length=1)]
+    key: StrictStr
+    timeout: Annotated[float, Field(gt=0, le=90 * 86400, strict=False)]
+    """Seconds; required — a wait without a timeout could hold a run forever."""
+    on_timeout: Literal["fail", "continue"] = "fail"
+
+
 class StepSpec(_Spec):
     """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``."""
 
@@ -285,6 +297,7 @@ class StepSpec(_Spec):
     map: dict[str, ValueSpec] | None = None
     voucher: VoucherSpec | None = None
     call: ActionName | None = None
+    wait: WaitSpec | None = None
     with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
     retry: RetrySpec | None = None
 
@@ -302,7 +315,7 @@ class StepSpec(_Spec):
 
     @property
     def kind(self) -> str:
-        """``lookup``, ``map``, ``voucher`` or ``call``."""
+        """``lookup``, ``map``, ``voucher``, ``call`` or ``wait``."""
         return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
 
@@ -378,6 +391,11 @@ class Flow:
     def digest(self) -> str:
         """SHA-256 of the file's text: what identifies this version, whatever ``version`` says."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def awaited(self) -> frozenset[str]:
+        """Every event type the flow's ``wait`` steps wait for."""
+        return frozenset(e for s in self.steps if isinstance(s, WaitStep) for e in s.events)
 
     @property
     def actions(self) -> frozenset[str]:

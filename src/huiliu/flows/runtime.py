@@ -22,11 +22,11 @@ from typing import Any
 
 from huiliu.errors import ProcessingError
 from huiliu.flows.model import Flow
-from huiliu.flows.steps import CallStep, Lookup
+from huiliu.flows.steps import CallStep, Lookup, WaitStep
 from huiliu.i18n import t
 from huiliu.store.codec import to_jsonable
 
-__all__ = ["Advance", "Effect", "StepMismatch", "advance", "complete", "matches"]
+__all__ = ["Advance", "Effect", "StepMismatch", "Waiting", "advance", "complete", "matches"]
 
 
 class StepMismatch(ProcessingError):
@@ -57,14 +57,27 @@ class Advance:
     Attributes:
         context: the new context to store (``cursor`` points at ``effect``'s step, or past the end).
         completed: ``(step_id, output)`` for each step finished in this call; skipped steps give ``None``.
-        effect: the next external call, or ``None`` when the flow is done.
+        effect: the next external call, or ``None`` when the flow is done or waits.
         done: every step has run.
+        wait: the event the run now waits for (a ``wait`` step), or ``None``.
     """
 
     context: dict[str, Any]
     completed: list[tuple[str, Any]]
     effect: Effect | None
     done: bool
+    wait: Waiting | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A run paused at a ``wait`` step: for which event types, which business key, how long at most."""
+
+    step_id: str
+    events: tuple[str, ...]
+    key: str
+    timeout: float
+    on_timeout: str
 
 
 def matches(flow: Flow, event_type: str, context: Mapping[str, Any]) -> bool:
@@ -122,6 +135,9 @@ def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
         if isinstance(step, CallStep):
             effect = Effect(step.id, step.action, step.run(state, lookup))
             return Advance(state, completed, effect, done=False)
+        if isinstance(step, WaitStep):
+            waiting = Waiting(step.id, step.events, step.run(state, lookup), step.timeout, step.on_timeout)
+            return Advance(state, completed, None, done=False, wait=waiting)
         output = step.run(state, lookup)
         steps[step.id] = output
         completed.append((step.id, output))
@@ -142,8 +158,8 @@ def complete(flow: Flow, context: Mapping[str, Any], step_id: str,
     """
     state, cursor = _state(flow, context)
     current = flow.steps[cursor] if cursor < len(flow.steps) else None
-    if not isinstance(current, CallStep) or current.id != step_id:
-        expected = current.id if isinstance(current, CallStep) else None
+    if not isinstance(current, CallStep | WaitStep) or current.id != step_id:
+        expected = current.id if isinstance(current, CallStep | WaitStep) else None
         waiting_zh = f"`{expected}`" if expected else "（无）"
         waiting_en = f"`{expected}`" if expected else "nothing"
         raise StepMismatch(

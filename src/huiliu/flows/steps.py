@@ -39,6 +39,7 @@ __all__ = [
     "Step",
     "ValueNode",
     "VoucherStep",
+    "WaitStep",
     "allocate",
     "build",
     "covers",
@@ -348,4 +349,30 @@ class CallStep:
         return to_jsonable(build(self.request, scope))
 
 
-Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep
+@dataclass(frozen=True, slots=True)
+class WaitStep:
+    """Pause the run until an event of one of ``events`` with business key ``key`` arrives, or ``timeout``.
+
+    Its output is the awaited event (``{"type", "source", "payload"}``), or ``{"timed_out": true}`` when
+    ``on_timeout`` is ``continue``.
+    """
+
+    kind: ClassVar[str] = "wait"
+    id: str
+    origin: Origin
+    when: Expression | None
+    events: tuple[str, ...]
+    key: Expression
+    timeout: float
+    on_timeout: str = "fail"
+
+    def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
+        """The business key to wait for.
+
+        Raises:
+            MappingError: the key expression failed or gave nothing.
+        """
+        return _text(self.key, scope)
+
+
+Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep | WaitStep

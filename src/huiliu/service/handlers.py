@@ -84,6 +84,7 @@ def store_and_start(parts: Parts, flows: Sequence[Flow], conn: Connection, envel
         return False
     parts.eventlog.record(conn, case_id=envelope.business_key, activity="envelope.stored", system=envelope.source,
                           detail={"type": envelope.type}, at=envelope.occurred_at)
+    parts.runs.resume(conn, envelope)  # runs waiting for this event go on
     context = initial_context(envelope_id=envelope.id, event_type=envelope.type, source=envelope.source,
                               business_key=envelope.business_key, payload=envelope.payload, received_at=received_at)
     for flow in flows:
@@ -146,12 +147,16 @@ class RunHandler:
         """Advance the run again."""
         run_id = str(delivery.payload["run_id"])
         with self.p.db.begin() as conn:
+            if "timeout_of" in delivery.payload:  # a wait's deadline
+                self.p.runs.timeout(conn, run_id, str(delivery.payload["timeout_of"]))
+                self.p.transport.ack(conn, delivery)
+                return
             run = self.p.runs.load(conn, run_id)
             current = self.p.runs.flows.get(conn, run.flow.id, None)
             if run.status == "failed" and current is not None and current.digest != run.flow.digest:
                 self.p.runs.move_to_version(conn, run_id, current)  # replayed after a fix: the fixed flow
                 run = self.p.runs.load(conn, run_id)
-            if run.status != "succeeded":  # a second re-drive of a finished run changes nothing
+            if run.status not in ("succeeded", "waiting"):  # a finished or waiting run: nothing to re-drive
                 self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)
 

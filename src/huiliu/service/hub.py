@@ -359,7 +359,8 @@ class Hub:
                                      system=trigger.system, actor=trigger.actor, detail=detail, at=received_at)
                 return "logged"
             announced = trigger.announced
-            if announced is not None and not any(announced in f.trigger.events for f in self.flows):
+            wanted = any(announced in f.trigger.events or announced in f.awaited for f in self.flows)
+            if announced is not None and not wanted:
                 self.eventlog.record(conn, case_id=trigger.instance_id, activity="callback.received",
                                      system=trigger.system, actor=trigger.actor, outcome="ignored", detail=detail,
                                      at=received_at)

@@ -9,20 +9,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from huiliu.bus import DbTransport, EventLog, Outbox, reference_for
+from huiliu.bus import DbTransport, Envelope, EventLog, Outbox, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
-from huiliu.flows import Flow, advance, complete, matches
+from huiliu.flows import Flow, Waiting, advance, complete, matches
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.store import dumps, loads
-from huiliu.store.schema import dead_letters, inbox, outbox, run_steps, runs
+from huiliu.store.schema import dead_letters, inbox, outbox, run_steps, runs, waits
 
 __all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "Redrive", "Run", "RunStore", "initial_context"]
 
@@ -154,6 +154,9 @@ class RunStore:
                 self.advance(conn, run)
                 return
             self.transport.publish(conn, EFFECT_TOPIC, run.business_key, {"outbox_id": entry_id, "run_id": run.id})
+        if step.wait is not None:
+            self._wait(conn, run, step.context, step.wait)
+            return
         if not step.done:
             self._save(conn, run, step.context, status="running")
             return
@@ -162,6 +165,68 @@ class RunStore:
         latency = (now - datetime.fromisoformat(received)).total_seconds() * 1000 if received else None
         self.eventlog.record(conn, case_id=run.business_key, activity="run.succeeded", system="hub",
                              run_id=run.id, duration_ms=latency)
+
+    def _wait(self, conn: Connection, run: Run, context: dict[str, Any], waiting: Waiting) -> None:
+        """Pause the run at a ``wait`` step; a delayed message ends the wait at its timeout."""
+        self._save(conn, run, context, status="waiting")
+        deadline = self.clock.now() + timedelta(seconds=waiting.timeout)
+        conn.execute(insert(waits).values(run_id=run.id, step_id=waiting.step_id, key=waiting.key,
+                                          events=dumps(list(waiting.events)), deadline=deadline,
+                                          on_timeout=waiting.on_timeout))
+        # Its own key: a deadline hours away must not hold back the business key's other messages.
+        self.transport.publish(conn, RUN_TOPIC, f"wait:{run.id}", {"run_id": run.id, "timeout_of": waiting.step_id},
+                               delay=waiting.timeout)
+        self.eventlog.record(conn, case_id=run.business_key, activity=f"step.{waiting.step_id}", system="hub",
+                             run_id=run.id, outcome="waiting",
+                             detail={"events": list(waiting.events), "key": waiting.key,
+                                     "deadline": deadline.isoformat()})
+        # The awaited event may have come before the run got here (an OA that answers at once).
+        early = conn.execute(select(inbox).where(inbox.c.business_key == waiting.key,
+                                                 inbox.c.type.in_(waiting.events))
+                             .order_by(inbox.c.received_at.desc())).first()
+        if early is not None:
+            self.resume(conn, Envelope(source=early.source, type=early.type, native_id=early.native_id,
+                                       version=early.version, business_key=early.business_key,
+                                       payload=loads(early.payload), occurred_at=early.occurred_at, id=early.id))
+
+    def resume(self, conn: Connection, envelope: Envelope) -> list[str]:
+        """Runs waiting for this envelope's type and business key take it as their wait step's output."""
+        resumed: list[str] = []
+        for row in conn.execute(select(waits).where(waits.c.key == envelope.business_key)).all():
+            if envelope.type not in loads(row.events):
+                continue
+            claimed = conn.execute(delete(waits).where(waits.c.run_id == row.run_id, waits.c.step_id == row.step_id)
+                                   .returning(waits.c.run_id)).first()
+            if claimed is None:
+                continue  # its deadline was handled first
+            run = self.load(conn, row.run_id)
+            event = {"type": envelope.type, "source": envelope.source, "payload": envelope.payload}
+            run.context = complete(run.flow, run.context, row.step_id, event)
+            self.eventlog.record(conn, case_id=run.business_key, activity="run.resumed", system="hub", run_id=run.id,
+                                 detail={"step": row.step_id, "event": envelope.type})
+            self.advance(conn, run)
+            resumed.append(run.id)
+        return resumed
+
+    def timeout(self, conn: Connection, run_id: str, step_id: str) -> None:
+        """A wait's deadline passed: go on without the event (``continue``) or fail the run (``fail``)."""
+        row = conn.execute(delete(waits).where(waits.c.run_id == run_id, waits.c.step_id == step_id)
+                           .returning(waits.c.key, waits.c.on_timeout)).first()
+        if row is None:
+            return  # the event came first
+        run = self.load(conn, run_id)
+        if row.on_timeout == "continue":
+            self.eventlog.record(conn, case_id=run.business_key, activity="run.wait_timed_out", system="hub",
+                                 run_id=run.id, detail={"step": step_id})
+            run.context = complete(run.flow, run.context, step_id, {"timed_out": True})
+            self.advance(conn, run)
+            return
+        self.fail(conn, run_id, run.business_key, ProcessingError(
+            t(f"步骤 `{step_id}` 等待的事件在期限内没有到来（键 {row.key}）",
+              f"the event step `{step_id}` waited for did not come in time (key {row.key})"),
+            where=f"{run.flow.source} step {step_id}",
+            fix=t("确认对方系统已处理；需要时修正后重放此死信", "check the other system handled it; replay this dead "
+                  "letter when it has")), reason="wait_timeout")
 
     def lookup(self, conn: Connection, entity: str, system: str, key: str) -> Mapping[str, Any] | None:
         """What a flow's ``lookup`` step finds: master data, or — entity ``posted`` — what the hub already did.

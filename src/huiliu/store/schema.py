@@ -32,6 +32,7 @@ __all__ = [
     "outbox",
     "run_steps",
     "runs",
+    "waits",
     "watermarks",
 ]
 
@@ -249,3 +250,15 @@ flow_versions = Table(
     Column("loaded_at", UTCDateTime, nullable=False),
 )
 """Every version of every flow the hub has loaded (its text), so a run finishes on the version it began with."""
+
+waits = Table(
+    "waits", metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("step_id", String(100), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("events", Text, nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("on_timeout", String(20), nullable=False),
+    Index(None, "key"),
+)
+"""Runs paused at a ``wait`` step until an event of one of ``events`` carrying ``key`` arrives, or ``deadline``."""

@@ -21,7 +21,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-RUN_STATUSES = ("running", "succeeded", "failed")
+RUN_STATUSES = ("running", "waiting", "succeeded", "failed")
 
 
 def _hub(request: Request) -> Hub:

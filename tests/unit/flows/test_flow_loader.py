@@ -256,3 +256,33 @@ def test_first_error_mentions_how_many_more(tmp_path: Path) -> None:
     error = load_error(tmp_path, text)
     assert position(error) == "9:55"
     assert "另有 1 处错误" in error.render()
+
+
+def test_a_wait_needs_a_timeout_and_known_outcomes(tmp_path: Path) -> None:
+    base = """\
+id: waiter
+version: "1"
+title: w
+trigger: {event: sql.orders.changed}
+steps:
+  - id: approval
+    call: dingtalk.approval.create
+    with: {process_code: P, originator_user_id: u, document: {}}
+  - id: verdict
+    wait: {event: dingtalk.approval.approved, key: "{{ steps.approval.instance_id }}"WAIT}
+"""
+    no_timeout = tmp_path / "a.yaml"
+    no_timeout.write_text(base.replace("WAIT", ""), encoding="utf-8")
+    with pytest.raises(FlowFileError) as missing:
+        load_flow(no_timeout)
+    assert "timeout" in missing.value.render() and missing.value.where is not None
+    assert missing.value.where.endswith("a.yaml:10:11")
+    bad = tmp_path / "b.yaml"
+    bad.write_text(base.replace("WAIT", ", timeout: 60, on_timeout: retry"), encoding="utf-8")
+    with pytest.raises(FlowFileError) as outcome:
+        load_flow(bad)
+    assert "'fail' or 'continue'" in outcome.value.render()
+    good = tmp_path / "c.yaml"
+    good.write_text(base.replace("WAIT", ", timeout: 86400"), encoding="utf-8")
+    flow = load_flow(good)
+    assert flow.awaited == {"dingtalk.approval.approved"} and flow.steps[1].kind == "wait"
