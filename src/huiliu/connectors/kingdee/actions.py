@@ -73,7 +73,9 @@ class VoucherCreate:
         # Map before touching Kingdee: a malformed, unbalanced or unroutable voucher fails without any call.
         built = voucher_from_json(voucher)
         book, org = explicit_book(request, VOUCHER_CREATE)
-        model = voucher_model(built, ctx.reference, self.settings, book=book, org=org)
+        preparer = request.get("preparer")
+        model = voucher_model(built, ctx.reference, self.settings, book=book, org=org,
+                              preparer=str(preparer) if preparer else None)
         found = await self.ledger.find(ctx.reference) if ctx.attempt > 1 else None
         adopted = found is not None
         if found is None:

@@ -52,7 +52,7 @@ def _amount_text(money: Money) -> str:
 
 
 def voucher_model(voucher: Mapping[str, Any] | Voucher, reference: str, settings: KingdeeSettings, *,
-                  book: str | None = None, org: str | None = None) -> dict[str, Any]:
+                  book: str | None = None, org: str | None = None, preparer: str | None = None) -> dict[str, Any]:
     """Build the ``GL_VOUCHER`` ``Model`` for Save.
 
     Args:
@@ -63,6 +63,7 @@ def voucher_model(voucher: Mapping[str, Any] | Voucher, reference: str, settings
             auxiliary dimensions. The voucher's own ``book`` is the flow's name for it and is not sent.
         book: the account book number, when the flow chose it; with ``org``, wins over the routes.
         org: the accounting organisation sent with ``book``.
+        preparer: the ERP user who prepared it (制单人), sent in ``settings.preparer_field`` when that is set.
 
     Returns:
         The model, with amounts as strings with two decimals (never floats).
@@ -107,7 +108,7 @@ def voucher_model(voucher: Mapping[str, Any] | Voucher, reference: str, settings
     model: dict[str, Any] = {"FAccountBookID": {"FNumber": book}}
     if org is not None:
         model["FACCBOOKORGID"] = {"FNumber": org}
-    return {
+    model = {
         **model,
         "FDate": built.date.isoformat(),
         "FVOUCHERGROUPID": {"FNumber": settings.voucher_groups.get(built.group, built.group)},
@@ -116,6 +117,9 @@ def voucher_model(voucher: Mapping[str, Any] | Voucher, reference: str, settings
         settings.reference_field: reference,
         "FEntity": entries,
     }
+    if preparer and settings.preparer_field:
+        model[settings.preparer_field] = {"FUserAccount": preparer}
+    return model
 
 
 # --------------------------------------------------------------------------- routing (多组织 / 账套)

@@ -115,6 +115,9 @@ class KingdeeSettings(BaseModel):
     password: SecretStr
     lcid: int = 2052
     reference_field: str = Field(default="F_HUILIU_REF", pattern=r"^[A-Za-z_]\w*$")
+    preparer_field: str | None = Field(default=None, pattern=r"^[A-Za-z_]\w*$")
+    """The voucher header field of the preparer (制单人), sent as ``{"FUserAccount": <ERP user>}`` when the flow
+    names one. Unconfirmed (not in shared/contracts; ``FCreatorId`` in most tenants): off unless set."""
     aux_fields: dict[str, str] = Field(default_factory=lambda: {"department": "FFLEX5", "employee": "FFLEX7"})
     book: str = "001"
     org: str | None = None

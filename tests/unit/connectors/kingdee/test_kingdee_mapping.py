@@ -121,3 +121,18 @@ def test_settings_normalise_and_hide_the_password() -> None:
         settings(base_url="erp.example.com")
     with pytest.raises(pydantic.ValidationError):
         settings(reference_field="F_REF' or '1'='1")
+
+
+def test_the_preparer_goes_into_the_configured_header_field_only() -> None:
+    from huiliu.connectors.kingdee import KingdeeSettings, voucher_model
+    from huiliu.model import Direction, Money, Voucher, VoucherLine
+
+    lines = (VoucherLine("差旅费", "6602.03", Direction.DEBIT, Money(Decimal("10.00")), ()),
+             VoucherLine("应付", "2241.01", Direction.CREDIT, Money(Decimal("10.00")), ()))
+    voucher = Voucher("r", "001", date(2026, 11, 26), "记", "CNY", lines)
+    base = {"base_url": "http://x", "acct_id": "A", "username": "u", "password": "p"}
+    plain = voucher_model(voucher, "HL1", KingdeeSettings.model_validate(base), preparer="u1001")
+    assert "FCreatorId" not in plain  # unconfirmed field: nothing is sent unless the tenant names it
+    named = voucher_model(voucher, "HL1", KingdeeSettings.model_validate({**base, "preparer_field": "FCreatorId"}),
+                          preparer="u1001")
+    assert named["FCreatorId"] == {"FUserAccount": "u1001"}
