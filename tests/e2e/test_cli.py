@@ -189,3 +189,38 @@ def test_flow_schema_is_json_schema_an_editor_can_use(tmp_path: Path) -> None:
     schema = json.loads(out.stdout)
     assert schema["title"] == "FlowSpec" and {"id", "trigger", "steps"} <= set(schema["required"])
     assert "StepSpec" in schema["$defs"] and schema["additionalProperties"] is False
+
+
+def test_flow_start_starts_a_manual_flow_once_per_key(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "month.yaml").write_text("""\
+id: month-end
+version: "1"
+title: 月结检查
+trigger: {manual: true}
+steps:
+  - id: check
+    map: {month: "{{ form['月份'] }}"}
+""", encoding="utf-8")
+    env = {"HUILIU_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}", "HUILIU_FLOWS_DIR": str(flows)}
+    started = run("flow", "start", "month-end", "--key", "2026-11", "--input", "月份=2026年11月", cwd=tmp_path, **env)
+    assert started.returncode == 0, started.stderr
+    assert "已启动 month-end，业务键 month-end@2026-11" in started.stdout
+    again = run("--lang", "en", "flow", "start", "month-end", "--key", "2026-11", cwd=tmp_path, **env)
+    assert again.returncode == 0 and "was started before; not started again" in again.stdout
+    from huiliu.store import Database, loads
+    from huiliu.store.schema import inbox
+
+    db = Database(env["HUILIU_DATABASE_URL"])
+    with db.read() as conn:
+        [payload] = conn.execute(inbox.select().with_only_columns(inbox.c.payload)).scalars()
+    db.dispose()
+    assert loads(payload)["document"] == {"月份": "2026年11月"}  # stored for the worker, Chinese intact
+    for args, expected in [
+        (("flow", "start", "month-end", "--input", "月份"), "名称=值"),
+        (("flow", "start", "no-such-flow"), "month-end"),
+    ]:
+        result = run(*args, cwd=tmp_path, **env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)

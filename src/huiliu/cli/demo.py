@@ -301,7 +301,7 @@ class DemoStack:
             await asyncio.sleep(0.02)
             with self.hub.db.read() as conn:
                 ended = conn.execute(select(func.count()).select_from(runs)
-                                     .where(runs.c.status != "running")).scalar_one()
+                                     .where(runs.c.status.not_in(("running", "compensating")))).scalar_one()
             if ended >= expected_runs and self.hub.transport.pending() == 0 and self.oa_stats()[0] == 0:
                 return True
         return False

@@ -290,6 +290,38 @@ async def _redrive(settings: Settings, flow_id: str, since: datetime, until: dat
         await hub.close()
 
 
+@flow_app.command("start")
+def flow_start(
+    flow_id: Annotated[str, typer.Argument(help="流程 id（trigger 为 manual: true）/ flow id (manual trigger)")],
+    key: Annotated[str | None, typer.Option(help="业务键：同一键只启动一次 / business key: one start per key")] = None,
+    inputs: Annotated[list[str] | None, typer.Option(
+        "--input", "-i", help="输入 名称=值，可重复；流程中读作 form['名称'] / input name=value, repeatable")] = None,
+) -> None:
+    """手动启动流程 / start a flow by hand."""
+    values: dict[str, str] = {}
+    for item in inputs or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise fail(ConfigError(t(f"输入格式不对：{item!r}", f"bad input: {item!r}"), where="--input",
+                                   fix=t("写成 名称=值，例如 --input 月份=2026-11",
+                                         "write name=value, e.g. --input month=2026-11")))
+        values[name.strip()] = value
+    try:
+        business_key, started = asyncio.run(_with_hub(load_settings(), lambda hub: _start(hub, flow_id, key, values)))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    if started:
+        say(t(f"已启动 {flow_id}，业务键 {business_key}；由 worker 执行", f"started {flow_id}, business key "
+              f"{business_key}; a worker runs it"))
+    else:
+        say(t(f"业务键 {business_key} 已启动过，未重复启动", f"business key {business_key} was started before; "
+              "not started again"))
+
+
+async def _start(hub: Hub, flow_id: str, key: str | None, values: dict[str, str]) -> tuple[str, bool]:
+    return hub.start_flow(flow_id, key=key, inputs=values, actor="cli")
+
+
 @directory_app.command("sync")
 def directory_sync(
     oa: Annotated[str, typer.Option(help="OA：dingtalk | wecom | feishu / whose directory")] = "dingtalk",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from croniter import croniter
 from jinja2.exceptions import TemplateSyntaxError
 
 from huiliu.bus.retry import RetryPolicy
@@ -25,6 +27,7 @@ from huiliu.flows.expressions import (
 )
 from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
 from huiliu.flows.model import (
+    ON_ERROR_KEYWORDS,
     AccountRulesSpec,
     AccountTableSpec,
     Flow,
@@ -42,7 +45,10 @@ from huiliu.flows.nodes import DictNode, ForEachNode, ListNode, ValueNode
 from huiliu.flows.steps import CallStep, LineRule, LookupStep, MapStep, Step, VoucherStep, WaitStep
 from huiliu.i18n import Text, t
 
-__all__ = ["Compiler"]
+__all__ = ["DEFAULT_TIMEZONE", "Compiler"]
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""A schedule's time zone when the flow names none: Beijing time, what a Chinese company's clock says."""
 
 
 def _hint(guess: str | None, rest: Text) -> Text:
@@ -67,6 +73,8 @@ class Compiler:
         self.known_actions = known_actions
         self.problems: list[Problem] = []
         self.step_ids = [s.id for s in spec.steps]
+        self.also_done: tuple[str, ...] = ()
+        """Steps an expression may also refer to (a compensation sees its own step's result)."""
         self.builtins = frozenset(environment.globals)
 
     def fail(self, loc: Loc, what: Text, fix: Text, *, key: bool = False) -> None:
@@ -129,7 +137,7 @@ class Compiler:
                                  f"`{path}` uses an unknown {noun.en} `{name}` ({value})"),
                           _hint(guess, t("流程专用的过滤器：decimal、sum_amount、fen、local_date",
                                          "flow filters: decimal, sum_amount, fen, local_date")))
-        earlier = self.step_ids[:index] if index is not None else []
+        earlier = [*(self.step_ids[:index] if index is not None else []), *self.also_done]
         before_zh, before_en = ", ".join(earlier) or "（无）", ", ".join(earlier) or "(none)"
         for ref in sorted(parsed.step_refs - set(earlier)):
             ok = False
@@ -341,16 +349,63 @@ class Compiler:
                             key=self.expr(wait.key, (*loc, "wait", "key"), index, none), timeout=wait.timeout,
                             on_timeout=wait.on_timeout)
         action = step.call or ""
+        self.action(action, (*loc, "call"), step.id)
+        policy = _policy(step.retry or self.spec.retry)
+        compensation = None
+        if step.compensate is not None:
+            undo = step.compensate
+            self.action(undo.call, (*loc, "compensate", "call"), step.id)
+            self.also_done = (step.id,)
+            try:
+                request = self.mapping(undo.with_, (*loc, "compensate", "with"), index, frozenset({"undo"}))
+            finally:
+                self.also_done = ()
+            compensation = CallStep(id=f"{step.id}.compensate", origin=self.origin((*loc, "compensate"), step.id),
+                                    when=None, action=undo.call, request=request, retry=policy)
+        self.on_error(step, loc, index)
+        return CallStep(id=step.id, origin=origin, when=when, action=action,
+                        request=self.mapping(step.with_ or {}, (*loc, "with"), index, none),
+                        retry=policy, on_error=step.on_error, compensation=compensation)
+
+    def action(self, action: str, loc: Loc, step_id: str) -> None:
+        """Refuse an action no configured connector offers."""
         if self.known_actions is not None and action not in self.known_actions:
             known = sorted(self.known_actions)
             guess = suggest(action, known)
-            self.fail((*loc, "call"), t(f"未知的动作 `{action}`（步骤 `{step.id}`）",
-                                        f"unknown action `{action}` (step `{step.id}`)"),
+            self.fail(loc, t(f"未知的动作 `{action}`（步骤 `{step_id}`）",
+                             f"unknown action `{action}` (step `{step_id}`)"),
                       _hint(guess, t(f"可用的动作：{', '.join(known) or '（无）'}",
                                      f"known actions: {', '.join(known) or '(none)'}")))
-        return CallStep(id=step.id, origin=origin, when=when, action=action,
-                        request=self.mapping(step.with_ or {}, (*loc, "with"), index, none),
-                        retry=_policy(step.retry or self.spec.retry))
+
+    def on_error(self, step: StepSpec, loc: Loc, index: int) -> None:
+        """``on_error`` is a keyword or a later step (a forward jump: a flow never loops)."""
+        target = step.on_error
+        if target is None or target in ON_ERROR_KEYWORDS:
+            if target == "compensate" and step.compensate is None and not any(
+                    s.compensate is not None for s in self.spec.steps[:index]):
+                self.fail((*loc, "on_error"), t(f"步骤 `{step.id}` 失败时要补偿，但它和之前的步骤都没有写 compensate",
+                                                f"step `{step.id}` compensates on failure, but neither it nor an "
+                                                "earlier step says how (compensate)"),
+                          t("给已执行的调用步骤加上 compensate: {call: …, with: …}，或改用 on_error: fail",
+                            "add compensate: {call: …, with: …} to the call steps before it, or use on_error: fail"))
+            return
+        keywords = ", ".join(ON_ERROR_KEYWORDS)
+        later = self.step_ids[index + 1:]
+        if target in later:
+            return
+        if target in self.step_ids:
+            what = t(f"步骤 `{step.id}` 的 on_error 跳回到 `{target}`：流程只能向后跳，不能形成循环",
+                     f"step `{step.id}` on_error jumps back to `{target}`: a flow only jumps forward, never in a "
+                     "cycle")
+            fix = t(f"改为 {keywords}，或它之后的步骤：{', '.join(later) or '（无）'}",
+                    f"use {keywords}, or a step after it: {', '.join(later) or '(none)'}")
+        else:
+            guess = suggest(target, [*ON_ERROR_KEYWORDS, *later])
+            what = t(f"步骤 `{step.id}` 的 on_error 是未知的 `{target}`",
+                     f"step `{step.id}` has an unknown on_error `{target}`")
+            fix = _hint(guess, t(f"可用：{keywords}，或它之后的步骤：{', '.join(later) or '（无）'}",
+                                 f"use {keywords}, or a step after it: {', '.join(later) or '(none)'}"))
+        self.fail((*loc, "on_error"), what, fix)
 
     def flow(self, source: Path, text: str = "") -> Flow:
         """Compile the whole flow; check :attr:`problems` before using it."""
@@ -359,10 +414,35 @@ class Compiler:
                      if trigger.when is not None else None)
         steps = tuple(self.step(step, i) for i, step in enumerate(self.spec.steps))
         line, column = self.locator.position(("id",))
+        if trigger.schedule is not None:
+            self.schedule(trigger.schedule, trigger.timezone or DEFAULT_TIMEZONE)
+            events: tuple[str, ...] = (f"schedule.{self.spec.id}",)
+        elif trigger.manual:
+            events = (f"manual.{self.spec.id}",)
+        else:
+            events = (trigger.event,) if isinstance(trigger.event, str) else tuple(trigger.event or ())
         return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
-                    trigger=Trigger((trigger.event,) if isinstance(trigger.event, str) else tuple(trigger.event),
-                                    trigger.when, condition), steps=steps,
-                    description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}", text=text)
+                    trigger=Trigger(events, trigger.when, condition, schedule=trigger.schedule,
+                                    timezone=trigger.timezone or DEFAULT_TIMEZONE, manual=trigger.manual),
+                    steps=steps,
+                    description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}", text=text,
+                    on_error=self.spec.on_error)
+
+
+    def schedule(self, cron: str, timezone: str) -> None:
+        """A five-field cron expression and a known time zone."""
+        fields = cron.split()
+        if len(fields) != 5 or not croniter.is_valid(cron):
+            self.fail(("trigger", "schedule"), t(f"schedule 不是有效的 cron 表达式：{cron}",
+                                                 f"schedule is not a valid cron expression: {cron}"),
+                      t("写五段：分 时 日 月 周，例如 \"0 2 * * *\" 表示每天 02:00，\"30 8 * * 1-5\" 表示工作日 08:30",
+                        "write five fields: minute hour day month weekday, e.g. \"0 2 * * *\" every day at 02:00, "
+                        "\"30 8 * * 1-5\" weekdays at 08:30"))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(("trigger", "timezone"), t(f"未知的时区 `{timezone}`", f"unknown time zone `{timezone}`"),
+                      t("用 IANA 时区名，例如 Asia/Shanghai", "use an IANA zone name, e.g. Asia/Shanghai"))
 
 
 def _policy(spec: RetrySpec | None) -> RetryPolicy | None:

@@ -35,11 +35,13 @@ from huiliu.flows.steps import CallStep, Step, WaitStep
 from huiliu.model import Direction
 
 __all__ = [
+    "ON_ERROR_KEYWORDS",
     "RETRYABLE_KINDS",
     "STEP_KINDS",
     "TAGS",
     "AccountRulesSpec",
     "AccountTableSpec",
+    "CompensateSpec",
     "Flow",
     "FlowSpec",
     "ForEachSpec",
@@ -287,8 +289,32 @@ class WaitSpec(_Spec):
     on_timeout: Literal["fail", "continue"] = "fail"
 
 
+class CompensateSpec(_Spec):
+    """What undoes a call step's effect (a saga's compensation), e.g. reverse the voucher it created.
+
+    Its ``with`` sees the run's context, including the step's own result (``steps.<id>``), and ``undo``:
+    ``{"step", "reference", "result"}`` — the hub reference the call was made with (what the ERP
+    document carries) and its result::
+
+        compensate: {call: kingdee.voucher.reverse, with: {reference: "{{ undo.reference }}"}}
+    """
+
+    call: ActionName
+    with_: dict[str, ValueSpec] = Field(default_factory=dict, alias="with")
+
+
+OnError = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""``fail`` | ``continue`` | ``compensate`` | the id of a later step to go on at."""
+
+ON_ERROR_KEYWORDS: tuple[str, ...] = ("fail", "continue", "compensate")
+
+
 class StepSpec(_Spec):
-    """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``."""
+    """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``.
+
+    A call step may say what happens when it fails for good (``on_error``) and what undoes it
+    (``compensate``).
+    """
 
     id: Identifier
     title: StrictStr | None = None
@@ -300,6 +326,8 @@ class StepSpec(_Spec):
     wait: WaitSpec | None = None
     with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
     retry: RetrySpec | None = None
+    on_error: OnError | None = None
+    compensate: CompensateSpec | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
@@ -311,6 +339,9 @@ class StepSpec(_Spec):
             raise PydanticCustomError("with_without_call", "with belongs to a call step")
         if self.retry is not None and self.call is None:
             raise PydanticCustomError("retry_without_call", "retry belongs to a call step: only calls are retried")
+        if self.call is None and (self.on_error is not None or self.compensate is not None):
+            raise PydanticCustomError("error_handling_without_call",
+                                      "on_error and compensate belong to a call step: only calls act on other systems")
         return self
 
     @property
@@ -320,10 +351,35 @@ class StepSpec(_Spec):
 
 
 class TriggerSpec(_Spec):
-    """Which event (or any of several, e.g. the same approval from different OAs) starts the flow."""
+    """What starts the flow: exactly one of ``event``, ``schedule`` or ``manual``.
 
-    event: EventType | Annotated[list[EventType], Field(min_length=1)]
+    * ``event``: an event type, or any of several (the same approval from different OAs), with an
+      optional ``when`` condition;
+    * ``schedule``: a cron expression (five fields: minute hour day month weekday) in ``timezone``
+      (default Asia/Shanghai), e.g. ``"0 2 * * *"`` every night at 02:00 Beijing time;
+    * ``manual: true``: a person or a script starts it (``huiliu flow start``,
+      ``POST /api/flows/{id}/start``).
+    """
+
+    event: EventType | Annotated[list[EventType], Field(min_length=1)] | None = None
+    schedule: NonEmpty | None = None
+    timezone: NonEmpty | None = None
+    manual: StrictBool = False
     when: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TriggerSpec:
+        found = [k for k, v in (("event", self.event), ("schedule", self.schedule), ("manual", self.manual or None))
+                 if v is not None]
+        if len(found) != 1:
+            raise PydanticCustomError("trigger_kind", "a trigger needs exactly one of event, schedule or manual: "
+                                      "true, found {found}", {"found": ", ".join(found) or "none"})
+        if self.timezone is not None and self.schedule is None:
+            raise PydanticCustomError("timezone_without_schedule", "timezone belongs to a schedule")
+        if self.when is not None and self.event is None:
+            raise PydanticCustomError("when_without_event", "when filters events: a schedule or manual start "
+                                      "has none to filter")
+        return self
 
 
 class FlowSpec(_Spec):
@@ -335,22 +391,33 @@ class FlowSpec(_Spec):
     description: StrictStr | None = None
     trigger: TriggerSpec
     retry: RetrySpec | None = None
+    on_error: Literal["fail", "compensate"] = "fail"
+    """What a run does when a step fails for good: stop and dead-letter (``fail``, replayable after a fix),
+    or first undo the calls already made, newest first (``compensate``), then stop."""
     steps: Annotated[list[StepSpec], Field(min_length=1)]
 
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
-    """The event a flow starts on.
+    """What a flow starts on.
 
     Attributes:
-        events: the event types, ``<system>.<entity>.<past-verb>``; any of them starts the flow.
+        events: the event types, ``<system>.<entity>.<past-verb>``; any of them starts the flow. A
+            scheduled flow starts on ``schedule.<flow id>``, a manual one on ``manual.<flow id>``: the
+            hub makes those events (with the fire time, or the person's input, as ``form``).
         when: the condition as written, or ``None``.
         condition: the compiled condition.
+        schedule: the cron expression, for a scheduled flow.
+        timezone: the schedule's time zone.
+        manual: started by a person or a script.
     """
 
     events: tuple[str, ...]
     when: str | None
     condition: Expression | None = None
+    schedule: str | None = None
+    timezone: str = "Asia/Shanghai"
+    manual: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -367,6 +434,8 @@ class Flow:
         description: optional longer text.
         id_where: ``file:line:column`` of the ``id`` (for duplicate-id errors across files).
         text: the file's text as loaded (kept in the version history, so a run finishes on its version).
+        on_error: ``fail`` or ``compensate``: what a run does when a step fails for good (a call step's
+            own ``on_error`` comes first).
     """
 
     id: str
@@ -378,6 +447,7 @@ class Flow:
     description: str | None = None
     id_where: str = ""
     text: str = field(default="", repr=False)
+    on_error: str = "fail"
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -16,7 +16,7 @@ so a run gives the same result whether it goes on in this call or after a reload
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,24 @@ from huiliu.flows.steps import CallStep, Lookup, WaitStep
 from huiliu.i18n import t
 from huiliu.store.codec import to_jsonable
 
-__all__ = ["Advance", "Effect", "StepMismatch", "Waiting", "advance", "complete", "matches"]
+__all__ = [
+    "COMPENSATE_SUFFIX",
+    "Advance",
+    "Effect",
+    "Recovery",
+    "StepMismatch",
+    "Waiting",
+    "advance",
+    "compensating",
+    "complete",
+    "complete_compensation",
+    "matches",
+    "next_compensation",
+    "recover",
+]
+
+COMPENSATE_SUFFIX = ".compensate"
+"""A compensation's effect id: ``<call step id>.compensate``."""
 
 
 class StepMismatch(ProcessingError):
@@ -170,4 +187,101 @@ def complete(flow: Flow, context: Mapping[str, Any], step_id: str,
                   "complete only the effect advance handed out, and only once"))
     state["steps"][step_id] = to_jsonable(dict(result))
     state["cursor"] = cursor + 1
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What a run does after a step failed for good (its ``on_error``, or the flow's).
+
+    Attributes:
+        action: ``fail`` (stop; the failure is dead-lettered), ``continue`` (the context goes on at the
+            next step or the ``on_error`` target), or ``compensate`` (undo the calls made, newest first).
+        context: the context to go on with.
+    """
+
+    action: str
+    context: dict[str, Any]
+
+
+def recover(flow: Flow, context: Mapping[str, Any], step_id: str | None, error: Mapping[str, Any]) -> Recovery:
+    """Decide what a failure does: the failed call step's ``on_error`` (or the flow's ``on_error``).
+
+    ``step_id`` is the call step that failed for good (its retries spent, or an error not worth
+    retrying), or ``None`` for a failure elsewhere (a mapping, a wait's timeout), which follows the flow's
+    ``on_error``. A step that goes on records ``{"failed": true, "error": …}`` as its output, so later steps
+    can test ``steps.<id>.failed``; a ``compensate`` lists the calls to undo under ``compensation``.
+    """
+    state, cursor = _state(flow, context)
+    step = flow.steps[flow.index(step_id)] if step_id is not None else None
+    rule = (step.on_error if isinstance(step, CallStep) else None) or flow.on_error
+    if rule == "fail":
+        return Recovery("fail", state)
+    steps: dict[str, Any] = state["steps"]
+    if rule == "compensate":
+        done = [s.id for s in flow.steps[:cursor + 1] if isinstance(s, CallStep) and s.compensation is not None
+                and isinstance(steps.get(s.id), Mapping) and not steps[s.id].get("failed")]
+        state["compensation"] = {"pending": done[::-1], "done": {}, "error": dict(error), "failed_at": step_id}
+        return Recovery("compensate", state)
+    if step_id is None or step is None or cursor != flow.index(step_id):
+        raise StepMismatch(
+            t(f"流程 {flow.id} 的步骤 `{step_id}` 出错，但运行停在第 {cursor} 步",
+              f"flow {flow.id} got a failure of step `{step_id}` but the run is at step {cursor}"),
+            where=str(flow.source),
+            fix=t("只为当前的调用步骤报告失败", "report failures of the current call step only"))
+    steps[step_id] = {"failed": True, "error": dict(error)}
+    target = cursor + 1 if rule == "continue" else flow.index(rule)
+    for skipped in flow.steps[cursor + 1:target]:
+        steps[skipped.id] = None
+    state["cursor"] = target
+    return Recovery("continue", state)
+
+
+def compensating(context: Mapping[str, Any]) -> bool:
+    """Whether the run is undoing its calls."""
+    return isinstance(context.get("compensation"), Mapping)
+
+
+def next_compensation(flow: Flow, context: Mapping[str, Any], lookup: Lookup,
+                      reference_of: Callable[[str], str]) -> Effect | None:
+    """The next call that undoes one already made (newest first), or ``None`` when all are undone.
+
+    ``reference_of(step_id)`` gives the hub reference that step's call was made with; the compensation's
+    request sees it as ``undo.reference`` (with ``undo.step`` and ``undo.result``).
+
+    Raises:
+        MappingError: the compensation's request could not be built.
+    """
+    pending = context["compensation"]["pending"]
+    if not pending:
+        return None
+    step = flow.steps[flow.index(pending[0])]
+    undo = step.compensation if isinstance(step, CallStep) else None
+    if undo is None:  # a flow version without it: nothing to undo for this step
+        raise ProcessingError(
+            t(f"步骤 `{pending[0]}` 没有补偿动作", f"step `{pending[0]}` has no compensation"),
+            where=str(flow.source), fix=t("给该步骤加上 compensate 后重放", "add compensate to the step, then replay"))
+    scope = {**context, "undo": {"step": step.id, "reference": reference_of(step.id),
+                                 "result": context["steps"].get(step.id)}}
+    return Effect(undo.id, undo.action, undo.run(scope, lookup))
+
+
+def complete_compensation(flow: Flow, context: Mapping[str, Any], effect_id: str,
+                          result: Mapping[str, Any]) -> dict[str, Any]:
+    """Record one compensation's result and move on to the next.
+
+    Raises:
+        StepMismatch: ``effect_id`` is not the compensation the run waits for.
+    """
+    state, _ = _state(flow, context)
+    plan = state["compensation"]
+    pending: list[str] = plan["pending"]
+    step_id = effect_id.removesuffix(COMPENSATE_SUFFIX)
+    if not pending or pending[0] != step_id:
+        raise StepMismatch(
+            t(f"流程 {flow.id} 收到补偿 `{effect_id}` 的结果，但当前等待的是 {pending[:1] or '（无）'}",
+              f"flow {flow.id} got the result of compensation `{effect_id}` but waits for {pending[:1] or 'nothing'}"),
+            where=str(flow.source), fix=t("每个补偿只回填一次", "complete each compensation once"))
+    plan["done"][step_id] = to_jsonable(dict(result))
+    pending.pop(0)
     return state

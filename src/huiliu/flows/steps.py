@@ -339,6 +339,11 @@ class CallStep:
     request: DictNode
     retry: RetryPolicy | None = None
     """The step's retry policy (or the flow's); ``None``: the hub's default."""
+    on_error: str | None = None
+    """When the call fails for good: ``fail``, ``continue``, ``compensate``, or a later step's id to go on
+    at; ``None``: the flow's ``on_error``."""
+    compensation: CallStep | None = None
+    """The call that undoes this one (its id is ``<id>.compensate``), run when the run compensates."""
 
     def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
         """Build the request.

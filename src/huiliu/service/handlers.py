@@ -19,7 +19,7 @@ from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox,
 from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.crosswalk import Crosswalk, golden_id_for
 from huiliu.errors import ConfigError, HuiliuError
-from huiliu.flows import CallStep, Flow, complete, matches
+from huiliu.flows import COMPENSATE_SUFFIX, CallStep, Flow, complete, complete_compensation, matches
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
@@ -68,8 +68,8 @@ class Handler(Protocol):
     async def handle(self, delivery: Delivery) -> None:
         """Do the work and ack ``delivery`` in the transaction that records the result."""
 
-    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
-        """Record, in the dead-letter transaction, that this work was given up."""
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> bool:
+        """Record that this work was given up; ``True``: the flow took it over (settle, do not bury)."""
 
     def policy_for(self, delivery: Delivery) -> RetryPolicy | None:
         """The retry policy for this message, or ``None`` for the hub's default."""
@@ -129,12 +129,13 @@ class CallbackHandler:
         """The hub's default."""
         return None
 
-    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> bool:
         """Log the given-up callback against its instance."""
         case = str(delivery.payload.get("instance_id", "?"))
         self.p.eventlog.record(conn, case_id=case, activity="callback.dead_lettered",
                              system=str(delivery.payload.get("system", "?")),
                              outcome="failed", detail={"error": _render(error)})
+        return False
 
 
 class RunHandler:
@@ -156,7 +157,7 @@ class RunHandler:
             if run.status == "failed" and current is not None and current.digest != run.flow.digest:
                 self.p.runs.move_to_version(conn, run_id, current)  # replayed after a fix: the fixed flow
                 run = self.p.runs.load(conn, run_id)
-            if run.status not in ("succeeded", "waiting"):  # a finished or waiting run: nothing to re-drive
+            if run.status not in ("succeeded", "waiting", "compensated"):  # finished or waiting: nothing to do
                 self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)
 
@@ -164,10 +165,11 @@ class RunHandler:
         """The hub's default."""
         return None
 
-    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
-        """Mark the run failed (without burying it twice: the worker already dead-letters the message)."""
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> bool:
+        """Mark the run failed (without burying it twice: the worker dead-letters the message)."""
         run_id = str(delivery.payload["run_id"])
         self.p.runs.fail(conn, run_id, delivery.key, error, reason="run_failed", bury=False)
+        return False
 
 
 class EffectHandler:
@@ -221,8 +223,12 @@ class EffectHandler:
                 self.p.crosswalk.link(conn, entity="approval", golden_id=golden_id_for("approval", oa, case),
                                     system=link[0], native_type=link[1], native_id=str(result["id"]),
                                     native_number=str(result.get("number") or ""))
-            run.context = complete(run.flow, run.context, entry.step_id, result)
-            self.p.runs.advance(conn, run)
+            if entry.step_id.endswith(COMPENSATE_SUFFIX):  # one call undone: undo the next
+                run.context = complete_compensation(run.flow, run.context, entry.step_id, result)
+                self.p.runs.compensate(conn, run)
+            else:
+                run.context = complete(run.flow, run.context, entry.step_id, result)
+                self.p.runs.advance(conn, run)
             self.p.transport.ack(conn, delivery)
         self.faults.reach(f"after_commit:{entry.action}")
 
@@ -233,17 +239,22 @@ class EffectHandler:
             if entry is None:
                 return None
             run = self.p.runs.load(conn, entry.run_id)
-        step = run.flow.steps[run.flow.index(entry.step_id)]
+        step = run.flow.steps[run.flow.index(entry.step_id.removesuffix(COMPENSATE_SUFFIX))]
         return step.retry if isinstance(step, CallStep) else None
 
-    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
-        """Mark the effect and its run failed."""
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> bool:
+        """Mark the effect failed; the run does what its flow says (``on_error``), by default fails."""
         entry_id = str(delivery.payload["outbox_id"])
         entry = self.p.outbox.get(conn, entry_id)
         if entry is None:
-            return
+            return False
         self.p.outbox.failed(conn, entry_id, _render(error))
-        self.p.runs.fail(conn, entry.run_id, delivery.key, error, reason="effect_failed", bury=False)
+        if entry.step_id.endswith(COMPENSATE_SUFFIX):  # an undo that failed: a person must look
+            self.p.runs.fail(conn, entry.run_id, delivery.key, error, reason="compensation_failed", bury=False)
+            return False
+        run = self.p.runs.load(conn, entry.run_id)
+        reason = error.kind if isinstance(error, HuiliuError) else "effect_failed"
+        return self.p.runs.failed(conn, run, entry.step_id, error, reason=reason, bury=False)
 
 
 def _render(error: BaseException) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +42,7 @@ from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
 from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
+from huiliu.service.scheduler import Scheduler, start_manually
 from huiliu.service.settings import Settings
 from huiliu.service.sources import DingTalkSource, FeishuSource, OaSource, Trigger, WeComSource
 from huiliu.service.worker import Worker
@@ -280,7 +281,7 @@ class Hub:
                       poll_interval=s.poll_interval, owner=owner, long_transaction_alarm=s.long_transaction_alarm)
 
     async def work(self, stop: asyncio.Event) -> None:
-        """Run a worker, and the catch-up poller when it is enabled, until ``stop`` is set."""
+        """Run a worker, the scheduler, and the catch-up poller when enabled, until ``stop`` is set."""
         worker = self.worker()
         tasks = [asyncio.create_task(worker.run(stop)), asyncio.create_task(self.watch_flows(stop))]
         if self.settings.catch_up.enabled and self.sources:
@@ -288,11 +289,21 @@ class Hub:
         feed = self.change_feed()
         if feed is not None:
             tasks.append(asyncio.create_task(feed.run(stop)))
+        tasks.append(asyncio.create_task(self.scheduler().run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
+
+    def scheduler(self) -> Scheduler:
+        """Starts the flows whose trigger is a ``schedule`` (every worker runs one; each fire starts once)."""
+        return Scheduler(self.parts(), lambda: self.flows, interval=self.settings.schedule_interval)
+
+    def start_flow(self, flow_id: str, *, key: str | None = None, inputs: Mapping[str, Any] | None = None,
+                   actor: str = "cli") -> tuple[str, bool]:
+        """Start a ``manual: true`` flow; see :func:`start_manually`."""
+        return start_manually(self.parts(), self.flows, flow_id, key=key, inputs=inputs, actor=actor)
 
     async def sync_directory(self, system: str) -> SyncReport:
         """Read ``system``'s whole directory and apply it to the golden data and crosswalk (one transaction).

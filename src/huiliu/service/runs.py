@@ -17,7 +17,17 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from huiliu.bus import DbTransport, Envelope, EventLog, Outbox, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
-from huiliu.flows import Flow, Waiting, advance, complete, matches
+from huiliu.flows import (
+    Flow,
+    Waiting,
+    advance,
+    compensating,
+    complete,
+    complete_compensation,
+    matches,
+    next_compensation,
+    recover,
+)
 from huiliu.i18n import Lang, t
 from huiliu.model import Clock
 from huiliu.service.flowcatalog import FlowCatalog
@@ -86,6 +96,15 @@ class Run:
     """False until the run's row exists (a run being started)."""
 
 
+def effect_key(run: Run, step_id: str) -> str:
+    """The idempotency key of a run's call step: one per flow, business object and step.
+
+    A second run of the same object (a re-sent event, a later version of an ERP row) reuses the first's
+    effect, and the hub reference the ERP document carries (:func:`reference_for` of the key).
+    """
+    return f"{run.flow.id}:{run.business_key}:{step_id}"
+
+
 class RunStore:
     """Creates and advances runs inside the caller's transaction."""
 
@@ -125,11 +144,14 @@ class RunStore:
         A :class:`ProcessingError` (a mapping that fails, a voucher that does not balance) marks the run
         failed and dead-letters it with the reason, in this same transaction: nothing reaches the ERP.
         """
+        if compensating(run.context):  # replayed while undoing its calls: go on undoing
+            self.compensate(conn, run)
+            return
         try:
             step = advance(run.flow, run.context, lambda entity, system, key: self.lookup(conn, entity, system, key))
         except ProcessingError as exc:
             self._save(conn, run, run.context, status="running")
-            self.fail(conn, run.id, run.business_key, exc, reason=exc.kind)
+            self.failed(conn, run, None, exc, reason=exc.kind)
             return
         now = self.clock.now()
         if step.completed:
@@ -140,7 +162,7 @@ class RunStore:
                 {"case_id": run.business_key, "activity": f"step.{step_id}", "system": "hub", "run_id": run.id}
                 for step_id, _ in step.completed])
         if step.effect is not None:
-            key = f"{run.flow.id}:{run.business_key}:{step.effect.step_id}"
+            key = effect_key(run, step.effect.step_id)
             entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run.id, step_id=step.effect.step_id,
                                           action=step.effect.action, request=step.effect.request)
             earlier = self.outbox.get(conn, entry_id)
@@ -221,12 +243,70 @@ class RunStore:
             run.context = complete(run.flow, run.context, step_id, {"timed_out": True})
             self.advance(conn, run)
             return
-        self.fail(conn, run_id, run.business_key, ProcessingError(
+        self.failed(conn, run, None, ProcessingError(
             t(f"步骤 `{step_id}` 等待的事件在期限内没有到来（键 {row.key}）",
               f"the event step `{step_id}` waited for did not come in time (key {row.key})"),
             where=f"{run.flow.source} step {step_id}",
             fix=t("确认对方系统已处理；需要时修正后重放此死信", "check the other system handled it; replay this dead "
                   "letter when it has")), reason="wait_timeout")
+
+    def failed(self, conn: Connection, run: Run, step_id: str | None, exc: BaseException, *, reason: str,
+               bury: bool = True) -> bool:
+        """A step failed for good: do what the flow says (``on_error``); ``True`` when the run took it over.
+
+        ``step_id`` is the call step whose effect was given up, or ``None`` for a failure elsewhere (a
+        mapping, a wait's deadline). ``fail`` marks the run failed and dead-letters it (unless ``bury`` is
+        false: the caller already has); going on records the error as the step's output and advances;
+        ``compensate`` undoes the calls made, newest first.
+        """
+        text = _render(exc)
+        try:
+            recovery = recover(run.flow, run.context, step_id, {"kind": reason, "message": text})
+        except ProcessingError:
+            recovery = None
+        if recovery is None or recovery.action == "fail":
+            self.fail(conn, run.id, run.business_key, exc, reason=reason, bury=bury)
+            return False
+        self.eventlog.record(conn, case_id=run.business_key, activity=f"step.{step_id or 'run'}", system="hub",
+                             run_id=run.id, outcome="failed",
+                             detail={"reason": reason, "error": text, "then": recovery.action})
+        run.context = recovery.context
+        if recovery.action == "compensate":
+            self.eventlog.record(conn, case_id=run.business_key, activity="run.compensating", system="hub",
+                                 run_id=run.id, detail={"undo": recovery.context["compensation"]["pending"]})
+            self.compensate(conn, run)
+        else:
+            self.advance(conn, run)
+        return True
+
+    def compensate(self, conn: Connection, run: Run) -> None:
+        """Undo the next call (newest first) through the outbox, or end the run ``compensated``."""
+        try:
+            effect = next_compensation(
+                run.flow, run.context, lambda entity, system, key: self.lookup(conn, entity, system, key),
+                lambda step_id: reference_for(effect_key(run, step_id)))
+        except ProcessingError as exc:
+            self._save(conn, run, run.context, status="compensating")
+            self.fail(conn, run.id, run.business_key, exc, reason="compensation_failed")
+            return
+        plan = run.context["compensation"]
+        if effect is None:
+            error = plan["error"]["message"]
+            self._save(conn, run, run.context, status="compensated", finished=True, error=error)
+            self.eventlog.record(conn, case_id=run.business_key, activity="run.compensated", system="hub",
+                                 run_id=run.id, outcome="failed",
+                                 detail={"undone": list(plan["done"]), "error": error})
+            return
+        key = effect_key(run, effect.step_id)
+        entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run.id, step_id=effect.step_id,
+                                      action=effect.action, request=effect.request)
+        earlier = self.outbox.get(conn, entry_id)
+        if earlier is not None and earlier.run_id != run.id and earlier.status == "done":
+            run.context = complete_compensation(run.flow, run.context, effect.step_id, earlier.result or {})
+            self.compensate(conn, run)
+            return
+        self.transport.publish(conn, EFFECT_TOPIC, run.business_key, {"outbox_id": entry_id, "run_id": run.id})
+        self._save(conn, run, run.context, status="compensating")
 
     def lookup(self, conn: Connection, entity: str, system: str, key: str) -> Mapping[str, Any] | None:
         """What a flow's ``lookup`` step finds: master data, or — entity ``posted`` — what the hub already did.
@@ -248,10 +328,10 @@ class RunStore:
                             "result": loads(r.result)} for r in rows}
 
     def _save(self, conn: Connection, run: Run, context: dict[str, Any], *, status: str,
-              finished: bool = False) -> None:
+              finished: bool = False, error: str | None = None) -> None:
         now = self.clock.now()
         values = {"context": dumps(context), "status": status, "updated_at": now,
-                  "finished_at": now if finished else None, "error": None}
+                  "finished_at": now if finished else None, "error": error}
         if run.stored:
             conn.execute(_UPDATE_RUN, {"r_id": run.id, **values})
         else:
@@ -324,7 +404,7 @@ class RunStore:
     def fail(self, conn: Connection, run_id: str, business_key: str, exc: BaseException, *,
              reason: str, bury: bool = True) -> None:
         """Mark the run failed; dead-letter it (replay re-drives it from where it stopped)."""
-        text = exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"
+        text = _render(exc)
         now = self.clock.now()
         conn.execute(_UPDATE_RUN, {"r_id": run_id, "status": "failed", "error": text, "updated_at": now,
                                    "finished_at": now})
@@ -333,3 +413,7 @@ class RunStore:
         if bury:
             self.transport.bury(conn, topic=RUN_TOPIC, key=business_key, payload={"run_id": run_id},
                                 reason=reason, error=text)
+
+
+def _render(exc: BaseException) -> str:
+    return exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"

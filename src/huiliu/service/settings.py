@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     """Directory of flow files; the shipped templates when unset."""
     flows_reload_interval: float = Field(2.0, ge=0)
     """Seconds between looks at the flow directory (hot reload); 0 turns it off."""
+    schedule_interval: float = Field(1.0, gt=0)
+    """Seconds between looks at the scheduled flows: a fire starts at most this late."""
     lang: Lang = Lang.ZH
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

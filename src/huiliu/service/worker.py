@@ -137,10 +137,14 @@ class Worker:
                 if isinstance(exc, HuiliuError) and exc.retryable:
                     reason = f"{reason}_exhausted"
                 with self.db.begin() as conn:
-                    self._log_attempt(conn, delivery, calls, "dead_lettered", text, None)
-                    self.transport.dead_letter(conn, delivery, reason, text)
-                    handler.on_dead(conn, delivery, exc)
-                log.warning("dead-lettered message %s (%s): %s", delivery.id, reason, text.splitlines()[0])
+                    taken_over = handler.on_dead(conn, delivery, exc)  # e.g. a flow's on_error: continue
+                    self._log_attempt(conn, delivery, calls, "handled" if taken_over else "dead_lettered", text, None)
+                    if taken_over:
+                        self.transport.ack(conn, delivery)
+                    else:
+                        self.transport.dead_letter(conn, delivery, reason, text)
+                log.warning("%s message %s (%s): %s", "gave up, flow handles" if taken_over else "dead-lettered",
+                            delivery.id, reason, text.splitlines()[0])
             else:
                 with self.db.begin() as conn:
                     self._log_attempt(conn, delivery, calls, "retry", text, delay)

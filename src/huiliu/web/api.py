@@ -21,7 +21,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["api"])
 
-RUN_STATUSES = ("running", "waiting", "succeeded", "failed")
+RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "compensating", "compensated")
 
 
 def _hub(request: Request) -> Hub:
@@ -173,6 +173,22 @@ def redrive_flow(request: Request, flow_id: str, body: RedriveRequest) -> dict[s
     since, until = (v if v.tzinfo else v.replace(tzinfo=UTC) for v in (body.since, body.until))
     result: dict[str, Any] = to_jsonable(_hub(request).redrive(flow_id, since=since, until=until))
     return result
+
+
+class StartRequest(BaseModel):
+    """A manual start: the flow's input (its ``form``) and an optional key that makes the start idempotent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[^\s]+$")] | None = None
+    input: dict[str, Any] = {}
+
+
+@router.post("/flows/{flow_id}/start", summary="Start a flow whose trigger is manual (once per key)")
+def start_flow(request: Request, flow_id: str, body: StartRequest) -> dict[str, Any]:
+    """Start it; the same key again starts nothing (``started`` false) and names the same run."""
+    business_key, started = _hub(request).start_flow(flow_id, key=body.key, inputs=body.input, actor="api")
+    return {"business_key": business_key, "started": started}
 
 
 @router.get("/summary", summary="Counts: envelopes, runs by status, effects, dead letters")

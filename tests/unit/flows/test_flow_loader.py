@@ -8,7 +8,8 @@ import pytest
 from flow_fixtures import TEMPLATE, write_flow
 
 from huiliu.errors import FlowFileError
-from huiliu.flows import load_flow, load_flows, validate_path
+from huiliu.flows import COMPENSATE_SUFFIX, CallStep, load_flow, load_flows, validate_path
+from huiliu.i18n import Lang
 
 ACTIONS = frozenset({"kingdee.voucher.create", "dingtalk.approval.comment"})
 
@@ -286,3 +287,96 @@ steps:
     good.write_text(base.replace("WAIT", ", timeout: 86400"), encoding="utf-8")
     flow = load_flow(good)
     assert flow.awaited == {"dingtalk.approval.approved"} and flow.steps[1].kind == "wait"
+
+
+SAGA = BASE + """\
+    compensate: {call: kingdee.voucher.reverse, with: {reference: "{{ undo.reference }}", n: "{{ steps.post.number }}"}}
+  - id: tell
+    call: dingtalk.approval.comment
+    with: {instance_id: "{{ instance.instance_id }}", text: "{{ steps.post.number }}"}
+    on_error: ON_ERROR
+  - id: after
+    map: {ok: "yes"}
+"""
+SAGA_ACTIONS = ACTIONS | {"kingdee.voucher.reverse"}
+
+
+@pytest.mark.parametrize("on_error", ["fail", "continue", "compensate", "after"])
+def test_on_error_takes_a_keyword_or_a_later_step(tmp_path: Path, on_error: str) -> None:
+    flow = load_flow(write_flow(tmp_path, SAGA.replace("ON_ERROR", on_error)), known_actions=SAGA_ACTIONS)
+    post, tell = flow.steps[2], flow.steps[3]
+    assert isinstance(post, CallStep) and isinstance(tell, CallStep)
+    assert tell.on_error == on_error and flow.on_error == "fail"
+    assert post.compensation is not None and post.compensation.id == "post" + COMPENSATE_SUFFIX
+    assert post.compensation.action == "kingdee.voucher.reverse"
+
+
+@pytest.mark.parametrize(("on_error", "says", "fix"), [
+    ("employee", "jumps back to `employee`", "after"),  # a backward jump would make a cycle
+    ("tell", "jumps back to `tell`", "after"),
+    ("aftr", "unknown on_error `aftr`", "did you mean `after`?"),
+    ("retry", "unknown on_error `retry`", "fail, continue, compensate"),
+])
+def test_on_error_refuses_a_cycle_or_an_unknown_target(tmp_path: Path, on_error: str, says: str, fix: str) -> None:
+    error = load_error(tmp_path, SAGA.replace("ON_ERROR", on_error), known_actions=SAGA_ACTIONS)
+    assert says in error.render(Lang.EN) and fix in error.render(Lang.EN)
+    assert position(error) == "28:15"
+
+
+def test_compensate_is_checked_like_a_call(tmp_path: Path) -> None:
+    unknown = load_error(tmp_path, SAGA.replace("ON_ERROR", "fail"), known_actions=ACTIONS)
+    assert "unknown action `kingdee.voucher.reverse`" in unknown.render(Lang.EN)
+    assert position(unknown) == "24:24"
+    later = load_error(tmp_path, SAGA.replace("ON_ERROR", "fail").replace("steps.post.number }}\"}}",
+                                                                          "steps.tell.number }}\"}}"),
+                       known_actions=SAGA_ACTIONS)
+    assert "`steps.tell`" in later.render(Lang.EN)
+
+
+def test_error_handling_belongs_to_call_steps_and_compensate_needs_something_to_undo(tmp_path: Path) -> None:
+    on_map = load_error(tmp_path, SAGA.replace("ON_ERROR", "fail").replace(
+        'map: {ok: "yes"}', 'map: {ok: "yes"}\n    on_error: continue'), known_actions=SAGA_ACTIONS)
+    assert "on_error and compensate belong to a call step" in on_map.render(Lang.EN)
+    nothing = load_error(tmp_path, BASE + "    on_error: compensate\n", known_actions=ACTIONS)
+    assert "neither it nor an earlier step says how" in nothing.render(Lang.EN)
+    flow_level = load_flow(write_flow(tmp_path, SAGA.replace("ON_ERROR", "fail").replace(
+        "steps:\n", "on_error: compensate\nsteps:\n", 1)), known_actions=SAGA_ACTIONS)
+    assert flow_level.on_error == "compensate"
+    bad_level = load_error(tmp_path, BASE.replace("steps:\n", "on_error: continue\nsteps:\n", 1))
+    assert "'fail' or 'compensate'" in bad_level.render(Lang.EN)
+
+
+SCHEDULED = """\
+id: nightly
+version: "1"
+title: 每晚对账
+trigger: TRIGGER
+steps:
+  - id: day
+    map: {day: "{{ form.fire_at | local_date }}"}
+"""
+
+
+def test_schedule_and_manual_triggers_load(tmp_path: Path) -> None:
+    nightly = load_flow(write_flow(tmp_path, SCHEDULED.replace("TRIGGER", '{schedule: "0 2 * * *"}')))
+    assert nightly.trigger.events == ("schedule.nightly",) and nightly.trigger.timezone == "Asia/Shanghai"
+    utc = load_flow(write_flow(tmp_path, SCHEDULED.replace("TRIGGER", '{schedule: "30 8 * * 1-5", timezone: UTC}')))
+    assert (utc.trigger.schedule, utc.trigger.timezone) == ("30 8 * * 1-5", "UTC")
+    manual = load_flow(write_flow(tmp_path, SCHEDULED.replace("TRIGGER", "{manual: true}")))
+    assert manual.trigger.events == ("manual.nightly",) and manual.trigger.manual
+
+
+@pytest.mark.parametrize(("trigger", "says", "where"), [
+    ('{schedule: "0 2 * *"}', "not a valid cron expression: 0 2 * *", "4:21"),
+    ('{schedule: "0 25 * * *"}', "not a valid cron expression", "4:21"),
+    ('{schedule: "0 0 2 * * *"}', "five fields", "4:21"),  # six fields (seconds) would surprise
+    ('{schedule: "0 2 * * *", timezone: Asia/Beijing}', "unknown time zone `Asia/Beijing`", "4:44"),
+    ('{schedule: "0 2 * * *", event: dingtalk.approval.approved}', "exactly one of event, schedule or manual", "4:10"),
+    ("{manual: false}", "exactly one of event, schedule or manual: true, found none", "4:10"),
+    ('{manual: true, timezone: UTC}', "timezone belongs to a schedule", "4:10"),
+    ('{schedule: "0 2 * * *", when: "true"}', "when filters events", "4:10"),
+])
+def test_bad_triggers_are_refused_where_they_are(tmp_path: Path, trigger: str, says: str, where: str) -> None:
+    error = load_error(tmp_path, SCHEDULED.replace("TRIGGER", trigger))
+    assert says in error.render(Lang.EN)
+    assert position(error) == where

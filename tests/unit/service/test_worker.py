@@ -47,8 +47,9 @@ class Recorder:
     def policy_for(self, delivery: Delivery) -> None:
         return None
 
-    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> None:
+    def on_dead(self, conn: Connection, delivery: Delivery, error: BaseException) -> bool:
         self.dead.append((delivery.key, delivery.payload["seq"], type(error).__name__))
+        return False
 
 
 async def test_per_key_order_holds_with_two_workers_and_retries(db: Database) -> None:
