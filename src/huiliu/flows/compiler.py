@@ -42,7 +42,17 @@ from huiliu.flows.model import (
     VoucherSpec,
 )
 from huiliu.flows.nodes import DictNode, ForEachNode, ListNode, ValueNode
-from huiliu.flows.steps import CallStep, LineRule, LookupStep, MapStep, Step, VoucherStep, WaitStep
+from huiliu.flows.steps import (
+    BranchStep,
+    CallStep,
+    FilterStep,
+    LineRule,
+    LookupStep,
+    MapStep,
+    Step,
+    VoucherStep,
+    WaitStep,
+)
 from huiliu.i18n import Text, t
 
 __all__ = ["DEFAULT_TIMEZONE", "Compiler"]
@@ -342,6 +352,17 @@ class Compiler:
                            fields=self.mapping(step.map, (*loc, "map"), index, none))
         if step.voucher is not None:
             return self.voucher(step.voucher, (*loc, "voucher"), index, step, when)
+        if step.filter is not None:
+            return FilterStep(id=step.id, origin=origin, when=when,
+                              condition=self.expr(step.filter, (*loc, "filter"), index, none, condition=True))
+        if step.branch is not None:
+            branch = step.branch
+            cases = tuple((self.expr(case.when, (*loc, "branch", "cases", j, "when"), index, none, condition=True),
+                           self.target(case.goto, (*loc, "branch", "cases", j, "goto"), index, step.id))
+                          for j, case in enumerate(branch.cases))
+            otherwise = (self.target(branch.else_, (*loc, "branch", "else"), index, step.id)
+                         if branch.else_ is not None else None)
+            return BranchStep(id=step.id, origin=origin, when=when, cases=cases, otherwise=otherwise)
         if step.wait is not None:
             wait = step.wait
             events = (wait.event,) if isinstance(wait.event, str) else tuple(wait.event)
@@ -389,23 +410,57 @@ class Compiler:
                           t("给已执行的调用步骤加上 compensate: {call: …, with: …}，或改用 on_error: fail",
                             "add compensate: {call: …, with: …} to the call steps before it, or use on_error: fail"))
             return
-        keywords = ", ".join(ON_ERROR_KEYWORDS)
+        self.target(target, (*loc, "on_error"), index, step.id, keywords=ON_ERROR_KEYWORDS)
+
+    def target(self, target: str, loc: Loc, index: int, step_id: str, *, keywords: tuple[str, ...] = ()) -> str:
+        """A jump (``goto``, ``else``, ``on_error``) must name a later step: a flow never loops."""
         later = self.step_ids[index + 1:]
         if target in later:
-            return
+            return target
+        field = str(loc[-1])
+        options_zh = "，".join(filter(None, [", ".join(keywords), f"它之后的步骤：{', '.join(later) or '（无）'}"]))
+        options_en = "; ".join(filter(None, [", ".join(keywords), f"a step after it: {', '.join(later) or '(none)'}"]))
         if target in self.step_ids:
-            what = t(f"步骤 `{step.id}` 的 on_error 跳回到 `{target}`：流程只能向后跳，不能形成循环",
-                     f"step `{step.id}` on_error jumps back to `{target}`: a flow only jumps forward, never in a "
+            what = t(f"步骤 `{step_id}` 的 {field} 跳回到 `{target}`：流程只能向后跳，不能形成循环",
+                     f"step `{step_id}` {field} jumps back to `{target}`: a flow only jumps forward, never in a "
                      "cycle")
-            fix = t(f"改为 {keywords}，或它之后的步骤：{', '.join(later) or '（无）'}",
-                    f"use {keywords}, or a step after it: {', '.join(later) or '(none)'}")
+            fix = t(f"可用：{options_zh}", f"use {options_en}")
         else:
-            guess = suggest(target, [*ON_ERROR_KEYWORDS, *later])
-            what = t(f"步骤 `{step.id}` 的 on_error 是未知的 `{target}`",
-                     f"step `{step.id}` has an unknown on_error `{target}`")
-            fix = _hint(guess, t(f"可用：{keywords}，或它之后的步骤：{', '.join(later) or '（无）'}",
-                                 f"use {keywords}, or a step after it: {', '.join(later) or '(none)'}"))
-        self.fail((*loc, "on_error"), what, fix)
+            guess = suggest(target, [*keywords, *later])
+            what = t(f"步骤 `{step_id}` 的 {field} 是未知的 `{target}`",
+                     f"step `{step_id}` has an unknown {field} `{target}`")
+            fix = _hint(guess, t(f"可用：{options_zh}", f"use {options_en}"))
+        self.fail(loc, what, fix)
+        return target
+
+    def reachable(self) -> None:
+        """Every step can run on some path: after a ``branch`` with ``else``, the next step needs a case
+        that goes to it (or an ``on_error`` that does).
+        """  # noqa: D205
+        steps = self.spec.steps
+        reached = {0}
+        for i, step in enumerate(steps):
+            if i not in reached:
+                continue
+            targets: list[str] = []
+            if step.branch is not None:
+                targets = [c.goto for c in step.branch.cases]
+                if step.branch.else_ is not None:
+                    targets.append(step.branch.else_)
+                else:
+                    reached.add(i + 1)
+            else:
+                reached.add(i + 1)
+            if step.on_error is not None and step.on_error not in ON_ERROR_KEYWORDS:
+                targets.append(step.on_error)
+            reached.update(self.step_ids.index(g) for g in targets if g in self.step_ids)
+        for i, step in enumerate(steps):
+            if i not in reached:
+                self.fail(("steps", i, "id"), t(f"步骤 `{step.id}` 永远不会执行：前面的 branch 总会跳过它",
+                                                f"step `{step.id}` can never run: the branch before it always "
+                                                "jumps past it"),
+                          t("让某个 branch 的 goto 指向它，或删除该步骤",
+                            "make a branch case go to it, or remove the step"))
 
     def flow(self, source: Path, text: str = "") -> Flow:
         """Compile the whole flow; check :attr:`problems` before using it."""
@@ -413,6 +468,7 @@ class Compiler:
         condition = (self.expr(trigger.when, ("trigger", "when"), None, frozenset(), condition=True)
                      if trigger.when is not None else None)
         steps = tuple(self.step(step, i) for i, step in enumerate(self.spec.steps))
+        self.reachable()
         line, column = self.locator.position(("id",))
         if trigger.schedule is not None:
             self.schedule(trigger.schedule, trigger.timezone or DEFAULT_TIMEZONE)

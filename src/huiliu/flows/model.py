@@ -41,6 +41,8 @@ __all__ = [
     "TAGS",
     "AccountRulesSpec",
     "AccountTableSpec",
+    "BranchCaseSpec",
+    "BranchSpec",
     "CompensateSpec",
     "Flow",
     "FlowSpec",
@@ -56,7 +58,7 @@ __all__ = [
     "VoucherSpec",
 ]
 
-STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call", "wait")
+STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call", "wait", "filter", "branch")
 """The kinds of step; each step has exactly one of these keys."""
 
 TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>",
@@ -289,6 +291,23 @@ class WaitSpec(_Spec):
     on_timeout: Literal["fail", "continue"] = "fail"
 
 
+class BranchCaseSpec(_Spec):
+    """One way a ``branch`` goes: a bare condition and the later step it goes to."""
+
+    when: NonEmpty
+    goto: Identifier
+
+
+class BranchSpec(_Spec):
+    """Go to the first case whose condition holds, else to ``else`` (or on to the next step).
+
+    Only forward: a branch never goes back, so a flow never loops (checked at load time).
+    """
+
+    cases: Annotated[list[BranchCaseSpec], Field(min_length=1)]
+    else_: Identifier | None = Field(default=None, alias="else")
+
+
 class CompensateSpec(_Spec):
     """What undoes a call step's effect (a saga's compensation), e.g. reverse the voucher it created.
 
@@ -310,7 +329,7 @@ ON_ERROR_KEYWORDS: tuple[str, ...] = ("fail", "continue", "compensate")
 
 
 class StepSpec(_Spec):
-    """One step: an id, an optional ``when``, and one kind: ``lookup``, ``map``, ``voucher`` or ``call``.
+    """One step: an id, an optional ``when``, and exactly one kind (:data:`STEP_KINDS`).
 
     A call step may say what happens when it fails for good (``on_error``) and what undoes it
     (``compensate``).
@@ -324,6 +343,9 @@ class StepSpec(_Spec):
     voucher: VoucherSpec | None = None
     call: ActionName | None = None
     wait: WaitSpec | None = None
+    filter: NonEmpty | None = None
+    """A bare condition: when false the run ends here, done (the rest does not apply to this event)."""
+    branch: BranchSpec | None = None
     with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
     retry: RetrySpec | None = None
     on_error: OnError | None = None
@@ -346,7 +368,7 @@ class StepSpec(_Spec):
 
     @property
     def kind(self) -> str:
-        """``lookup``, ``map``, ``voucher``, ``call`` or ``wait``."""
+        """One of :data:`STEP_KINDS`."""
         return next(k for k in STEP_KINDS if getattr(self, k) is not None)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from huiliu.errors import ProcessingError
 from huiliu.flows.model import Flow
-from huiliu.flows.steps import CallStep, Lookup, WaitStep
+from huiliu.flows.steps import BranchStep, CallStep, FilterStep, Lookup, WaitStep
 from huiliu.i18n import t
 from huiliu.store.codec import to_jsonable
 
@@ -77,6 +77,7 @@ class Advance:
         effect: the next external call, or ``None`` when the flow is done or waits.
         done: every step has run.
         wait: the event the run now waits for (a ``wait`` step), or ``None``.
+        filtered: the ``filter`` step that ended the run early, or ``None``.
     """
 
     context: dict[str, Any]
@@ -84,6 +85,7 @@ class Advance:
     effect: Effect | None
     done: bool
     wait: Waiting | None = None
+    filtered: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,10 +158,23 @@ def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
             waiting = Waiting(step.id, step.events, step.run(state, lookup), step.timeout, step.on_timeout)
             return Advance(state, completed, None, done=False, wait=waiting)
         output = step.run(state, lookup)
+        after = cursor + 1
+        if isinstance(step, FilterStep):
+            output = {"passed": output}
+            if not output["passed"]:  # the rest does not apply: done, every later step skipped
+                after = len(flow.steps)
+        elif isinstance(step, BranchStep):
+            output = {"goto": output}
+            if output["goto"] is not None:
+                after = flow.index(output["goto"])
         steps[step.id] = output
         completed.append((step.id, output))
-        cursor += 1
+        for skipped in flow.steps[cursor + 1:after]:
+            steps[skipped.id] = None
+        cursor = after
         state["cursor"] = cursor
+        if isinstance(step, FilterStep) and not output["passed"]:
+            return Advance(state, completed, None, done=True, filtered=step.id)
     return Advance(state, completed, None, done=True)
 
 

@@ -27,8 +27,10 @@ __all__ = [
     "AccountRule",
     "AccountRules",
     "AccountTable",
+    "BranchStep",
     "CallStep",
     "DictNode",
+    "FilterStep",
     "ForEachNode",
     "LineRule",
     "ListNode",
@@ -380,4 +382,49 @@ class WaitStep:
         return _text(self.key, scope)
 
 
-Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep | WaitStep
+@dataclass(frozen=True, slots=True)
+class FilterStep:
+    """End the run here, done, unless the condition holds; its output is ``{"passed": bool}``."""
+
+    kind: ClassVar[str] = "filter"
+    id: str
+    origin: Origin
+    when: Expression | None
+    condition: Expression
+
+    def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
+        """Whether the run goes on.
+
+        Raises:
+            MappingError: the condition failed.
+        """
+        return bool(self.condition.evaluate(scope))
+
+
+@dataclass(frozen=True, slots=True)
+class BranchStep:
+    """Go to the first case's step whose condition holds, else ``otherwise`` (``None``: the next step).
+
+    Its output is ``{"goto": <step id or null>}``; the steps jumped over are skipped (output ``None``).
+    """
+
+    kind: ClassVar[str] = "branch"
+    id: str
+    origin: Origin
+    when: Expression | None
+    cases: tuple[tuple[Expression, str], ...]
+    otherwise: str | None = None
+
+    def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
+        """The step to go to, or ``None`` for the next one.
+
+        Raises:
+            MappingError: a condition failed.
+        """
+        for condition, target in self.cases:
+            if condition.evaluate(scope):
+                return target
+        return self.otherwise
+
+
+Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep | WaitStep | FilterStep | BranchStep

@@ -186,7 +186,8 @@ class RunStore:
         received = run.context.get("event", {}).get("received_at")
         latency = (now - datetime.fromisoformat(received)).total_seconds() * 1000 if received else None
         self.eventlog.record(conn, case_id=run.business_key, activity="run.succeeded", system="hub",
-                             run_id=run.id, duration_ms=latency)
+                             run_id=run.id, duration_ms=latency,
+                             detail={"filtered_by": step.filtered} if step.filtered else None)
 
     def _wait(self, conn: Connection, run: Run, context: dict[str, Any], waiting: Waiting) -> None:
         """Pause the run at a ``wait`` step; a delayed message ends the wait at its timeout."""
@@ -221,6 +222,7 @@ class RunStore:
                                    .returning(waits.c.run_id)).first()
             if claimed is None:
                 continue  # its deadline was handled first
+            self.transport.cancel(conn, RUN_TOPIC, f"wait:{row.run_id}")  # the deadline is moot now
             run = self.load(conn, row.run_id)
             event = {"type": envelope.type, "source": envelope.source, "payload": envelope.payload}
             run.context = complete(run.flow, run.context, row.step_id, event)

@@ -219,6 +219,15 @@ class DbTransport:
                                                    "error": error[:2000]}]),
             created_at=self.clock.now()))
 
+    def cancel(self, conn: Connection, topic: str, key: str) -> int:
+        """Withdraw the queued messages of ``key`` on ``topic`` that no one has taken yet (e.g. a wait's
+        deadline once the awaited event came); returns how many. One being delivered is left alone: its
+        handler must find it moot.
+        """  # noqa: D205
+        return int(conn.execute(delete(messages).where(
+            messages.c.topic == topic, messages.c.key == key, messages.c.lease_owner.is_(None),
+            messages.c.relayed_at.is_(None))).rowcount)
+
     def pending(self) -> int:
         """Messages not yet settled."""
         with self.db.read() as conn:
