@@ -1,10 +1,9 @@
 """The expression language of flows: Jinja2 in an immutable sandbox, bounded and strict.
 
-Owns: the sandboxed environment, the flow filters (``decimal``, ``sum_amount``, ``fen``, ``local_date``),
-compiling a flow string once at load time into an :class:`Expression`, and turning every evaluation
-failure into a :class:`~huiliu.errors.MappingError` that names the flow file, line, step, field and
-expression. Does not own:
-where the strings come from (``loader``) or what the values are used for (``steps``).
+Owns: compiling a flow string once at load time into an :class:`Expression`, and turning every
+evaluation failure into a :class:`~huiliu.errors.MappingError` that names the flow file, line, step,
+field and expression. Does not own: the sandbox, its bounds and its filters (``environment``), where the
+strings come from (``loader``) or what the values are used for (``steps``).
 
 The rule for a string value in a flow:
 
@@ -17,28 +16,32 @@ The rule for a string value in a flow:
 ``when:`` conditions are bare expressions without braces.
 
 Undefined names and fields are errors (``StrictUndefined``), never an empty string. Results that could
-exhaust memory (``'a' * 10**9``, ``10**10**10``, ``'x'|center(10**9)``) are refused before they are built.
+exhaust memory (``'a' * 10**9``, ``10**10**10``, ``'x'|center(10**9)``) are refused before they are built;
+an expression nested deeper than :data:`MAX_DEPTH` is a syntax error (Jinja would overflow the stack).
 """
 
 from __future__ import annotations
 
-import math
-import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.parser import Parser
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from huiliu.errors import MappingError
+from huiliu.flows.environment import (
+    MAX_POWER_BITS,
+    MAX_SIZE,
+    MAX_WEIGHT,
+    check_size,
+    environment,
+    refuse,
+    weight,
+)
 from huiliu.i18n import Text, t
-from huiliu.model import parse_amount
 
 __all__ = [
     "CONTEXT_NAMES",
@@ -57,198 +60,11 @@ __all__ = [
 CONTEXT_NAMES: frozenset[str] = frozenset({"event", "instance", "form", "reference", "steps", "cursor"})
 """Top-level names of a run's context that expressions may use (the caller builds the context)."""
 
-MAX_SIZE = 1_000_000
-"""Longest string or list an operator or filter may build."""
-
 MAX_ITEMS = 10_000
 """Most items a ``for_each`` may iterate over."""
 
-MAX_POWER_BITS = 128
-"""Largest integer ``**`` may produce, in bits (38 decimal digits, beyond any amount ``Decimal`` keeps).
-
-Jinja's ``**`` groups left to right: ``10**10**10`` is ``(10**10)**10``, 333 bits, refused."""
-
-_CENT = Decimal("0.01")
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-
-
-def _refuse(zh: str, en: str) -> SecurityError:
-    return SecurityError(f"{zh} / {en}")
-
-
-def _check_size(value: object) -> None:
-    if isinstance(value, str | list | tuple) and len(value) > MAX_SIZE:
-        raise _refuse(f"结果过大（{len(value)} > {MAX_SIZE}）",
-                      f"result too large ({len(value)} > {MAX_SIZE})")
-
-
-def _bounded_binop(operator: str, left: Any, right: Any) -> Any:
-    """``*``, ``**`` and ``%`` with their result size checked before it is built."""
-    if operator == "*":
-        for seq, count in ((left, right), (right, left)):
-            if (isinstance(seq, str | list | tuple) and isinstance(count, int) and not isinstance(count, bool)
-                    and count > 0 and len(seq) * count > MAX_SIZE):
-                raise _refuse(f"重复后的结果过大（{len(seq)} × {count}）",
-                              f"repetition too large ({len(seq)} x {count})")
-        return left * right
-    if operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
-            bits = right * math.log2(abs(left))
-            if bits > MAX_POWER_BITS:
-                raise _refuse(f"乘方结果过大（约 {bits:.0f} 位二进制）",
-                              f"power too large (about {bits:.0f} bits)")
-        return left**right
-    if operator == "%":
-        if isinstance(left, str):
-            raise _refuse("不支持用 % 格式化文本，请用 ~ 拼接或 fen 过滤器",
-                          "text formatting with % is not supported; use ~ or the fen filter")
-        return left % right
-    raise _refuse(f"不支持的运算符 {operator}", f"unsupported operator {operator}")
-
-
-class _FlowEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox with size-bounded operators and dict keys preferred over dict methods."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Apply ``*``, ``**`` or ``%`` after checking the size of the result."""
-        return _bounded_binop(operator, left, right)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """``row.items`` is the row's ``items`` field, not ``dict.items``: data first, methods after."""
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """``str.format`` and ``format_map`` pad without bound: refused; ``~`` and filters build text."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-
-        def refused(*_args: Any, **_kwargs: Any) -> str:
-            raise _refuse("不支持 format，请用 ~ 拼接或 fen 过滤器",
-                          "format is not supported; use ~ or the fen filter")
-
-        return refused
-
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        """Refuse padding and replacing calls whose result would be too large, then call."""
-        if isinstance(__obj, types.BuiltinMethodType) and isinstance(__obj.__self__, str):
-            name = __obj.__name__
-            if name in _PADDING_METHODS and any(isinstance(a, int) and a > MAX_SIZE for a in args):
-                raise _refuse(f"{name} 的宽度过大", f"width of {name} too large")
-            if name == "replace" and len(args) >= 2:
-                _check_replace(__obj.__self__, args[0], args[1])
-        return super().call(__context, __obj, *args, **kwargs)
-
-
-def _check_replace(text: str, old: object, new: object) -> None:
-    if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
-        hits = text.count(old) if old else len(text) + 1
-        if len(text) + hits * (len(new) - len(old)) > MAX_SIZE:
-            raise _refuse("replace 的结果过大", "result of replace too large")
-
-
-def _filter_decimal(value: object) -> Decimal:
-    """``"12,800.00" | decimal`` → ``Decimal("12800.00")``; a stored amount ``{amount, currency}`` gives its amount."""
-    if isinstance(value, Mapping) and "amount" in value and "currency" in value:
-        value = value["amount"]
-    return parse_amount(value, "decimal")
-
-
-def _item_value(item: object, attribute: str) -> object:
-    if isinstance(item, Mapping):
-        if attribute not in item:
-            raise ValueError(f"sum_amount: an item has no {attribute!r} (keys: {', '.join(map(str, item))})")
-        return item[attribute]
-    raise ValueError(f"sum_amount: items must be mappings, got {type(item).__name__}")
-
-
-def _filter_sum_amount(items: Iterable[object], attribute: str) -> Decimal:
-    """``lines | sum_amount('amount')``: the exact sum of one field over a list."""
-    if isinstance(items, str | Mapping) or not isinstance(items, Iterable):
-        raise ValueError(f"sum_amount: expected a list, got {type(items).__name__}")
-    total = Decimal(0)
-    for item in items:
-        total += parse_amount(_item_value(item, attribute), attribute)
-    return total
-
-
-def _filter_fen(value: object) -> str:
-    """Format an amount to the fen (two decimals, half up): ``1234.5`` → ``"1234.50"``."""
-    return str(parse_amount(value, "fen").quantize(_CENT, rounding=ROUND_HALF_UP))
-
-
-def _filter_local_date(value: object, utc_offset: str = "+08:00") -> str:
-    """The calendar date of an ISO time at a UTC offset (China by default).
-
-    ``"2024-05-31T17:30:00+00:00" | local_date`` → ``"2024-06-01"``: an approval finished at 01:30 Beijing
-    time belongs to June's books, whatever zone the OA reports in.
-    """
-    moment = datetime.fromisoformat(str(value))
-    if moment.tzinfo is None:
-        raise ValueError(f"local_date: {value!r} has no time zone")
-    sign = -1 if utc_offset.startswith("-") else 1
-    hours, _, minutes = utc_offset.lstrip("+-").partition(":")
-    zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
-    return moment.astimezone(zone).date().isoformat()
-
-
-def _bounded_filter(name: str, original: Callable[..., Any], width_arg: int) -> Callable[..., Any]:
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        width = args[width_arg] if len(args) > width_arg else kwargs.get("width", 0)
-        if isinstance(width, int) and width > MAX_SIZE:
-            raise _refuse(f"{name} 的参数过大", f"argument of {name} too large")
-        result = original(*args, **kwargs)
-        _check_size(result)
-        return result
-
-    guarded.__name__ = name
-    return guarded
-
-
-def _guarded_join(original: Callable[..., Any]) -> Callable[..., Any]:
-    def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
-        items = list(value)
-        if len(d) * len(items) > MAX_SIZE:
-            raise _refuse("join 的结果过大", "result of join too large")
-        return original(eval_ctx, items, d, attribute)
-
-    join.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
-    return join
-
-
-def _guarded_replace(original: Callable[..., Any]) -> Callable[..., Any]:
-    def replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> Any:
-        _check_replace(str(s), str(old), str(new))
-        return original(eval_ctx, s, old, new, count)
-
-    replace.jinja_pass_arg = original.jinja_pass_arg  # type: ignore[attr-defined]
-    return replace
-
-
-def _build_environment() -> _FlowEnvironment:
-    env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    # Non-deterministic or unbounded helpers are not for flows: runs must replay to the same result.
-    for name in ("lipsum", "cycler", "joiner", "namespace"):
-        env.globals.pop(name, None)
-    for name in ("random", "format", "slice", "wordwrap", "urlize", "xmlattr"):
-        env.filters.pop(name, None)
-    env.filters["center"] = _bounded_filter("center", env.filters["center"], 1)
-    env.filters["indent"] = _bounded_filter("indent", env.filters["indent"], 1)
-    env.filters["join"] = _guarded_join(env.filters["join"])
-    env.filters["replace"] = _guarded_replace(env.filters["replace"])
-    env.filters["decimal"] = _filter_decimal
-    env.filters["sum_amount"] = _filter_sum_amount
-    env.filters["fen"] = _filter_fen
-    env.filters["local_date"] = _filter_local_date
-    return env
-
-
-environment = _build_environment()
-"""The one sandboxed environment every flow expression is compiled in."""
+MAX_DEPTH = 50
+"""Deepest an expression may nest (brackets, operators, filters): Jinja parses and compiles recursively."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,15 +164,39 @@ def _single_expression(source: str, tree: nodes.Template) -> str | None:
     return inner
 
 
+def _too_deep() -> TemplateSyntaxError:
+    return TemplateSyntaxError(f"表达式嵌套超过 {MAX_DEPTH} 层 / the expression nests more than {MAX_DEPTH} "
+                               "levels deep", 1)
+
+
+def _shallow(parse: Callable[[], nodes.Node]) -> Any:
+    """The tree ``parse`` gives, refused when it nests deeper than :data:`MAX_DEPTH`.
+
+    Jinja's parser and code generator recurse once per level: ``((((…))))`` a few hundred deep would
+    raise ``RecursionError`` there, so a deep tree is refused here, as a syntax error with a place.
+    """
+    try:
+        tree = parse()
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return tree
+
+
 def parse_value(source: str) -> ParsedSource:
     """Classify and parse a flow string value.
 
     Raises:
-        TemplateSyntaxError: the string is not a valid template.
+        TemplateSyntaxError: the string is not a valid template, or nests too deeply.
     """
     if "{{" not in source:
         return ParsedSource("literal", source, "", frozenset(), frozenset(), ())
-    tree = environment.parse(source)
+    tree: nodes.Template = _shallow(lambda: environment.parse(source))
     names, refs = _references(tree)
     filters, tests = _uses(tree)
     inner = _single_expression(source, tree)
@@ -370,10 +210,10 @@ def parse_condition(source: str) -> ParsedSource:
     """Parse a bare expression (a ``when:`` condition).
 
     Raises:
-        TemplateSyntaxError: the expression is not valid.
+        TemplateSyntaxError: the expression is not valid, or nests too deeply.
     """
     parser = Parser(environment, source, state="variable")
-    expr = parser.parse_expression()
+    expr: nodes.Expr = _shallow(parser.parse_expression)
     if not parser.stream.eos:
         token = parser.stream.current
         raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", token.lineno)
@@ -387,18 +227,28 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises UndefinedError with the name that was missing
     if isinstance(value, str):
-        _check_size(value)
+        check_size(value)
         return value
     if value is None or isinstance(value, bool | int | float | Decimal):
         return value
     if depth > 50:
-        raise _refuse("结果嵌套过深", "result nested too deeply")
+        raise refuse("结果嵌套过深", "result nested too deeply")
     if isinstance(value, Mapping):
         return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | range):
-        _check_size(value if not isinstance(value, range) else ())
+        check_size(value if not isinstance(value, range) else ())
         return [_plain(v, depth + 1) for v in value]
+    if callable(value):
+        raise TypeError("the expression gave a function or method, which is not data (missing brackets, e.g. "
+                        "x.upper()?)")
     raise TypeError(f"the expression gave a {type(value).__name__}, which is not data")
+
+
+def _data(value: Any) -> Any:
+    """:func:`_plain`, after checking the whole result is not too large (one value can be used many times)."""
+    if weight(value) > MAX_WEIGHT:
+        raise refuse(f"结果过大（嵌套后超过 {MAX_WEIGHT}）", f"result too large (more than {MAX_WEIGHT} nested)")
+    return _plain(value)
 
 
 _Evaluator = Callable[[Mapping[str, Any]], Any]
@@ -436,13 +286,13 @@ class Expression:
             compiled = environment.compile_expression(parsed.expression, undefined_to_none=False)
 
             def evaluate(scope: Mapping[str, Any]) -> Any:
-                return _plain(compiled(scope))
+                return _data(compiled(scope))
         else:
             template = environment.from_string(parsed.source)
 
             def evaluate(scope: Mapping[str, Any]) -> Any:
                 text = template.render(scope)
-                _check_size(text)
+                check_size(text)
                 return text
         return cls(parsed.kind, parsed.source, origin, evaluate)
 

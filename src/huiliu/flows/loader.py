@@ -1,9 +1,9 @@
 """Read flow files: YAML → :class:`FlowSpec` → compiled :class:`Flow`, every error located in the file.
 
-Owns: parsing YAML safely (duplicate keys and alias bombs refused), turning pydantic's errors into located,
-bilingual messages, and the public entry points. The checks across steps and compiling are in
-``compiler``; finding lines and columns in ``location``. Does not own: the schema (``model``) or
-evaluation (``expressions``, ``steps``).
+Owns: parsing YAML safely (duplicate keys, alias bombs, deep nesting and huge files refused), turning
+pydantic's errors into located, bilingual messages, and the public entry points. The checks across steps
+and compiling are in ``compiler``; finding lines and columns in ``location``. Does not own: the schema
+(``model``) or evaluation (``expressions``, ``steps``).
 
 Every error is a :class:`~huiliu.errors.FlowFileError` whose ``where`` is ``file:line:column`` and whose
 message names the field path and how to fix it.
@@ -25,20 +25,35 @@ from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
 from huiliu.flows.model import Flow, FlowSpec
 from huiliu.i18n import Text, t
 
-__all__ = ["MAX_NODES", "load_flow", "load_flows", "validate_path"]
+__all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_flow", "load_flows", "validate_path"]
 
 MAX_NODES = 50_000
 """Most YAML nodes a flow file may expand to (aliases counted each time they are used)."""
 
+MAX_DEPTH = 50
+"""Deepest a flow file may nest (the shipped templates reach 10); the YAML composer, the schema and the
+compiler all recurse once per level."""
+
+MAX_CHARS = 200_000
+"""Longest flow file, in characters (the shipped templates have a few thousand): parsing is slow Python,
+about a second for this many."""
+
 _SUFFIXES = (".yaml", ".yml")
 
 
+def _too_deep(file: str, line: int, column: int) -> Problem:
+    return Problem(line, column, FlowFileError(
+        t(f"流程文件嵌套超过 {MAX_DEPTH} 层", f"the flow file nests more than {MAX_DEPTH} levels deep"),
+        where=f"{file}:{line}:{column}",
+        fix=t("减少列表与映射的嵌套层数", "nest fewer lists and mappings inside each other")))
+
+
 def _check_nodes(root: yaml.Node, locator_file: str) -> Problem | None:
-    """Refuse duplicate keys (YAML would keep the last one silently) and alias bombs."""
+    """Refuse duplicate keys (YAML would keep the last one silently), alias bombs and deep nesting."""
     budget = MAX_NODES
-    stack = [root]
+    stack = [(root, 1)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         budget -= 1
         if budget < 0:
             return Problem(1, 1, FlowFileError(
@@ -46,6 +61,8 @@ def _check_nodes(root: yaml.Node, locator_file: str) -> Problem | None:
                   f"the flow file expands to more than {MAX_NODES} nodes"),
                 where=f"{locator_file}:1:1",
                 fix=t("减少锚点（&）与别名（*）的嵌套", "use fewer nested anchors (&) and aliases (*)")))
+        if depth > MAX_DEPTH:
+            return _too_deep(locator_file, node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             seen: set[str] = set()
             for k, v in node.value:
@@ -58,15 +75,16 @@ def _check_nodes(root: yaml.Node, locator_file: str) -> Problem | None:
                             where=f"{locator_file}:{line}:{column}",
                             fix=t("删除或合并重复的键", "remove or merge the duplicate key")))
                     seen.add(k.value)
-                stack.extend((k, v))
+                stack.extend(((k, depth + 1), (v, depth + 1)))
         elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
+            stack.extend((item, depth + 1) for item in node.value)
     return None
 
 
 def _parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any, Problem | None]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses control characters (NUL …) here already
         root = loader.get_single_node()
         if root is None:
             return None, None, Problem(1, 1, FlowFileError(
@@ -75,7 +93,24 @@ def _parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any, Problem | 
         problem = _check_nodes(root, file)
         if problem is not None:
             return root, None, problem
-        return root, loader.construct_document(root), None
+        try:
+            return root, loader.construct_document(root), None
+        except (AttributeError, TypeError):  # PyYAML's constructors on a bad explicit tag: `!!timestamp x`
+            return root, None, Problem(1, 1, FlowFileError(
+                t("YAML 无法读取：某个值与它的显式标签（!!…）不符", "YAML cannot be read: a value does not fit its "
+                  "explicit tag (!!…)"), where=f"{file}:1:1",
+                fix=t("去掉 !! 标签，给值加引号", "drop the !! tag and quote the value")))
+    except RecursionError:  # the composer recurses per level: far deeper than MAX_DEPTH, before it is checked
+        return None, None, _too_deep(file, 1, 1)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        return None, None, Problem(line, column, FlowFileError(
+            t(f"流程文件含有 YAML 不允许的字符 {code}", f"the flow file holds a character YAML does not allow: {code}"),
+            where=f"{file}:{line}:{column}",
+            fix=t("删除该控制字符（常见于从别处复制的文本）", "remove the control character (often pasted in "
+                  "from elsewhere)")))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -94,7 +129,8 @@ def _parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any, Problem | 
             fix=t("检查日期与数字的写法；不确定时加引号",
                   "check dates and numbers; quote a value when in doubt")))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _step_label(data: Any, loc: Loc) -> str:
@@ -212,6 +248,13 @@ def _load(path: Path, known_actions: Collection[str] | None) -> tuple[Flow | Non
 
 def _compile(text: str, path: Path, known_actions: Collection[str] | None) -> tuple[Flow | None, list[Problem]]:
     file = str(path)
+    if len(text) > MAX_CHARS:
+        return None, [Problem(1, 1, FlowFileError(
+            t(f"流程文件过大：{len(text)} 个字符，上限 {MAX_CHARS}",
+              f"the flow file is too large: {len(text)} characters, at most {MAX_CHARS}"),
+            where=f"{file}:1:1", fix=t("拆成几个流程；大段数据放进主数据而不是流程文件",
+                                       "split it into several flows; keep large data in master data, not "
+                                       "in the flow file")))]
     root, data, problem = _parse_yaml(text, file)
     if problem is not None or root is None:
         return None, [problem] if problem else []
