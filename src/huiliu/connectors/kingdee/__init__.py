@@ -36,6 +36,7 @@ from huiliu.connectors.kingdee.payment import (
 )
 from huiliu.connectors.kingdee.reversal import DELETED, RED_REVERSAL, VOUCHER_REVERSE, VoucherReverse
 from huiliu.connectors.kingdee.settings import BookRoute, KingdeeSettings, ReversalStyle
+from huiliu.connectors.kingdee.voucher_read import VOUCHER_READ, VoucherRead
 
 __all__ = [
     "DELETED",
@@ -46,6 +47,7 @@ __all__ = [
     "RED_REVERSAL",
     "VOUCHER_CREATE",
     "VOUCHER_CREATE_BATCH",
+    "VOUCHER_READ",
     "VOUCHER_REVERSE",
     "BatchOutcome",
     "BookRoute",
@@ -61,6 +63,7 @@ __all__ = [
     "StoredVoucher",
     "VoucherCreate",
     "VoucherCreateBatch",
+    "VoucherRead",
     "VoucherReverse",
     "batch_reference",
     "by_department",

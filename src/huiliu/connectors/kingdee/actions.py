@@ -37,6 +37,7 @@ from huiliu.connectors.kingdee.payment import (
 )
 from huiliu.connectors.kingdee.reversal import VOUCHER_REVERSE, VoucherReverse
 from huiliu.connectors.kingdee.settings import KingdeeSettings
+from huiliu.connectors.kingdee.voucher_read import VOUCHER_READ, VoucherRead
 from huiliu.errors import MappingError
 from huiliu.i18n import t
 
@@ -92,7 +93,8 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
                      today: Callable[[], date] | None = None) -> None:
     """Register the Kingdee actions.
 
-    ``kingdee.voucher.create``, ``kingdee.voucher.reverse``, ``kingdee.voucher.create_batch``,
+    ``kingdee.voucher.create``, ``kingdee.voucher.reverse``, ``kingdee.voucher.read`` (:mod:`.voucher_read`),
+    ``kingdee.voucher.create_batch``,
     ``kingdee.payment.create`` / ``read`` and ``kingdee.project.ensure`` / ``actuals`` (:mod:`.payment`).
 
     Args:
@@ -103,6 +105,7 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
     """
     registry.register(VOUCHER_CREATE, VoucherCreate(client, settings))
     registry.register(VOUCHER_REVERSE, VoucherReverse(client, settings, today=today))
+    registry.register(VOUCHER_READ, VoucherRead(client, settings))
     registry.register(VOUCHER_CREATE_BATCH, VoucherCreateBatch(client, settings))
     payments = KingdeePayments(client, settings)
     registry.register(PAYMENT_CREATE, payments.create)
