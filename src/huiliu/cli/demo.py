@@ -28,9 +28,15 @@ from huiliu.connectors.wecom import WeComSettings
 from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
 from huiliu.sandbox import SandboxServer
-from huiliu.sandbox.company import ClaimSpec, PaymentSpec, RequisitionSpec, make_company
-from huiliu.sandbox.dingtalk import PAYMENT_PROCESS_CODE, DingTalkSandbox
-from huiliu.sandbox.feishu import CLAIM_APPROVAL_CODE, PAYMENT_APPROVAL_CODE, PURCHASE_APPROVAL_CODE, FeishuSandbox
+from huiliu.sandbox.company import ClaimSpec, ContractSpec, PaymentSpec, RequisitionSpec, make_company
+from huiliu.sandbox.dingtalk import CONTRACT_PROCESS_CODE, PAYMENT_PROCESS_CODE, DingTalkSandbox
+from huiliu.sandbox.feishu import (
+    CLAIM_APPROVAL_CODE,
+    CONTRACT_APPROVAL_CODE,
+    PAYMENT_APPROVAL_CODE,
+    PURCHASE_APPROVAL_CODE,
+    FeishuSandbox,
+)
 from huiliu.sandbox.kingdee import KingdeeSandbox
 from huiliu.sandbox.wecom import WeComSandbox
 from huiliu.service import Hub, Settings
@@ -155,13 +161,14 @@ class DemoStack:
                                              app_secret=self._oa_secret, verification_token=token,
                                              encrypt_key=self.feishu.encrypt_key,
                                              approval_codes=(CLAIM_APPROVAL_CODE, PURCHASE_APPROVAL_CODE,
-                                                             PAYMENT_APPROVAL_CODE))
+                                                             PAYMENT_APPROVAL_CODE, CONTRACT_APPROVAL_CODE))
         if self.tryton is not None:
             extra["tryton"] = self.tryton
         return self.settings.model_copy(update={**extra,
             "dingtalk": DingTalkSettings(base_url=self._ding_srv.url, app_key=self.app_key, app_secret=app_secret,
                                          corp_id="dingcorpdemo", callback_token=token, aes_key=aes_key,
-                                         poll_process_codes=("PROC-EXPENSE", "PROC-PURCHASE", PAYMENT_PROCESS_CODE),
+                                         poll_process_codes=("PROC-EXPENSE", "PROC-PURCHASE", PAYMENT_PROCESS_CODE,
+                                                             CONTRACT_PROCESS_CODE),
                                          delivery="stream" if self.ding_stream else "http",
                                          oapi_base_url=self._ding_srv.url,
                                          writeback_user_id=self.company.employees[0].oa_user_id or "manager"),
@@ -197,6 +204,7 @@ class DemoStack:
             self.feishu.subscribe_approval(CLAIM_APPROVAL_CODE)
             self.feishu.subscribe_approval(PURCHASE_APPROVAL_CODE)
             self.feishu.subscribe_approval(PAYMENT_APPROVAL_CODE)
+            self.feishu.subscribe_approval(CONTRACT_APPROVAL_CODE)
         if not self.deliver:
             pass
         elif self.wecom is not None:
@@ -263,6 +271,12 @@ class DemoStack:
     def submit_payment(self, spec: PaymentSpec) -> str:
         """Start a payment request (付款申请) in the OA and end it as the spec says; returns the instance id."""
         instance_id = (self.wecom or self.feishu or self.ding).start_payment(spec)
+        self.end(instance_id, spec.outcome)
+        return instance_id
+
+    def submit_contract(self, spec: ContractSpec) -> str:
+        """Start a contract approval (合同审批) in the OA and end it as the spec says; returns the instance id."""
+        instance_id = (self.wecom or self.feishu or self.ding).start_contract(spec)
         self.end(instance_id, spec.outcome)
         return instance_id
 

@@ -1,4 +1,4 @@
-"""Purchase requisitions (采购申请) and vouchers as flows hand them to an ERP connector, parsed once.
+"""Purchase requisitions (采购申请), payments, contracts and vouchers as flows hand them to an ERP, parsed once.
 
 A flow builds this JSON from an approved OA requisition; every ERP connector (Tryton, Odoo, ERPNext,
 Yonyou, SAP …) takes the same shape, so a flow can change ERPs by changing the action's prefix::
@@ -12,7 +12,8 @@ Yonyou, SAP …) takes the same shape, so a flow can change ERPs by changing the
 Amounts are strings, integers or ``Decimal`` and stay ``Decimal``; a float is refused, since it has
 already lost cents. Parsing rebuilds the frozen dataclasses below, so a malformed requisition fails with
 the field's path before any call to an ERP. ``voucher_from_json`` does the same for a voucher (凭证) a
-flow built (:class:`~huiliu.model.Voucher` checks the balance).
+flow built (:class:`~huiliu.model.Voucher` checks the balance), ``payment_from_json`` for a payment request
+(付款申请) and ``contract_from_json`` for a purchase contract (采购合同).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from huiliu.model.money import Money, parse_amount
 
 __all__ = [
     "Address",
+    "Contract",
     "Item",
     "PaymentRequest",
     "Project",
     "PurchaseRequisition",
     "RequisitionLine",
     "Supplier",
+    "contract_from_json",
     "erp_amount",
     "item_from_json",
     "payment_from_json",
@@ -173,6 +176,22 @@ class _PaymentIn(BaseModel):
     purchase_order: str | None = Field(None, min_length=1)
     bank_account: str | None = Field(None, min_length=1)
     project: str | None = Field(None, min_length=1)
+
+
+class _ContractIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    contract_number: str | None = Field(None, min_length=1)
+    supplier: _SupplierIn
+    amount: _Amount
+    currency: str = "CNY"
+    signed_on: date
+    start: date
+    end: date
+    payment_terms: str = ""
+    description: str = ""
 
 
 class _ProjectIn(BaseModel):
@@ -349,6 +368,74 @@ def payment_from_json(data: Any) -> PaymentRequest:
                            fix=t("检查 OA 付款申请中的金额", "check the amount in the OA payment request"))
     return PaymentRequest(parsed.number, _supplier(parsed.supplier), amount, parsed.date, parsed.description,
                           parsed.invoice_number, parsed.purchase_order, parsed.bank_account, parsed.project)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """An approved purchase contract (采购合同) with one supplier.
+
+    Attributes:
+        number: the OA's document number (the hub's reference goes with it to the ERP).
+        name: 合同名称.
+        supplier: the other party; its 统一社会信用代码 (``tax_id``) is the key that finds it in the ERP.
+        amount: 合同金额, in ``amount.currency``.
+        signed_on: 签订日期.
+        start: 开始日期.
+        end: 结束日期, not before ``start``.
+        contract_number: 合同编号 when the company numbers contracts itself; ``None`` lets the ERP number it.
+        payment_terms: 付款条件, free text.
+        description: anything else worth keeping on the ERP contract.
+    """
+
+    number: str
+    name: str
+    supplier: Supplier
+    amount: Money
+    signed_on: date
+    start: date
+    end: date
+    contract_number: str | None = None
+    payment_terms: str = ""
+    description: str = ""
+
+
+def contract_from_json(data: Any) -> Contract:
+    """Rebuild a :class:`Contract` from its JSON form.
+
+    The shape::
+
+        {"number": "HT-SP-0007", "name": "2027 年度办公家具采购合同", "contract_number": "CG-2026-031",
+         "supplier": {"name": "杭州绿源办公家具有限公司", "tax_id": "91330100MA2H3C7L5P"},
+         "amount": "286000.50", "currency": "CNY", "signed_on": "2026-11-26", "start": "2027-01-01",
+         "end": "2027-12-31", "payment_terms": "验收后 30 天内付清", "description": "…"}
+
+    Raises:
+        MappingError: a field is missing or malformed, the amount is not positive or is a float, the contract
+            ends before it starts; ``where`` is the field path.
+    """
+    parsed = _validate(_ContractIn, data, "contract")
+    try:
+        exact = parse_amount(parsed.amount, "contract.amount")
+        amount = Money(exact, parsed.currency.strip().upper())
+    except (ValueError, TypeError) as exc:
+        raise MappingError(t(f"合同金额不正确：{exc}", f"bad contract amount: {exc}"), where="contract.amount",
+                           fix=t("金额为数字字符串，币别为 ISO 4217 代码",
+                                 "the amount is a numeric string, the currency an ISO 4217 code")) from exc
+    if amount.amount <= 0:
+        raise MappingError(t(f"合同金额必须大于 0，实际为 {amount.amount}",
+                             f"the contract amount must be positive, got {amount.amount}"), where="contract.amount",
+                           fix=t("检查 OA 合同审批中的金额", "check the amount in the OA contract approval"))
+    if amount.amount != exact:  # never round a contract's amount silently
+        raise MappingError(t(f"合同金额 {exact} 超出币种的最小单位", f"the contract amount {exact} is finer than the "
+                             "currency's minor unit"), where="contract.amount",
+                           fix=t("金额精确到分", "give the amount to the fen (cent)"))
+    if parsed.end < parsed.start:
+        raise MappingError(t(f"合同结束日期 {parsed.end} 早于开始日期 {parsed.start}",
+                             f"the contract ends ({parsed.end}) before it starts ({parsed.start})"),
+                           where="contract.end", fix=t("检查合同的起止日期", "check the contract's dates"))
+    return Contract(parsed.number, parsed.name.strip(), _supplier(parsed.supplier), amount, parsed.signed_on,
+                    parsed.start, parsed.end, parsed.contract_number, parsed.payment_terms.strip(),
+                    parsed.description.strip())
 
 
 def project_from_json(data: Any) -> Project:

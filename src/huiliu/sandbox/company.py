@@ -1,7 +1,8 @@
 """A simulated company for the demo and the tests.
 
 Departments, employees with Chinese names, cost centres, a chart of accounts, suppliers and items, and
-generators of expense claims (报销单), purchase requisitions (采购申请) and payment requests (付款申请).
+generators of expense claims (报销单), purchase requisitions (采购申请), payment requests (付款申请) and
+contract approvals (合同审批).
 
 Deterministic for a seed, so a failing run can be repeated. Both sandboxes are set up from the same
 company: DingTalk knows the people by user id, Kingdee by employee and department number.
@@ -22,6 +23,7 @@ __all__ = [
     "SUPPLIERS",
     "ClaimSpec",
     "Company",
+    "ContractSpec",
     "ExpenseItem",
     "PaymentSpec",
     "RequisitionLine",
@@ -147,6 +149,33 @@ class PaymentSpec:
     outcome: str
 
 
+@dataclass(frozen=True, slots=True)
+class ContractSpec:
+    """A generated purchase contract approval (合同审批), before it is submitted to the OA sandbox."""
+
+    employee: Employee
+    name: str
+    """合同名称."""
+    contract_number: str | None
+    """合同编号 when the company numbered it (the field is optional on the form)."""
+    supplier_name: str
+    supplier_tax_id: str
+    """统一社会信用代码: the key the ERP's supplier is found by."""
+    amount: Decimal
+    """合同金额, to the fen."""
+    currency: str
+    """币种 as the form shows it (``人民币``)."""
+    signed_on: date
+    start: date
+    end: date
+    payment_terms: str
+    outcome: str
+
+
+_CONTRACT_KINDS = ("办公用品", "电子设备", "办公家具", "IT 运维服务", "劳保用品")
+_PAYMENT_TERMS = ("验收合格后 30 天内付清", "预付 30%，到货验收后付清余款", "按季度结算，见票后 15 天付款")
+
+
 def _beijing_today() -> date:
     return (datetime.now(UTC) + timedelta(hours=8)).date()
 
@@ -164,6 +193,7 @@ class Company:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed + 1)
+        self._contracts = 0
         self.by_user_id = {e.oa_user_id: e for e in self.employees if e.oa_user_id}
 
     def claim(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1, max_lines: int = 4) -> ClaimSpec:
@@ -223,6 +253,45 @@ class Company:
         reason = f"{rng.choice(['支付货款', '预付货款', '支付办公用品款', '支付设备款'])}（{employee.name}经办）"
         return PaymentSpec(employee, reason, code, name, tax_id, amount, invoice, pay_date or _beijing_today(),
                            outcome)
+
+
+    def contract(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1, supplier_code: str | None = None,
+                 numbered: bool | None = None, signed_on: date | None = None) -> ContractSpec:
+        """Generate one purchase contract approval with a supplier; the outcome drawn as for claims.
+
+        Args:
+            approve_rate: chance of ``approved``.
+            refuse_rate: chance of ``refused`` (the rest are revoked).
+            supplier_code: contract with this supplier of :data:`SUPPLIERS` instead of a drawn one (the form
+                carries its name and 统一社会信用代码, not its code).
+            numbered: whether the 合同编号 is filled in (unique within this company); drawn when ``None``.
+            signed_on: 签订日期; today in Beijing time when not given. The contract starts 0–30 days later and
+                runs 6, 12 or 24 months. The only part not fixed by the seed.
+
+        Raises:
+            KeyError: ``supplier_code`` is not one of :data:`SUPPLIERS`.
+        """
+        rng = self._rng
+        employee = rng.choice(self.employees)
+        drawn = rng.choice(SUPPLIERS)
+        if supplier_code is not None:
+            drawn = next((s for s in SUPPLIERS if s[0] == supplier_code), None) or _unknown(supplier_code)
+        _, name, tax_id = drawn
+        amount = Decimal(rng.randint(10_000_00, 2_000_000_00)).scaleb(-2)
+        kind = rng.choice(_CONTRACT_KINDS)
+        terms = rng.choice(_PAYMENT_TERMS)
+        lag, months = rng.randint(0, 30), rng.choice((6, 12, 24))
+        has_number = rng.random() < 0.5 if numbered is None else numbered
+        draw = rng.random()
+        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        signed = signed_on or _beijing_today()
+        start = signed + timedelta(days=lag)
+        end = date(start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1) \
+            - timedelta(days=1)
+        self._contracts += 1
+        number = f"CG-{signed.year}-{self._contracts:04d}" if has_number else None
+        return ContractSpec(employee, f"{start.year}年度{kind}采购合同（{name}）", number, name, tax_id, amount,
+                            "人民币", signed, start, end, terms, outcome)
 
 
 def _unknown(supplier_code: str) -> tuple[str, str, str]:

@@ -3,13 +3,16 @@
 Owns: the WebAPI transport in session mode (``ValidateUser``), reply interpretation, the
 ``GL_VOUCHER`` mapping (with routing to account books, merging approvals and reversing vouchers) and
 the idempotent actions ``kingdee.voucher.create``, ``kingdee.voucher.reverse`` and
-``kingdee.voucher.create_batch``. Does not own: the signed header login of the official SDK, other
-forms, or inbound events (K3Cloud has no webhooks; poll with ExecuteBillQuery).
+``kingdee.voucher.create_batch``; payments and projects (:mod:`.payment`); suppliers and purchase
+contracts (``kingdee.party.ensure``, ``kingdee.contract.create`` / ``read``, :mod:`.contract`). Does not
+own: the signed header login of the official SDK, other forms, or inbound events (K3Cloud has no
+webhooks; poll with ExecuteBillQuery).
 """
 
 from huiliu.connectors.kingdee.actions import VOUCHER_CREATE, VoucherCreate, register_actions
 from huiliu.connectors.kingdee.batch import VOUCHER_CREATE_BATCH, VoucherCreateBatch
 from huiliu.connectors.kingdee.client import BatchOutcome, KingdeeClient, SaveResult, Service, quote
+from huiliu.connectors.kingdee.contract import CONTRACT_CREATE, CONTRACT_READ, PARTY_ENSURE, KingdeeContracts
 from huiliu.connectors.kingdee.errors import check_login, check_partial, check_result, closed_period_error
 from huiliu.connectors.kingdee.ledger import Found, Ledger
 from huiliu.connectors.kingdee.mapping import (
@@ -39,7 +42,10 @@ from huiliu.connectors.kingdee.settings import BookRoute, KingdeeSettings, Rever
 from huiliu.connectors.kingdee.voucher_read import VOUCHER_READ, VoucherRead
 
 __all__ = [
+    "CONTRACT_CREATE",
+    "CONTRACT_READ",
     "DELETED",
+    "PARTY_ENSURE",
     "PAYMENT_CREATE",
     "PAYMENT_READ",
     "PROJECT_ACTUALS",
@@ -53,6 +59,7 @@ __all__ = [
     "BookRoute",
     "Found",
     "KingdeeClient",
+    "KingdeeContracts",
     "KingdeePayments",
     "KingdeeSettings",
     "Ledger",

@@ -26,6 +26,7 @@ from typing import Any
 from huiliu.connectors.base import ActionContext, ActionRegistry
 from huiliu.connectors.kingdee.batch import VOUCHER_CREATE_BATCH, VoucherCreateBatch
 from huiliu.connectors.kingdee.client import KingdeeClient
+from huiliu.connectors.kingdee.contract import CONTRACT_CREATE, CONTRACT_READ, PARTY_ENSURE, KingdeeContracts
 from huiliu.connectors.kingdee.ledger import Found, Ledger
 from huiliu.connectors.kingdee.mapping import explicit_book, voucher_from_json, voucher_model
 from huiliu.connectors.kingdee.payment import (
@@ -95,7 +96,8 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
 
     ``kingdee.voucher.create``, ``kingdee.voucher.reverse``, ``kingdee.voucher.read`` (:mod:`.voucher_read`),
     ``kingdee.voucher.create_batch``,
-    ``kingdee.payment.create`` / ``read`` and ``kingdee.project.ensure`` / ``actuals`` (:mod:`.payment`).
+    ``kingdee.payment.create`` / ``read`` and ``kingdee.project.ensure`` / ``actuals`` (:mod:`.payment`),
+    ``kingdee.party.ensure`` and ``kingdee.contract.create`` / ``read`` (:mod:`.contract`).
 
     Args:
         registry: where to register.
@@ -112,3 +114,7 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
     registry.register(PAYMENT_READ, payments.read)
     registry.register(PROJECT_ENSURE, payments.ensure_project)
     registry.register(PROJECT_ACTUALS, payments.actuals)
+    contracts = KingdeeContracts(client, settings)
+    registry.register(PARTY_ENSURE, contracts.ensure_party)
+    registry.register(CONTRACT_CREATE, contracts.create)
+    registry.register(CONTRACT_READ, contracts.read)

@@ -105,6 +105,16 @@ class KingdeeSettings(BaseModel):
             data (辅助资料) whose form id differs per tenant.
         project_dimension: the auxiliary dimension (a key of ``aux_fields``) vouchers book projects in;
             ``kingdee.project.actuals`` reads it. Must be mapped in ``aux_fields``.
+        supplier_tax_field: the supplier's 统一社会信用代码 field, ``<sub-entity>.<field>`` (saved inside the
+            sub-entity, queried by the field alone); ``kingdee.party.ensure`` matches on it first. ``None``
+            matches by number and name only. Unconfirmed: ``FBaseInfo.FSOCIALCRECODE`` in integrators' code.
+        contract_form: the form of purchase contracts (采购合同). Unconfirmed: ``PUR_Contract`` in integrators'
+            code, not in the contract (shared/contracts §4 is silent on contracts).
+        contract_bill_type: the 采购合同 bill type number (``FBillTypeID``). Unconfirmed.
+        contract_org: the purchasing organisation number sent as ``FPurchaseOrgId``; ``None`` leaves it out
+            (the ERP then refuses the contract: it is required).
+        contract_amount_field: the contract header field holding the amount (价税合计). Unconfirmed.
+        contract_note_field: the header field receiving 付款条件 and the OA's notes as text. Unconfirmed.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -137,6 +147,13 @@ class KingdeeSettings(BaseModel):
     supplier_form: str = "BD_Supplier"
     project_form: str = "BD_Project"
     project_dimension: str = "project"
+    # Contract and supplier-tax keys: not in shared/contracts §4; taken from integrators' code, so configurable.
+    supplier_tax_field: str | None = Field("FBaseInfo.FSOCIALCRECODE", pattern=r"^([A-Za-z_]\w*\.)?[A-Za-z_]\w*$")
+    contract_form: str = Field("PUR_Contract", min_length=1)
+    contract_bill_type: str = Field("CGHT01_SYS", min_length=1)
+    contract_org: str | None = Field("100", min_length=1)
+    contract_amount_field: str = Field("FTotalAmount", pattern=r"^[A-Za-z_]\w*$")
+    contract_note_field: str = Field("FDescription", pattern=r"^[A-Za-z_]\w*$")
 
     @field_validator("base_url")
     @classmethod

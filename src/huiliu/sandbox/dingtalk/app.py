@@ -21,14 +21,14 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, ContractSpec, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.dingtalk.callbacks import CallbackDelivery
 from huiliu.sandbox.dingtalk.directory import OrgDirectory
 from huiliu.sandbox.dingtalk.state import TenantState, _ApiError, _cell, _dumps, _Instance, _table_value, _text
 from huiliu.sandbox.dingtalk.stream import StreamDelivery
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 
-__all__ = ["AUTH_HEADER", "PAYMENT_PROCESS_CODE", "THROTTLING_CODE", "DingTalkSandbox"]
+__all__ = ["AUTH_HEADER", "CONTRACT_PROCESS_CODE", "PAYMENT_PROCESS_CODE", "THROTTLING_CODE", "DingTalkSandbox"]
 
 AUTH_HEADER = "x-acs-dingtalk-access-token"
 
@@ -37,6 +37,9 @@ THROTTLING_CODE = "Throttling"
 
 PAYMENT_PROCESS_CODE = "PROC-PAYMENT"
 """The processCode of the demo's 付款申请 (payment request) template; see :meth:`DingTalkSandbox.start_payment`."""
+
+CONTRACT_PROCESS_CODE = "PROC-CONTRACT"
+"""The processCode of the demo's 合同审批 (purchase contract) template; see :meth:`DingTalkSandbox.start_contract`."""
 
 _BAD_TOKEN = {"code": "InvalidAuthentication", "message": "不合法的access_token"}
 
@@ -321,6 +324,27 @@ class DingTalkSandbox(TenantState, StreamDelivery, CallbackDelivery):
                 _cell("TextField_invoice", "发票号", spec.invoice_number, "TextField"),
                 _cell("DDDateField_pay_date", "付款日期", spec.pay_date.isoformat(), "DDDateField")]
         return self._open(process_code, f"{employee.name}提交的付款申请", user, employee.department_number,
+                          form=form, approvers=[self._default_approver(user)])
+
+    def start_contract(self, spec: ContractSpec, process_code: str = CONTRACT_PROCESS_CODE) -> str:
+        """Submit a generated contract approval (合同审批) as a RUNNING instance; return its instance id.
+
+        The dates are ``DDDateField`` values ``yyyy-MM-dd``; 币种 is a ``DDSelectField`` showing ``人民币``; an
+        unnumbered contract leaves 合同编号 empty, as a form with an optional field left blank does.
+        """
+        employee = spec.employee
+        user = employee.oa_user_id or employee.number
+        form = [_cell("TextField_name", "合同名称", spec.name, "TextField"),
+                _cell("TextField_contract_no", "合同编号", spec.contract_number or "", "TextField"),
+                _cell("TextField_supplier", "供应商名称", spec.supplier_name, "TextField"),
+                _cell("TextField_tax_id", "统一社会信用代码", spec.supplier_tax_id, "TextField"),
+                _cell("MoneyField_amount", "合同金额", f"{spec.amount:.2f}", "MoneyField"),
+                _cell("DDSelectField_currency", "币种", spec.currency, "DDSelectField"),
+                _cell("DDDateField_signed", "签订日期", spec.signed_on.isoformat(), "DDDateField"),
+                _cell("DDDateField_start", "开始日期", spec.start.isoformat(), "DDDateField"),
+                _cell("DDDateField_end", "结束日期", spec.end.isoformat(), "DDDateField"),
+                _cell("TextareaField_terms", "付款条件", spec.payment_terms, "TextareaField")]
+        return self._open(process_code, f"{employee.name}提交的合同审批", user, employee.department_number,
                           form=form, approvers=[self._default_approver(user)])
 
     def finish(self, instance_id: str, outcome: str) -> None:

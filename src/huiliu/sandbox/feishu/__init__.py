@@ -16,6 +16,8 @@ from another thread use ``SandboxServer.run_coroutine``.
 from huiliu.sandbox.feishu.app import (
     CLAIM_APPROVAL_CODE,
     CLAIM_WIDGETS,
+    CONTRACT_APPROVAL_CODE,
+    CONTRACT_WIDGETS,
     INVALID_TOKEN_CODE,
     MISSING_TOKEN_CODE,
     PAYMENT_APPROVAL_CODE,
@@ -34,6 +36,8 @@ __all__ = [
     "BAD_SECRET_CODE",
     "CLAIM_APPROVAL_CODE",
     "CLAIM_WIDGETS",
+    "CONTRACT_APPROVAL_CODE",
+    "CONTRACT_WIDGETS",
     "DUPLICATE_UUID_CODE",
     "INVALID_TOKEN_CODE",
     "MISSING_TOKEN_CODE",

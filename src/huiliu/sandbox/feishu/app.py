@@ -4,7 +4,8 @@ Owns: :class:`FeishuSandbox` itself (its constructor and all state it holds), th
 ``/_sandbox/*`` control routes, per-request fault injection, the create limit of 100 a minute, the
 ``{"code", "msg", "data"}`` envelope, and the business helpers tests and the demo call
 (:meth:`FeishuSandbox.start_claim`, :meth:`~FeishuSandbox.start_requisition`,
-:meth:`~FeishuSandbox.start_payment`, :meth:`~FeishuSandbox.approve`, :meth:`~FeishuSandbox.reject`,
+:meth:`~FeishuSandbox.start_payment`, :meth:`~FeishuSandbox.start_contract`,
+:meth:`~FeishuSandbox.approve`, :meth:`~FeishuSandbox.reject`,
 :meth:`~FeishuSandbox.cancel`, :meth:`~FeishuSandbox.revert`). Does not own: what an operation does to
 the tenant (:mod:`.state`) or event delivery (:mod:`.callbacks`).
 """
@@ -16,6 +17,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,13 +25,14 @@ import aiohttp
 from aiohttp import web
 
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, ContractSpec, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.feishu.callbacks import EventDelivery
 from huiliu.sandbox.feishu.directory import OrgDirectory
 from huiliu.sandbox.feishu.state import TenantState, _ApiError, _Definition, _dumps, _Instance
 
-__all__ = ["CLAIM_APPROVAL_CODE", "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PAYMENT_APPROVAL_CODE",
+__all__ = ["CLAIM_APPROVAL_CODE", "CONTRACT_APPROVAL_CODE", "CONTRACT_WIDGETS",
+           "INVALID_TOKEN_CODE", "MISSING_TOKEN_CODE", "PAYMENT_APPROVAL_CODE",
            "PAYMENT_WIDGETS", "PURCHASE_APPROVAL_CODE", "PURCHASE_WIDGETS", "RATE_LIMIT_CODE", "FeishuSandbox"]
 
 RATE_LIMIT_CODE = 99991400
@@ -78,6 +81,23 @@ PAYMENT_WIDGETS: tuple[dict[str, Any], ...] = (
     {"id": "widget_pay_amount", "name": "付款金额", "type": "amount"},
     {"id": "widget_pay_invoice", "name": "发票号", "type": "input"},
     {"id": "widget_pay_date", "name": "付款日期", "type": "date"},
+)
+
+
+CONTRACT_APPROVAL_CODE = "5B8E3F60-2D7A-4C19-9E45-7A1C0D6B2F83"
+"""The purchase contract (合同审批) definition every sandbox starts with."""
+
+CONTRACT_WIDGETS: tuple[dict[str, Any], ...] = (
+    {"id": "widget_ct_name", "name": "合同名称", "type": "input"},
+    {"id": "widget_ct_number", "name": "合同编号", "type": "input"},
+    {"id": "widget_ct_supplier", "name": "供应商名称", "type": "input"},
+    {"id": "widget_ct_tax_id", "name": "统一社会信用代码", "type": "input"},
+    {"id": "widget_ct_amount", "name": "合同金额", "type": "amount"},
+    {"id": "widget_ct_currency", "name": "币种", "type": "radioV2"},
+    {"id": "widget_ct_signed", "name": "签订日期", "type": "date"},
+    {"id": "widget_ct_start", "name": "开始日期", "type": "date"},
+    {"id": "widget_ct_end", "name": "结束日期", "type": "date"},
+    {"id": "widget_ct_terms", "name": "付款条件", "type": "textarea"},
 )
 
 
@@ -151,6 +171,7 @@ class FeishuSandbox(TenantState, EventDelivery):
         self.define_approval(CLAIM_APPROVAL_CODE, "费用报销", CLAIM_WIDGETS)
         self.define_approval(PURCHASE_APPROVAL_CODE, "采购申请", PURCHASE_WIDGETS)
         self.define_approval(PAYMENT_APPROVAL_CODE, "付款申请", PAYMENT_WIDGETS)
+        self.define_approval(CONTRACT_APPROVAL_CODE, "合同审批", CONTRACT_WIDGETS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -346,6 +367,28 @@ class FeishuSandbox(TenantState, EventDelivery):
             {"id": "widget_pay_amount", "type": "amount", "value": _number(spec.amount)},
             {"id": "widget_pay_invoice", "type": "input", "value": spec.invoice_number},
             {"id": "widget_pay_date", "type": "date", "value": f"{spec.pay_date.isoformat()}T00:00:00+08:00"}]
+        return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
+                           user_id=employee.oa_user_id or employee.number, department_id=employee.department_number)
+
+    def start_contract(self, spec: ContractSpec, approval_code: str = CONTRACT_APPROVAL_CODE) -> str:
+        """Submit a generated contract approval (合同审批) as a PENDING instance; return its instance code.
+
+        The dates are ``date`` widgets holding RFC 3339 midnight in Beijing; 币种 is a ``radioV2`` option.
+        """
+        employee = spec.employee
+
+        def day(widget: str, value: date) -> dict[str, Any]:
+            return {"id": widget, "type": "date", "value": f"{value.isoformat()}T00:00:00+08:00"}
+
+        form: list[dict[str, Any]] = [
+            {"id": "widget_ct_name", "type": "input", "value": spec.name},
+            {"id": "widget_ct_number", "type": "input", "value": spec.contract_number or ""},
+            {"id": "widget_ct_supplier", "type": "input", "value": spec.supplier_name},
+            {"id": "widget_ct_tax_id", "type": "input", "value": spec.supplier_tax_id},
+            {"id": "widget_ct_amount", "type": "amount", "value": _number(spec.amount)},
+            {"id": "widget_ct_currency", "type": "radioV2", "value": spec.currency},
+            day("widget_ct_signed", spec.signed_on), day("widget_ct_start", spec.start), day("widget_ct_end", spec.end),
+            {"id": "widget_ct_terms", "type": "textarea", "value": spec.payment_terms}]
         return self.submit(approval_code, f"ou_{employee.number.lower()}", form,
                            user_id=employee.oa_user_id or employee.number, department_id=employee.department_number)
 

@@ -1,8 +1,10 @@
-"""Kingdee sandbox forms besides vouchers: 付款单 ``AP_PAYBILL``, suppliers ``BD_Supplier`` and projects.
+"""Kingdee sandbox forms besides vouchers: 付款单 ``AP_PAYBILL``, 采购合同 ``PUR_Contract``, suppliers and projects.
 
 Owns: :class:`SandboxBill`, and :class:`BillBook`, the mixin that saves, moves (创建 A → Submit → 审核中 B →
 Audit → 已审核 C) and queries these forms. Save checks what the ERP checks: the supplier (往来单位) exists,
-the amount is positive, the period is open in the default account book, the number of base data is unique.
+the amount is positive, the period is open in the default account book, the number of base data and of
+contracts is unique; a contract's own checks are in :mod:`.contracts`. A query may name a field of a
+sub-entity (``FSOCIALCRECODE`` of ``FBaseInfo``) without the sub-entity, as K3Cloud's field keys do.
 Does not own: vouchers (:mod:`.vouchers`) or the HTTP surface (:mod:`.app`).
 
 Unconfirmed (contract §4 is silent on these forms; field keys follow integrators' code and may differ per
@@ -21,16 +23,18 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from huiliu.sandbox.kingdee.contracts import CONTRACT_FORM, check_contract
 from huiliu.sandbox.kingdee.vouchers import _amount, _key, _number_of, _Outcome, _period_text, _RejectedError
 
-__all__ = ["BILL_FORMS", "PAYMENT_FORM", "PROJECT_FORM", "SUPPLIER_FORM", "BillBook", "SandboxBill"]
+__all__ = ["BILL_FORMS", "CONTRACT_FORM", "PAYMENT_FORM", "PROJECT_FORM", "SUPPLIER_FORM", "BillBook",
+           "SandboxBill"]
 
 PAYMENT_FORM = "AP_PAYBILL"
 SUPPLIER_FORM = "BD_SUPPLIER"
 PROJECT_FORM = "BD_PROJECT"
-BILL_FORMS = frozenset({PAYMENT_FORM, SUPPLIER_FORM, PROJECT_FORM})
+BILL_FORMS = frozenset({PAYMENT_FORM, SUPPLIER_FORM, PROJECT_FORM, CONTRACT_FORM})
 """Upper-case form ids this mixin answers."""
-_PREFIX = {PAYMENT_FORM: "FKD", SUPPLIER_FORM: "VEN", PROJECT_FORM: "PRJ"}
+_PREFIX = {PAYMENT_FORM: "FKD", SUPPLIER_FORM: "VEN", PROJECT_FORM: "PRJ", CONTRACT_FORM: "CGHT"}
 _FEN = Decimal("0.01")
 
 
@@ -52,12 +56,27 @@ class BillBook:
 
     reference_field: str
     closed_through: dict[str, str]
+    books: dict[str, str]
     bills: dict[str, dict[int, SandboxBill]]
     _next_id: int
 
     def bill_count(self, form: str) -> int:
         """How many records ``form`` holds."""
         return len(self.bills.get(form.upper(), {}))
+
+    def add_supplier(self, number: str, name: str, tax_id: str | None = None) -> SandboxBill:
+        """An audited supplier (``BD_Supplier``) already in the ERP, as one keyed in by hand would be.
+
+        ``tax_id`` (统一社会信用代码) goes where K3Cloud keeps it, ``FBaseInfo.FSOCIALCRECODE``.
+        """
+        model: dict[str, Any] = {"FNumber": number, "FName": name}
+        if tax_id is not None:
+            model["FBaseInfo"] = {"FSOCIALCRECODE": tax_id}
+        bill, outcome = self._bill_save(SUPPLIER_FORM, {"Model": model})
+        if bill is None:
+            raise ValueError(f"supplier {number} refused: {outcome.errors}")
+        bill.status = bill.model["FDocumentStatus"] = "C"
+        return bill
 
     def _bill_save(self, form: str, data: dict[str, Any]) -> tuple[SandboxBill | None, _Outcome]:
         model = _key(data, "Model")
@@ -68,6 +87,12 @@ class BillBook:
         if form == PAYMENT_FORM:
             self._check_payment(model, outcome)
             number = f"{_PREFIX[form]}{len(records) + 1:06d}"
+        elif form == CONTRACT_FORM:
+            suppliers = {s.number: s.status for s in self.bills.get(SUPPLIER_FORM, {}).values()}
+            check_contract(model, outcome, suppliers=suppliers, orgs=frozenset(self.books.values()))
+            number = str(_key(model, "FBillNo") or "") or f"{_PREFIX[form]}{len(records) + 1:06d}"
+            if any(r.number == number for r in records.values()):
+                outcome.fail("FBillNo", f"单据编号“{number}”已经存在，不允许重复")
         else:
             number = str(_key(model, "FNumber") or "")
             if not number:
@@ -164,6 +189,11 @@ class BillBook:
         if upper == "FDOCUMENTSTATUS":
             return bill.status
         value = _key(bill.model, head)
+        if value is None:  # a field of a sub-entity (FBaseInfo, FContractFin) is named without it
+            for group in bill.model.values():
+                if isinstance(group, dict) and _key(group, "FNumber") is None and _key(group, head) is not None:
+                    value = _key(group, head)
+                    break
         for part in sub.split(".") if sub else []:
             value = _key(value, part) if isinstance(value, dict) else None
         if isinstance(value, dict):

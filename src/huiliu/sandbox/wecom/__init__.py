@@ -14,7 +14,7 @@ dictionary work only. Business methods and handlers must run on the loop that se
 thread use ``SandboxServer.run_coroutine``.
 """
 
-from huiliu.sandbox.wecom.app import PAYMENT_TEMPLATE_ID, PURCHASE_TEMPLATE_ID, WeComSandbox
+from huiliu.sandbox.wecom.app import CONTRACT_TEMPLATE_ID, PAYMENT_TEMPLATE_ID, PURCHASE_TEMPLATE_ID, WeComSandbox
 from huiliu.sandbox.wecom.callbacks import DeliveryStats, SubscriptionFailed
 from huiliu.sandbox.wecom.directory import OrgDirectory
 from huiliu.sandbox.wecom.state import (
@@ -27,6 +27,7 @@ from huiliu.sandbox.wecom.state import (
 
 __all__ = [
     "BUSY_ERRCODE",
+    "CONTRACT_TEMPLATE_ID",
     "EXPENSE_TEMPLATE_ID",
     "INVALID_PARAMETER_ERRCODE",
     "MAX_SPAN_SECONDS",

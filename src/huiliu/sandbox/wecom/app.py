@@ -6,8 +6,8 @@ tests and the demo call (:meth:`WeComSandbox.submit`, :meth:`~WeComSandbox.appro
 :meth:`~WeComSandbox.reject`, :meth:`~WeComSandbox.batch_approve`, :meth:`~WeComSandbox.revoke`,
 :meth:`~WeComSandbox.revoke_approved`, :meth:`~WeComSandbox.comment`, :meth:`~WeComSandbox.start_claim`,
 :meth:`~WeComSandbox.start_requisition`, :meth:`~WeComSandbox.start_payment`,
-:meth:`~WeComSandbox.finish`). Does not own: what an operation does to the corp (:mod:`.state`) or
-callback delivery (:mod:`.callbacks`).
+:meth:`~WeComSandbox.start_contract`, :meth:`~WeComSandbox.finish`). Does not own: what an operation does
+to the corp (:mod:`.state`) or callback delivery (:mod:`.callbacks`).
 
 WeCom answers business failures with HTTP 200 and ``{"errcode": …, "errmsg": …}`` (contracts §2.1).
 """
@@ -19,7 +19,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import aiohttp
@@ -27,7 +27,7 @@ from aiohttp import web
 
 from huiliu.crypto import MsgCrypt
 from huiliu.model import Clock, SystemClock
-from huiliu.sandbox.company import ClaimSpec, Company, PaymentSpec, RequisitionSpec
+from huiliu.sandbox.company import ClaimSpec, Company, ContractSpec, PaymentSpec, RequisitionSpec
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.wecom.callbacks import CallbackDelivery
 from huiliu.sandbox.wecom.directory import OrgDirectory
@@ -47,7 +47,7 @@ from huiliu.sandbox.wecom.state import (
     _Template,
 )
 
-__all__ = ["PAYMENT_TEMPLATE_ID", "PURCHASE_TEMPLATE_ID", "WeComSandbox"]
+__all__ = ["CONTRACT_TEMPLATE_ID", "PAYMENT_TEMPLATE_ID", "PURCHASE_TEMPLATE_ID", "WeComSandbox"]
 
 _EXPENSE_CONTROLS: list[dict[str, Any]] = [
     {"control": "Textarea", "id": "Textarea-1569573760001", "title": "报销事由"},
@@ -89,6 +89,24 @@ _PAYMENT_CONTROLS: list[dict[str, Any]] = [
     {"control": "Money", "id": "Money-1700000000005", "title": "付款金额"},
     {"control": "Text", "id": "Text-1700000000006", "title": "发票号"},
     {"control": "Date", "id": "Date-1700000000007", "title": "付款日期"},
+]
+
+CONTRACT_TEMPLATE_ID = "3WLJGnS8vXb1kEp6Rt9yQcZ4hM2aFd7uKo5sTe0iN8"
+"""The built-in 合同审批 template (purchase contract with a supplier)."""
+
+_CURRENCY_OPTIONS = [("option-CNY", "人民币"), ("option-USD", "美元"), ("option-EUR", "欧元")]
+
+_CONTRACT_CONTROLS: list[dict[str, Any]] = [
+    {"control": "Text", "id": "Text-1800000000001", "title": "合同名称"},
+    {"control": "Text", "id": "Text-1800000000002", "title": "合同编号"},
+    {"control": "Text", "id": "Text-1800000000003", "title": "供应商名称"},
+    {"control": "Text", "id": "Text-1800000000004", "title": "统一社会信用代码"},
+    {"control": "Money", "id": "Money-1800000000005", "title": "合同金额"},
+    {"control": "Selector", "id": "Selector-1800000000006", "title": "币种", "options": _CURRENCY_OPTIONS},
+    {"control": "Date", "id": "Date-1800000000007", "title": "签订日期"},
+    {"control": "Date", "id": "Date-1800000000008", "title": "开始日期"},
+    {"control": "Date", "id": "Date-1800000000009", "title": "结束日期"},
+    {"control": "Textarea", "id": "Textarea-1800000000010", "title": "付款条件"},
 ]
 
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -158,6 +176,7 @@ class WeComSandbox(CorpState, CallbackDelivery):
         self.add_template(EXPENSE_TEMPLATE_ID, "费用报销", _EXPENSE_CONTROLS)
         self.add_template(PURCHASE_TEMPLATE_ID, "采购申请", _PURCHASE_CONTROLS)
         self.add_template(PAYMENT_TEMPLATE_ID, "付款申请", _PAYMENT_CONTROLS)
+        self.add_template(CONTRACT_TEMPLATE_ID, "合同审批", _CONTRACT_CONTROLS)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ HTTP plumbing
@@ -391,6 +410,31 @@ class WeComSandbox(CorpState, CallbackDelivery):
                      "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}]
         return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
                            template_id=PAYMENT_TEMPLATE_ID)
+
+    def start_contract(self, spec: ContractSpec) -> str:
+        """Submit a generated contract approval (合同审批) on the built-in template; return its sp_no.
+
+        The dates are ``Date`` controls of type ``day`` (midnight in Beijing); 币种 is a ``Selector``.
+        """
+        def text(control_id: str, value: str) -> dict[str, Any]:
+            return {"control": "Text", "id": control_id, "value": {"text": value}}
+
+        def day(control_id: str, value: date) -> dict[str, Any]:
+            midnight = datetime(value.year, value.month, value.day, tzinfo=_SHANGHAI)
+            return {"control": "Date", "id": control_id,
+                    "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}
+
+        currency = next(key for key, label in _CURRENCY_OPTIONS if label == spec.currency)
+        contents = [text("Text-1800000000001", spec.name), text("Text-1800000000002", spec.contract_number or ""),
+                    text("Text-1800000000003", spec.supplier_name), text("Text-1800000000004", spec.supplier_tax_id),
+                    {"control": "Money", "id": "Money-1800000000005", "value": {"new_money": f"{spec.amount:.2f}"}},
+                    {"control": "Selector", "id": "Selector-1800000000006",
+                     "value": {"selector": {"type": "single", "options": [{"key": currency}]}}},
+                    day("Date-1800000000007", spec.signed_on), day("Date-1800000000008", spec.start),
+                    day("Date-1800000000009", spec.end),
+                    {"control": "Textarea", "id": "Textarea-1800000000010", "value": {"text": spec.payment_terms}}]
+        return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
+                           template_id=CONTRACT_TEMPLATE_ID)
 
     def finish(self, sp_no: str, outcome: str) -> None:
         """End a running approval: ``approved`` / ``refused`` by its approvers, ``revoked`` by its applicant.
