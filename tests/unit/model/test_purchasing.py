@@ -1,4 +1,4 @@
-"""The payment request and project every ERP connector takes, parsed once."""
+"""The payment request, contract and project every ERP connector takes, parsed once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from huiliu.errors import MappingError
 from huiliu.model import Money
-from huiliu.model.purchasing import payment_from_json, project_from_json
+from huiliu.model.purchasing import contract_from_json, payment_from_json, project_from_json
 
 PAYMENT = {"number": "FK-2026-0007", "supplier": {"name": "上海晨光文具有限公司", "code": "GYS001"},
            "amount": "12800.01", "date": "2026-11-26", "description": "支付十一月货款", "invoice_number": "INV-88"}
@@ -45,3 +45,34 @@ def test_a_project_and_its_errors() -> None:
     with pytest.raises(MappingError) as info:
         project_from_json({"code": "P", "name": "x", "budget": "-1"})
     assert info.value.where == "project.budget"
+
+
+CONTRACT = {"number": "HT-SP-0007", "name": " 2027年度办公家具采购合同 ",
+            "supplier": {"name": "杭州绿源办公家具有限公司", "tax_id": "91330100MA2H3C7L5P"}, "amount": "286000.05",
+            "signed_on": "2026-11-26", "start": "2027-01-01", "end": "2027-01-01",
+            "payment_terms": "验收合格后 30 天内付清"}
+
+
+def test_a_contract_keeps_its_amount_to_the_fen_its_dates_and_its_chinese_text() -> None:
+    contract = contract_from_json(CONTRACT)
+    assert contract.amount == Money(Decimal("286000.05")) and contract.name == "2027年度办公家具采购合同"
+    assert (contract.signed_on, contract.start, contract.end) == (date(2026, 11, 26), date(2027, 1, 1),
+                                                                  date(2027, 1, 1))  # a one-day contract is fine
+    assert contract.supplier.tax_id == "91330100MA2H3C7L5P" and contract.contract_number is None
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"amount": 286000.05}, "contract.amount"),         # a float has lost its cents already
+    ({"amount": "0"}, "contract.amount"),
+    ({"amount": "1.005"}, "contract.amount"),           # never rounded silently
+    ({"currency": "人民币"}, "contract.amount"),
+    ({"end": "2026-12-31"}, "contract.end"),
+    ({"start": None}, "contract.start"),
+    ({"contract_number": ""}, "contract.contract_number"),
+    ({"supplier": {"tax_id": "9133"}}, "contract.supplier.name"),
+    ({"extra": 1}, "contract.extra"),
+])
+def test_a_bad_contract_names_its_field(change: dict[str, object], where: str) -> None:
+    with pytest.raises(MappingError) as caught:
+        contract_from_json({**CONTRACT, **change})
+    assert caught.value.where is not None and caught.value.where.startswith(where)

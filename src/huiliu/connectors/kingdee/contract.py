@@ -155,6 +155,15 @@ class KingdeeContracts:
                 "currency": currencies.get(str(currency_number), str(currency_number)),
                 "audited": status == AUDITED, "adopted": adopted}
 
+    def _currency(self, contract: Contract) -> str:
+        currency = self.settings.currency_number.get(contract.amount.currency)
+        if currency is None:
+            raise MappingError(t(f"币别 {contract.amount.currency} 没有对应的金蝶币别编码",
+                                 f"no Kingdee currency number for {contract.amount.currency}"),
+                               where="contract.currency",
+                               fix=t("在设置 currency_number 中加入该币别", "add it to the currency_number setting"))
+        return currency
+
     def model(self, contract: Contract, supplier: str, reference: str) -> dict[str, Any]:
         """The contract's Save ``Model``: amounts as text with two decimals, dates as ISO dates.
 
@@ -162,12 +171,7 @@ class KingdeeContracts:
             MappingError: the currency has no Kingdee number.
         """
         s = self.settings
-        currency = s.currency_number.get(contract.amount.currency)
-        if currency is None:
-            raise MappingError(t(f"币别 {contract.amount.currency} 没有对应的金蝶币别编码",
-                                 f"no Kingdee currency number for {contract.amount.currency}"),
-                               where="contract.amount.currency",
-                               fix=t("在设置 currency_number 中加入该币别", "add it to the currency_number setting"))
+        currency = self._currency(contract)
         notes = "；".join(part for part in (
             f"付款条件：{contract.payment_terms}" if contract.payment_terms else "", contract.description,
             f"OA 审批单 {contract.number}") if part)
@@ -193,6 +197,7 @@ class KingdeeContracts:
     async def create(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """``kingdee.contract.create``: save (or adopt) the contract, then submit and audit it."""
         contract = contract_from_json(request_part(request, "contract", CONTRACT_CREATE))
+        self._currency(contract)  # a contract that cannot be mapped fails before any call, supplier included
         supplier_number = request.get("supplier_number")
         if supplier_number is not None and (not isinstance(supplier_number, str) or not supplier_number):
             raise MappingError(t("supplier_number 应为非空文本", "supplier_number must be a non-empty text"),

@@ -182,7 +182,7 @@ class BillBook:
     def _bill_value(bill: SandboxBill, key: str) -> Any:
         head, _, sub = key.partition(".")
         upper = head.upper()
-        if upper in ("FID", "FPAYBILLID", "FSUPPLIERID"):
+        if upper in ("FID", "FPAYBILLID", "FSUPPLIERID") and not sub:
             return bill.id
         if upper == "FBILLNO" or (upper == "FNUMBER" and not sub):
             return bill.number
