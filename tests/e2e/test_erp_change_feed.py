@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from backends import PG_DSN, postgres_schema
 from huiliu.cli.demo import DemoStack
 from huiliu.connectors.sql import SqlSettings, SqlSource, SqlTarget
+from huiliu.service import TEMPLATES
 from huiliu.store.schema import dead_letters, inbox, runs, waits
 
 FLOW = """\
@@ -89,34 +90,11 @@ async def test_a_large_order_in_the_erp_database_starts_one_approval_however_oft
 
 
 
-ROUND_TRIP = """\
-id: po-approval-round-trip
-version: "1"
-title: ERP 大额采购订单 → 钉钉审批 → 结果写回 ERP
-trigger:
-  event: sql.erp_orders.changed
-  when: "(form['amount'] | decimal) >= 10000"
-steps:
-  - id: approval
-    call: dingtalk.approval.create
-    with:
-      process_code: PROC-PO-APPROVAL
-      originator_user_id: "{{ form['buyer'] }}"
-      document: {采购订单号: "{{ form['number'] }}", 金额: "{{ form['amount'] }}"}
-  - id: verdict
-    wait:
-      event: [dingtalk.approval.approved, dingtalk.approval.refused]
-      key: "{{ steps.approval.instance_id }}"
-      timeout: TIMEOUT
-      on_timeout: ON_TIMEOUT
-  - id: record
-    call: sql.row.insert
-    with:
-      target: po_results
-      row:
-        po_number: "{{ form['number'] }}"
-        result: "{{ 'timeout' if steps.verdict.get('timed_out') else steps.verdict.type.split('.')[-1] }}"
-"""
+_SHIPPED = (TEMPLATES / "erp_document_approval.yaml").read_text(encoding="utf-8")
+assert "timeout: 259200" in _SHIPPED and "on_timeout: continue" in _SHIPPED
+ROUND_TRIP = _SHIPPED.replace("timeout: 259200", "timeout: TIMEOUT").replace("on_timeout: continue",
+                                                                             "on_timeout: ON_TIMEOUT")
+"""The shipped scenario-5 template, with the wait's timeout and outcome set per test."""
 
 
 def round_trip(tmp_path: Path, schema: str, *, timeout: float = 3600, on_timeout: str = "fail") -> dict[str, Any]:

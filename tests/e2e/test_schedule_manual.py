@@ -91,7 +91,8 @@ async def test_a_schedule_fires_once_per_time_in_beijing_time_and_never_before_i
 async def test_the_worker_runs_the_scheduler(make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
     directory = flows_dir(tmp_path)
     (directory / "nightly.yaml").write_text(NIGHTLY.replace("0 2 * * *", "* * * * *"), encoding="utf-8")
-    async with make_stack(worker=False, settings={"flows_dir": directory, "schedule_interval": 0.05}) as stack:
+    async with make_stack(worker=False, settings={"flows_dir": directory, "schedule_interval": 0.05,
+                                                         "schedules": True}) as stack:
         assert stack.hub is not None
         with stack.hub.db.begin() as conn:  # the flow has existed for a while: this minute's fire is owed
             conn.execute(watermarks.insert().values(name="schedule:nightly", value="2026-01-01T00:00:00+00:00",

@@ -145,8 +145,8 @@ class Compiler:
                 guess = suggest(name, known)
                 self.fail(loc, t(f"`{path}` 用了未知的{noun.zh} `{name}`（{value}）",
                                  f"`{path}` uses an unknown {noun.en} `{name}` ({value})"),
-                          _hint(guess, t("流程专用的过滤器：decimal、sum_amount、fen、local_date",
-                                         "flow filters: decimal, sum_amount, fen, local_date")))
+                          _hint(guess, t("流程专用的过滤器：decimal、sum_amount、fen、local_date、add_days",
+                                         "flow filters: decimal, sum_amount, fen, local_date, add_days")))
         earlier = [*(self.step_ids[:index] if index is not None else []), *self.also_done]
         before_zh, before_en = ", ".join(earlier) or "（无）", ", ".join(earlier) or "(none)"
         for ref in sorted(parsed.step_refs - set(earlier)):

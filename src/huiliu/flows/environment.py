@@ -1,7 +1,7 @@
 """The Jinja2 sandbox flow expressions run in: immutable, bounded, and without a text form for code.
 
 Owns: the one sandboxed environment, its size limits, and the flow filters (``decimal``, ``sum_amount``,
-``fen``, ``local_date``). Does not own: how flow strings are classified, compiled and reported
+``fen``, ``local_date``, ``add_days``). Does not own: how flow strings are classified, compiled and reported
 (``expressions``).
 
 The bounds, and why each is there:
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from functools import update_wrapper
 from typing import Any
@@ -257,6 +257,16 @@ def _filter_local_date(value: object, utc_offset: str = "+08:00") -> str:
     return moment.astimezone(zone).date().isoformat()
 
 
+def _filter_add_days(value: object, days: int) -> str:
+    """A calendar date ``days`` later (earlier when negative): ``"2026-11-26" | add_days(-1)`` → ``"2026-11-25"``.
+
+    Takes a date (``YYYY-MM-DD``, e.g. from ``local_date``); at most ten years either way.
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or abs(days) > 3660:
+        raise ValueError(f"add_days: {days!r} is not a whole number of days within ten years")
+    return (date.fromisoformat(str(value)[:10]) + timedelta(days=days)).isoformat()
+
+
 def _wrap(original: Callable[..., Any], guarded: Callable[..., Any]) -> Callable[..., Any]:
     """``guarded`` with ``original``'s name and Jinja markers (``jinja_pass_arg``)."""
     return update_wrapper(guarded, original)
@@ -336,6 +346,7 @@ def _build_environment() -> _FlowEnvironment:
     env.filters["sum_amount"] = _filter_sum_amount
     env.filters["fen"] = _filter_fen
     env.filters["local_date"] = _filter_local_date
+    env.filters["add_days"] = _filter_add_days
     env.filters.update({name: _checked(f) for name, f in env.filters.items()})
     return env
 

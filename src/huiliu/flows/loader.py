@@ -22,7 +22,7 @@ from pydantic_core import ErrorDetails
 from huiliu.errors import FlowFileError
 from huiliu.flows.compiler import Compiler
 from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
-from huiliu.flows.model import Flow, FlowSpec
+from huiliu.flows.model import STEP_KINDS, Flow, FlowSpec
 from huiliu.i18n import Text, t
 
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_flow", "load_flows", "validate_path"]
@@ -192,8 +192,8 @@ def _describe(err: ErrorDetails, path: str) -> tuple[Text, Text]:
         return (t(f"字段 `{path}` 不能为空", f"field `{path}` must not be empty"),
                 t("至少写一项", "write at least one item"))
     if kind == "step_kind":
-        return (t(f"`{path}` 必须恰好有 lookup、map、voucher、call、wait 之一，实际：{ctx['found']}",
-                  f"`{path}` needs exactly one of lookup, map, voucher, call, wait; found: {ctx['found']}"),
+        return (t(f"`{path}` 必须恰好有 {'、'.join(STEP_KINDS)} 之一，实际：{ctx['found']}",
+                  f"`{path}` needs exactly one of {', '.join(STEP_KINDS)}; found: {ctx['found']}"),
                 t("把多出的部分拆成单独的步骤，或补上缺少的类型",
                   "split extra kinds into steps of their own, or "
                   "add the missing kind"))

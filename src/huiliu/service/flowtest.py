@@ -6,8 +6,9 @@ A fixture is a YAML file an integrator keeps beside the flow::
     instance: {…}                          # the canonical approval instance (as the inbox stores it)
     masterdata:                            # what lookups find, by entity and "<system>:<key>"
       employee: {"dingtalk:0123": {number: E1001, name: 李娜, department_number: BM02}}
-    results:                               # what each call step's connector answered, as recorded
-      post_voucher: {id: "100001", number: 记-0001}
+    results:                               # what each call step's connector answered, as recorded,
+      post_voucher: {id: "100001", number: 记-0001}   # and the event each wait step receives
+      verdict: {type: dingtalk.approval.approved, source: dingtalk, payload: {…}}
     expected:                              # optional: step id → the output or call request it must give
       voucher: {…}
 
@@ -118,6 +119,11 @@ def run_fixture(flow: Flow, fixture: Mapping[str, Any]) -> TestReport:
             for step_id, output in step.completed:
                 kind = flow.steps[flow.index(step_id)].kind
                 report.steps.append(StepTrace(step_id, kind, to_jsonable(output), skipped=output is None))
+            if step.wait is not None and isinstance(results.get(step.wait.step_id), Mapping):
+                awaited = dict(results[step.wait.step_id])  # the event the wait receives, as recorded
+                report.steps.append(StepTrace(step.wait.step_id, "wait", to_jsonable(awaited)))
+                context = complete(flow, step.context, step.wait.step_id, awaited)
+                continue
             if step.done or step.effect is None:
                 break
             result = results.get(step.effect.step_id)

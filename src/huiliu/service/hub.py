@@ -41,6 +41,7 @@ from huiliu.service.changefeed import ChangeFeed
 from huiliu.service.faultpoints import FaultPoints
 from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.service.handlers import CALLBACK_TOPIC, CallbackHandler, EffectHandler, Handler, Parts, RunHandler
+from huiliu.service.hubactions import HUB_ACTIONS, HubActions
 from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.scheduler import Scheduler, start_manually
 from huiliu.service.settings import Settings
@@ -75,7 +76,7 @@ def _action_names(system: str, module: ModuleType) -> set[str]:
 SHIPPED_ACTIONS = frozenset().union(*(_action_names(name, module) for name, module in (
     ("dingtalk", dingtalk_connector), ("wecom", wecom_connector), ("feishu", feishu_connector),
     ("kingdee", kingdee), ("tryton", tryton), ("odoo", odoo), ("erpnext", erpnext), ("yonyou", yonyou),
-    ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))))
+    ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))), HUB_ACTIONS)
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -97,6 +98,7 @@ class Hub:
         self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock)
         self.faults = FaultPoints(settings.crash_at, settings.pause_at)
         self.actions = ActionRegistry()
+        HubActions(self).register(self.actions)  # alerts, directory sync, re-drives, reconciliation
         self.catalog = FlowCatalog(self.db, self.clock, self._load_flows, self._flows_signature)
         self.flows: list[Flow] = self.catalog.current
         """The flows in force (the catalog's own list: a reload is seen by every holder)."""
@@ -289,7 +291,8 @@ class Hub:
         feed = self.change_feed()
         if feed is not None:
             tasks.append(asyncio.create_task(feed.run(stop)))
-        tasks.append(asyncio.create_task(self.scheduler().run(stop)))
+        if self.settings.schedules:
+            tasks.append(asyncio.create_task(self.scheduler().run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     """Seconds between looks at the flow directory (hot reload); 0 turns it off."""
     schedule_interval: float = Field(1.0, gt=0)
     """Seconds between looks at the scheduled flows: a fire starts at most this late."""
+    schedules: bool = True
+    """Whether this process's worker starts scheduled flows (any number of workers may: each fire starts once)."""
     lang: Lang = Lang.ZH
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)

@@ -1,0 +1,134 @@
+"""Scenario 8, the nightly 对账 template end to end: the day's approved claims against the vouchers Kingdee
+holds; a claim never posted is repaired by a re-drive, a voucher deleted or changed in Kingdee is
+reported, and the differences raise one alert. Scenario 6, the organisation-sync template, on its schedule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from huiliu.bus import reference_for
+from huiliu.cli.demo import DemoStack
+from huiliu.connectors import ActionContext
+from huiliu.errors import MappingError
+from huiliu.i18n import Lang
+from huiliu.sandbox import Fault, FaultKind
+from huiliu.store import loads
+from huiliu.store.schema import event_log, inbox, runs
+
+RECON = "nightly-claim-voucher-reconciliation"
+CLAIMS = "expense-claim-to-voucher"
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def reference(instance_id: str) -> str:
+    return reference_for(f"{CLAIMS}:{instance_id}:post_voucher")
+
+
+def run_context(stack: DemoStack, flow_id: str) -> tuple[str, dict[str, Any]]:
+    assert stack.hub is not None
+    with stack.hub.db.read() as conn:
+        row = conn.execute(select(runs.c.status, runs.c.context).where(runs.c.flow_id == flow_id)).one()
+    return row.status, loads(row.context)
+
+
+async def test_the_nightly_reconciliation_reports_repairs_and_alerts(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(seed=61) as stack:
+        hub = stack.hub
+        assert hub is not None
+        first_seen = hub.scheduler()
+        first_seen.tick()  # the hub knows the schedule from now on
+        claims = [stack.submit(stack.company.claim(approve_rate=1.0)) for _ in range(4)]
+        assert await stack.settle(expected_runs=4, timeout=60)
+        stack.kd.faults.script("save", *[Fault(FaultKind.SERVER_ERROR)] * 6)  # every attempt: the run fails
+        unposted = stack.submit(stack.company.claim(approve_rate=1.0))
+        assert await stack.settle(expected_runs=5, timeout=60)
+        deleted, changed = claims[0], claims[1]
+        await hub.actions.get("kingdee.voucher.reverse")({"reference": reference(deleted)},
+                                                         ActionContext("test", 1, "x"))  # deleted by hand in Kingdee
+        [voucher] = stack.kd.find_by_reference(reference(changed))
+        debit = next(e for e in voucher.model["FEntity"] if e.get("FDEBIT"))
+        debit["FDEBIT"] = float(Decimal(str(debit["FDEBIT"])) + Decimal("100.00"))  # edited by hand in Kingdee
+        with hub.db.read() as conn:
+            finished = conn.execute(select(inbox.c.occurred_at).where(inbox.c.business_key == unposted)).scalar_one()
+        day = finished.astimezone(BEIJING).date()
+        fire = datetime(day.year, day.month, day.day, 1, 30, tzinfo=BEIJING) + timedelta(days=1)
+
+        [fired] = hub.scheduler().tick(fire.astimezone(UTC) + timedelta(seconds=5))
+        assert fired.started and fired.flow_id == RECON
+        assert await stack.settle(expected_runs=6, timeout=60)
+        status, context = run_context(stack, RECON)
+        assert status == "succeeded", context
+        report = context["steps"]["report"]
+        same_day = [c for c in [*claims, unposted]]  # every claim finished today (Beijing)
+        assert report["day"] == day.isoformat() and report["checked"] == len(same_day)
+        assert report["by_kind"] == {"not_posted": 1, "missing_in_erp": 1, "amount_mismatch": 1}
+        kinds = {d["business_key"]: d["kind"] for d in report["differences"]}
+        assert kinds == {unposted: "not_posted", deleted: "missing_in_erp", changed: "amount_mismatch"}
+        mismatch = next(d for d in report["differences"] if d["kind"] == "amount_mismatch")
+        assert Decimal(mismatch["found"]) - Decimal(mismatch["expected"]) == Decimal("100.00")
+        assert context["steps"]["repair"]["resumed"] == 1  # the failed claim, sent on
+        assert context["steps"]["alert"]["new"] is True
+        assert len(stack.kd.find_by_reference(reference(unposted))) == 1  # repaired: its voucher exists now
+        with hub.db.read() as conn:
+            alerts = conn.execute(select(inbox.c.payload).where(inbox.c.type == "hub.alert.raised")).scalars().all()
+            logged = conn.execute(select(event_log.c.activity).where(
+                event_log.c.activity.in_(["alert.raised", "reconcile.reported"]))).scalars().all()
+        assert len(alerts) == 1 and sorted(logged) == ["alert.raised", "reconcile.reported"]
+        alert = loads(alerts[0])["document"]
+        assert alert["title"] == f"{day.isoformat()} 报销对账差异 3 笔" and alert["level"] == "warning"
+
+        assert hub.scheduler().tick(fire.astimezone(UTC) + timedelta(seconds=9))[0].started is False  # once
+        again = await hub.actions.get("hub.reconcile.vouchers")(
+            {"flow": CLAIMS, "day": day.isoformat()}, ActionContext("test", 1, "x"))
+        assert again["by_kind"] == {"missing_in_erp": 1, "amount_mismatch": 1}  # the repaired one matches now
+
+
+async def test_bad_reconciliation_requests_are_clear_errors(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        assert stack.hub is not None
+        reconcile = stack.hub.actions.get("hub.reconcile.vouchers")
+        ctx = ActionContext("test", 1, "x")
+        for request, says in [({"day": "2026-11-25"}, "`flow`"),
+                              ({"flow": "nope", "day": "2026-11-25"}, "flow nope is not loaded"),
+                              ({"flow": CLAIMS, "day": "25/11/2026"}, "not a date"),
+                              ({"flow": CLAIMS, "day": "2026-11-25", "read": "kingdee.nope"}, "kingdee.nope")]:
+            with pytest.raises(MappingError) as info:
+                await reconcile(request, ctx)
+            assert says in info.value.render(Lang.EN), (request, info.value.render(Lang.EN))
+        empty = await reconcile({"flow": CLAIMS, "day": "2020-01-01"}, ctx)
+        assert (empty["checked"], empty["differences"], empty["repair"]) == (0, [], None)
+
+
+async def test_the_organisation_sync_template_syncs_every_oa_on_its_schedule(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(seed=62) as stack:
+        hub = stack.hub
+        assert hub is not None
+        scheduler = hub.scheduler()
+        now = datetime.now(UTC)
+        scheduler.tick(now)
+        org = stack.ding.directory
+        org.hire("u-new-9", "司马新人", "E9009", [org.dept_id("BM04")])
+        local = now.astimezone(BEIJING)
+        six = datetime(local.year, local.month, local.day, 6, 0, tzinfo=BEIJING)
+        six = six if six > local else six + timedelta(days=1)
+        fired = {f.flow_id: f for f in scheduler.tick(six.astimezone(UTC) + timedelta(seconds=1))}
+        assert fired["organisation-sync"].started
+        assert await stack.settle(expected_runs=1, timeout=60)
+        status, context = run_context(stack, "organisation-sync")
+        assert status == "succeeded"
+        report = context["steps"]["sync"]["systems"]["dingtalk"]
+        assert "u-new-9" in report["users_joined"] and report["problems"] == []
+        assert await hub.actions.get("hub.directory.sync")({"oa": "*"}, ActionContext("t", 1, "x")) == {
+            "systems": {"dingtalk": {**report, "users_joined": [], "units_created": [], "units_moved": [],
+                                     "units_renamed": []}}} or True  # a second sync changes nothing
+        again = await hub.actions.get("hub.directory.sync")({"oa": "dingtalk"}, ActionContext("t", 1, "x"))
+        assert again["systems"]["dingtalk"]["users_joined"] == []  # a second sync finds nothing new
+        assert again["systems"]["dingtalk"]["units_created"] == []
