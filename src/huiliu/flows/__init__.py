@@ -26,6 +26,7 @@ from huiliu.flows.runtime import (
     Effect,
     Recovery,
     StepMismatch,
+    Subflow,
     Waiting,
     advance,
     compensating,
@@ -35,7 +36,7 @@ from huiliu.flows.runtime import (
     next_compensation,
     recover,
 )
-from huiliu.flows.steps import CallStep, Lookup, Step
+from huiliu.flows.steps import CallStep, Lookup, Step, SubflowStep
 
 __all__ = [
     "COMPENSATE_SUFFIX",
@@ -51,6 +52,8 @@ __all__ = [
     "Recovery",
     "Step",
     "StepMismatch",
+    "Subflow",
+    "SubflowStep",
     "Trigger",
     "Waiting",
     "advance",

@@ -50,6 +50,7 @@ from huiliu.flows.steps import (
     LookupStep,
     MapStep,
     Step,
+    SubflowStep,
     VoucherStep,
     WaitStep,
 )
@@ -363,6 +364,16 @@ class Compiler:
             otherwise = (self.target(branch.else_, (*loc, "branch", "else"), index, step.id)
                          if branch.else_ is not None else None)
             return BranchStep(id=step.id, origin=origin, when=when, cases=cases, otherwise=otherwise)
+        if step.subflow is not None:
+            sub = step.subflow
+            if sub.flow == self.spec.id:
+                self.fail((*loc, "subflow", "flow"), t(f"步骤 `{step.id}` 把流程自己当作子流程：会无限循环",
+                                                       f"step `{step.id}` runs its own flow as a sub-flow: a loop"),
+                          t("子流程应是另一个 trigger 为 manual: true 的流程",
+                            "a sub-flow is another flow whose trigger is manual: true"))
+            return SubflowStep(id=step.id, origin=origin, when=when, flow_id=sub.flow,
+                               inputs=self.mapping(sub.with_, (*loc, "subflow", "with"), index, none),
+                               timeout=sub.timeout)
         if step.wait is not None:
             wait = step.wait
             events = (wait.event,) if isinstance(wait.event, str) else tuple(wait.event)

@@ -23,6 +23,7 @@ from huiliu.errors import FlowFileError
 from huiliu.flows.compiler import Compiler
 from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
 from huiliu.flows.model import STEP_KINDS, Flow, FlowSpec
+from huiliu.flows.steps import SubflowStep
 from huiliu.i18n import Text, t
 
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "MAX_NODES", "load_flow", "load_flows", "validate_path"]
@@ -328,16 +329,43 @@ def _duplicates(flows: list[Flow]) -> list[FlowFileError]:
     return errors
 
 
+def _subflows(flows: list[Flow]) -> list[FlowFileError]:
+    """Every ``subflow`` step names a flow of the set whose trigger is ``manual: true``."""
+    by_id = {f.id: f for f in flows}
+    manual = sorted(f.id for f in flows if f.trigger.manual)
+    errors = []
+    for flow in flows:
+        for step in flow.steps:
+            if not isinstance(step, SubflowStep):
+                continue
+            target = by_id.get(step.flow_id)
+            if target is not None and target.trigger.manual:
+                continue
+            where = f"{step.origin.file}:{step.origin.line}:{step.origin.column}"
+            fix = t(f"可作子流程的（trigger 为 manual: true）：{', '.join(manual) or '（无）'}",
+                    f"flows usable as sub-flows (trigger manual: true): {', '.join(manual) or '(none)'}")
+            if target is None:
+                errors.append(FlowFileError(t(f"步骤 `{step.id}` 的子流程 `{step.flow_id}` 不存在",
+                                              f"step `{step.id}` runs sub-flow `{step.flow_id}`, which does not exist"),
+                                            where=where, fix=fix))
+            else:
+                errors.append(FlowFileError(t(f"步骤 `{step.id}` 的子流程 `{step.flow_id}` 不是手动触发的",
+                                              f"step `{step.id}` runs `{step.flow_id}`, whose trigger is not manual"),
+                                            where=where, fix=fix))
+    return errors
+
+
 def load_flows(directory: Path, *, known_actions: Collection[str] | None = None) -> list[Flow]:
     """Load every ``*.yaml`` / ``*.yml`` file of a directory, sorted by file name.
 
     Raises:
-        FlowFileError: the first problem of the first bad file, or a flow id used by two files.
+        FlowFileError: the first problem of the first bad file, a flow id used by two files, or a sub-flow
+            that is not in the directory or not started by hand.
     """
     flows = [load_flow(p, known_actions=known_actions) for p in _files(directory)]
-    duplicates = _duplicates(flows)
-    if duplicates:
-        raise duplicates[0]
+    problems = _duplicates(flows) or _subflows(flows)
+    if problems:
+        raise problems[0]
     return flows
 
 
@@ -362,4 +390,4 @@ def validate_path(path: Path, *, known_actions: Collection[str] | None = None) -
         errors.extend(p.error for p in problems)
         if flow is not None:
             flows.append(flow)
-    return errors + _duplicates(flows)
+    return errors + _duplicates(flows) + (_subflows(flows) if path.is_dir() else [])

@@ -31,7 +31,7 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
 from huiliu.flows.expressions import Expression
-from huiliu.flows.steps import CallStep, Step, WaitStep
+from huiliu.flows.steps import CallStep, Step, SubflowStep, WaitStep
 from huiliu.model import Direction
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "RetrySpec",
     "SplitSpec",
     "StepSpec",
+    "SubflowSpec",
     "Trigger",
     "TriggerSpec",
     "ValueSpec",
@@ -58,7 +59,7 @@ __all__ = [
     "VoucherSpec",
 ]
 
-STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call", "wait", "filter", "branch")
+STEP_KINDS: tuple[str, ...] = ("lookup", "map", "voucher", "call", "wait", "filter", "branch", "subflow")
 """The kinds of step; each step has exactly one of these keys."""
 
 TAGS: frozenset[str] = frozenset({"<scalar>", "<list>", "<mapping>", "<for_each>", "<text>", "<table>",
@@ -328,6 +329,18 @@ OnError = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_
 ON_ERROR_KEYWORDS: tuple[str, ...] = ("fail", "continue", "compensate")
 
 
+class SubflowSpec(_Spec):
+    """Run another flow (one whose trigger is ``manual: true``) with ``with`` as its ``form``, and wait for it.
+
+    The step's output is ``{"status": "succeeded", "steps": {…the sub-flow's step outputs…}}``; a sub-flow
+    that fails, or does not finish within ``timeout`` seconds (required), fails this step.
+    """
+
+    flow: FlowId
+    with_: dict[str, ValueSpec] = Field(default_factory=dict, alias="with")
+    timeout: Annotated[float, Field(gt=0, le=90 * 86400, strict=False)]
+
+
 class StepSpec(_Spec):
     """One step: an id, an optional ``when``, and exactly one kind (:data:`STEP_KINDS`).
 
@@ -346,6 +359,7 @@ class StepSpec(_Spec):
     filter: NonEmpty | None = None
     """A bare condition: when false the run ends here, done (the rest does not apply to this event)."""
     branch: BranchSpec | None = None
+    subflow: SubflowSpec | None = None
     with_: dict[str, ValueSpec] | None = Field(default=None, alias="with")
     retry: RetrySpec | None = None
     on_error: OnError | None = None
@@ -488,6 +502,11 @@ class Flow:
     def awaited(self) -> frozenset[str]:
         """Every event type the flow's ``wait`` steps wait for."""
         return frozenset(e for s in self.steps if isinstance(s, WaitStep) for e in s.events)
+
+    @property
+    def subflows(self) -> frozenset[str]:
+        """Every flow the flow's ``subflow`` steps run."""
+        return frozenset(s.flow_id for s in self.steps if isinstance(s, SubflowStep))
 
     @property
     def actions(self) -> frozenset[str]:

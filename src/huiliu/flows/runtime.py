@@ -22,7 +22,7 @@ from typing import Any
 
 from huiliu.errors import ProcessingError
 from huiliu.flows.model import Flow
-from huiliu.flows.steps import BranchStep, CallStep, FilterStep, Lookup, WaitStep
+from huiliu.flows.steps import BranchStep, CallStep, FilterStep, Lookup, SubflowStep, WaitStep
 from huiliu.i18n import t
 from huiliu.store.codec import to_jsonable
 
@@ -78,6 +78,7 @@ class Advance:
         done: every step has run.
         wait: the event the run now waits for (a ``wait`` step), or ``None``.
         filtered: the ``filter`` step that ended the run early, or ``None``.
+        subflow: the sub-flow the run now starts and waits for (a ``subflow`` step), or ``None``.
     """
 
     context: dict[str, Any]
@@ -86,6 +87,17 @@ class Advance:
     done: bool
     wait: Waiting | None = None
     filtered: str | None = None
+    subflow: Subflow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subflow:
+    """A run paused at a ``subflow`` step: which flow to start with which input, how long to wait for it."""
+
+    step_id: str
+    flow_id: str
+    inputs: dict[str, Any]
+    timeout: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,9 @@ def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
         if isinstance(step, WaitStep):
             waiting = Waiting(step.id, step.events, step.run(state, lookup), step.timeout, step.on_timeout)
             return Advance(state, completed, None, done=False, wait=waiting)
+        if isinstance(step, SubflowStep):
+            sub = Subflow(step.id, step.flow_id, step.run(state, lookup), step.timeout)
+            return Advance(state, completed, None, done=False, subflow=sub)
         output = step.run(state, lookup)
         after = cursor + 1
         if isinstance(step, FilterStep):
@@ -190,8 +205,8 @@ def complete(flow: Flow, context: Mapping[str, Any], step_id: str,
     """
     state, cursor = _state(flow, context)
     current = flow.steps[cursor] if cursor < len(flow.steps) else None
-    if not isinstance(current, CallStep | WaitStep) or current.id != step_id:
-        expected = current.id if isinstance(current, CallStep | WaitStep) else None
+    if not isinstance(current, CallStep | WaitStep | SubflowStep) or current.id != step_id:
+        expected = current.id if isinstance(current, CallStep | WaitStep | SubflowStep) else None
         waiting_zh = f"`{expected}`" if expected else "（无）"
         waiting_en = f"`{expected}`" if expected else "nothing"
         raise StepMismatch(

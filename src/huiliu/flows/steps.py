@@ -39,6 +39,7 @@ __all__ = [
     "MapStep",
     "Split",
     "Step",
+    "SubflowStep",
     "ValueNode",
     "VoucherStep",
     "WaitStep",
@@ -427,4 +428,25 @@ class BranchStep:
         return self.otherwise
 
 
-Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep | WaitStep | FilterStep | BranchStep
+@dataclass(frozen=True, slots=True)
+class SubflowStep:
+    """Run the flow ``flow_id`` with ``inputs`` as its form, and wait at most ``timeout`` seconds for it."""
+
+    kind: ClassVar[str] = "subflow"
+    id: str
+    origin: Origin
+    when: Expression | None
+    flow_id: str
+    inputs: DictNode
+    timeout: float
+
+    def run(self, scope: Mapping[str, Any], lookup: Lookup) -> Any:
+        """Build the sub-flow's input.
+
+        Raises:
+            MappingError: an expression failed.
+        """
+        return to_jsonable(build(self.inputs, scope))
+
+
+Step: TypeAlias = LookupStep | MapStep | VoucherStep | CallStep | WaitStep | FilterStep | BranchStep | SubflowStep

@@ -240,7 +240,7 @@ class Hub:
     def runs(self) -> RunStore:
         """Runs of the flows loaded now."""
         return RunStore(flows=self.catalog, transport=self.transport, outbox=self.outbox,
-                        eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock)
+                        eventlog=self.eventlog, masterdata=self.masterdata, clock=self.clock, inbox=self.inbox)
 
     def redrive(self, flow_id: str, *, since: datetime, until: datetime) -> Redrive:
         """Re-drive a flow over the envelopes received in ``[since, until)`` (after a fix); idempotent."""

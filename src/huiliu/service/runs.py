@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from huiliu.bus import DbTransport, Envelope, EventLog, Outbox, reference_for
+from huiliu.bus import DbTransport, Envelope, EventLog, Inbox, Outbox, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
 from huiliu.flows import (
     Flow,
+    Subflow,
+    SubflowStep,
     Waiting,
     advance,
     compensating,
@@ -34,10 +36,13 @@ from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.store import dumps, loads
 from huiliu.store.schema import dead_letters, inbox, outbox, run_steps, runs, waits
 
-__all__ = ["EFFECT_TOPIC", "RUN_TOPIC", "Redrive", "Run", "RunStore", "initial_context"]
+__all__ = ["EFFECT_TOPIC", "FLOW_FINISHED", "RUN_TOPIC", "Redrive", "Run", "RunStore", "initial_context"]
 
 RUN_TOPIC = "flow.run"
 EFFECT_TOPIC = "effect"
+FLOW_FINISHED = "hub.flow.finished"
+"""The event a run started by hand (or as a sub-flow) makes when it ends; a parent's ``subflow`` step waits
+for it, keyed by the sub-flow's business key."""
 _NAMESPACE = uuid.UUID("3d0c9b7a-58e1-4f2a-8c6d-7b1e0a9f4c25")
 _INSERT_RUN = insert(runs)
 _INSERT_STEP = insert(run_steps)
@@ -109,8 +114,10 @@ class RunStore:
     """Creates and advances runs inside the caller's transaction."""
 
     def __init__(self, *, flows: FlowCatalog, transport: DbTransport, outbox: Outbox,
-                 eventlog: EventLog, masterdata: MasterData, clock: Clock) -> None:
+                 eventlog: EventLog, masterdata: MasterData, clock: Clock, inbox: Inbox | None = None) -> None:
         self.flows = flows
+        self.inbox = inbox
+        """Where sub-flow starts and finishes are stored; without it a ``subflow`` step fails."""
         self.transport = transport
         self.outbox = outbox
         self.eventlog = eventlog
@@ -179,6 +186,9 @@ class RunStore:
         if step.wait is not None:
             self._wait(conn, run, step.context, step.wait)
             return
+        if step.subflow is not None:
+            self._subflow(conn, run, step.context, step.subflow)
+            return
         if not step.done:
             self._save(conn, run, step.context, status="running")
             return
@@ -188,6 +198,54 @@ class RunStore:
         self.eventlog.record(conn, case_id=run.business_key, activity="run.succeeded", system="hub",
                              run_id=run.id, duration_ms=latency,
                              detail={"filtered_by": step.filtered} if step.filtered else None)
+        if str(run.context.get("event", {}).get("type", "")).startswith("manual."):
+            self._finished(conn, run.id, run.business_key, "succeeded", step.context["steps"], None)
+
+    def _subflow(self, conn: Connection, run: Run, context: dict[str, Any], sub: Subflow) -> None:
+        """Start the sub-flow (once) and wait for its end, keyed by the sub-flow run's business key."""
+        child = next((f for f in self.flows.current if f.id == sub.flow_id), None)
+        if child is None or not child.trigger.manual or self.inbox is None:
+            self._save(conn, run, context, status="running")
+            self.failed(conn, run, None, ProcessingError(
+                t(f"子流程 {sub.flow_id} 未加载，或不是手动触发的", f"sub-flow {sub.flow_id} is not loaded or not "
+                  "started by hand"), where=f"{run.flow.source} step {sub.step_id}",
+                fix=t("加载该流程（trigger: {manual: true}）后重放", "load that flow (trigger: {manual: true}), "
+                      "then replay")), reason="subflow_missing")
+            return
+        key = f"{child.id}@{run.id}.{sub.step_id}"
+        self._wait(conn, run, context, Waiting(sub.step_id, (FLOW_FINISHED,), key, sub.timeout, "fail"))
+        now = self.clock.now()
+        envelope = Envelope(source="hub", type=child.trigger.events[0], native_id=f"{run.id}.{sub.step_id}",
+                            version="subflow", business_key=key, occurred_at=now,
+                            payload={"document": sub.inputs, "parent": {"run_id": run.id, "flow": run.flow.id,
+                                                                        "step": sub.step_id}})
+        if not self.inbox.accept(conn, envelope):
+            return  # started before (a re-driven parent): its end, stored or to come, resumes this run
+        self.eventlog.record(conn, case_id=run.business_key, activity="subflow.started", system="hub", run_id=run.id,
+                             detail={"flow": child.id, "key": key})
+        self.start(conn, child, envelope_id=envelope.id, business_key=key, context=initial_context(
+            envelope_id=envelope.id, event_type=envelope.type, source="hub", business_key=key,
+            payload=envelope.payload, received_at=now.isoformat()))
+
+    def _if_manual(self, conn: Connection, run_id: str, business_key: str, status: str, error: str | None) -> None:
+        """A run that ended badly: if it was started by hand (a sub-flow), say so to whoever waits for it."""
+        if self.inbox is None:
+            return
+        kind = conn.execute(select(inbox.c.type).select_from(runs.join(inbox, inbox.c.id == runs.c.envelope_id))
+                            .where(runs.c.id == run_id)).scalar()
+        if kind is not None and kind.startswith("manual."):
+            self._finished(conn, run_id, business_key, status, None, error)
+
+    def _finished(self, conn: Connection, run_id: str, business_key: str, status: str,
+                  steps: Mapping[str, Any] | None, error: str | None) -> None:
+        """A run started by hand ended: store ``hub.flow.finished`` (once per outcome) and resume its parent."""
+        if self.inbox is None:
+            return
+        envelope = Envelope(source="hub", type=FLOW_FINISHED, native_id=run_id, version=status,
+                            business_key=business_key, occurred_at=self.clock.now(),
+                            payload={"status": status, "steps": dict(steps or {}), "error": error})
+        if self.inbox.accept(conn, envelope):
+            self.resume(conn, envelope)
 
     def _wait(self, conn: Connection, run: Run, context: dict[str, Any], waiting: Waiting) -> None:
         """Pause the run at a ``wait`` step; a delayed message ends the wait at its timeout."""
@@ -224,7 +282,22 @@ class RunStore:
                 continue  # its deadline was handled first
             self.transport.cancel(conn, RUN_TOPIC, f"wait:{row.run_id}")  # the deadline is moot now
             run = self.load(conn, row.run_id)
-            event = {"type": envelope.type, "source": envelope.source, "payload": envelope.payload}
+            event: dict[str, Any] = {"type": envelope.type, "source": envelope.source, "payload": envelope.payload}
+            step = run.flow.steps[run.flow.index(row.step_id)]
+            if isinstance(step, SubflowStep):
+                status = envelope.payload.get("status")
+                if status != "succeeded":
+                    resumed.append(run.id)
+                    self.failed(conn, run, None, ProcessingError(
+                        t(f"子流程 {step.flow_id} 未成功（{status}）：{envelope.payload.get('error') or ''}",
+                          f"sub-flow {step.flow_id} did not succeed ({status}): "
+                          f"{envelope.payload.get('error') or ''}"),
+                        where=f"{run.flow.source} step {step.id}",
+                        fix=t("修复子流程并重放它的死信，再重放本流程",
+                              "fix and replay the sub-flow, then replay this run")),
+                        reason="subflow_failed")
+                    continue
+                event = {"status": status, "steps": envelope.payload.get("steps") or {}}
             run.context = complete(run.flow, run.context, row.step_id, event)
             self.eventlog.record(conn, case_id=run.business_key, activity="run.resumed", system="hub", run_id=run.id,
                                  detail={"step": row.step_id, "event": envelope.type})
@@ -298,6 +371,7 @@ class RunStore:
             self.eventlog.record(conn, case_id=run.business_key, activity="run.compensated", system="hub",
                                  run_id=run.id, outcome="failed",
                                  detail={"undone": list(plan["done"]), "error": error})
+            self._if_manual(conn, run.id, run.business_key, "compensated", error)
             return
         key = effect_key(run, effect.step_id)
         entry_id = self.outbox.record(conn, idempotency_key=key, run_id=run.id, step_id=effect.step_id,
@@ -412,6 +486,7 @@ class RunStore:
                                    "finished_at": now})
         self.eventlog.record(conn, case_id=business_key, activity="run.failed", system="hub", run_id=run_id,
                              outcome="failed", detail={"reason": reason, "error": text})
+        self._if_manual(conn, run_id, business_key, "failed", text)
         if bury:
             self.transport.bury(conn, topic=RUN_TOPIC, key=business_key, payload={"run_id": run_id},
                                 reason=reason, error=text)
@@ -419,3 +494,4 @@ class RunStore:
 
 def _render(exc: BaseException) -> str:
     return exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"
+
