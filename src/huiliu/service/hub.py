@@ -35,6 +35,7 @@ from huiliu.flows import Flow, load_flows
 from huiliu.i18n import t
 from huiliu.identity import DirectorySync, SyncReport
 from huiliu.model import Clock, SystemClock
+from huiliu.service.budgets import BUDGET_ACTIONS, BudgetActions
 from huiliu.service.calls import observe
 from huiliu.service.catchup import CatchUp
 from huiliu.service.changefeed import ChangeFeed
@@ -76,7 +77,8 @@ def _action_names(system: str, module: ModuleType) -> set[str]:
 SHIPPED_ACTIONS = frozenset().union(*(_action_names(name, module) for name, module in (
     ("dingtalk", dingtalk_connector), ("wecom", wecom_connector), ("feishu", feishu_connector),
     ("kingdee", kingdee), ("tryton", tryton), ("odoo", odoo), ("erpnext", erpnext), ("yonyou", yonyou),
-    ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))), HUB_ACTIONS)
+    ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))), HUB_ACTIONS,
+    BUDGET_ACTIONS)
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -99,6 +101,7 @@ class Hub:
         self.faults = FaultPoints(settings.crash_at, settings.pause_at)
         self.actions = ActionRegistry()
         HubActions(self).register(self.actions)  # alerts, directory sync, re-drives, reconciliation
+        BudgetActions(self).register(self.actions)  # project budgets and their check against ERP actuals
         self.catalog = FlowCatalog(self.db, self.clock, self._load_flows, self._flows_signature)
         self.flows: list[Flow] = self.catalog.current
         """The flows in force (the catalog's own list: a reload is seen by every holder)."""

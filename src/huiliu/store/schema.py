@@ -30,6 +30,7 @@ __all__ = [
     "org_units",
     "org_users",
     "outbox",
+    "project_budgets",
     "run_steps",
     "runs",
     "waits",
@@ -262,3 +263,16 @@ waits = Table(
     Index(None, "key"),
 )
 """Runs paused at a ``wait`` step until an event of one of ``events`` carrying ``key`` arrives, or ``deadline``."""
+
+project_budgets = Table(
+    "project_budgets", metadata,
+    Column("code", String(60), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("budget", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("manager", String(100), nullable=True),
+    Column("department", String(60), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+"""Project budgets (项目预算) by project code; ``budget`` is exact decimal text at the currency's minor unit
+(text, not Numeric: SQLite would keep a float)."""

@@ -504,7 +504,7 @@ def run_case(tmp_path: Path, case: Case) -> str:
 def test_corpus_is_deterministic_and_large() -> None:
     again = corpus()
     assert [c.data for c in again] == [c.data for c in CORPUS]
-    assert 300 <= len(CORPUS) <= 600
+    assert 300 <= len(CORPUS) <= 800  # grows with the shipped templates (bad references, duplicate ids)
     assert len({c.id for c in CORPUS}) == len(CORPUS)
 
 
