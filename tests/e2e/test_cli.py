@@ -214,9 +214,11 @@ steps:
 
     db = Database(env["HUILIU_DATABASE_URL"])
     with db.read() as conn:
-        [payload] = conn.execute(inbox.select().with_only_columns(inbox.c.payload)).scalars()
+        stored = dict(conn.execute(inbox.select().with_only_columns(inbox.c.type, inbox.c.payload)).all())
     db.dispose()
-    assert loads(payload)["document"] == {"月份": "2026年11月"}  # stored for the worker, Chinese intact
+    assert loads(stored["manual.month-end"])["document"] == {"月份": "2026年11月"}  # Chinese intact
+    finished = loads(stored["hub.flow.finished"])  # a map-only flow ends at once; its end is announced
+    assert finished["status"] == "succeeded" and finished["steps"] == {"check": {"month": "2026年11月"}}
     for args, expected in [
         (("flow", "start", "month-end", "--input", "月份"), "名称=值"),
         (("flow", "start", "no-such-flow"), "month-end"),

@@ -6,6 +6,6 @@ Does not own: matching and merging of conflicting master data (``mdm``, a later 
 """
 
 from huiliu.crosswalk.crosswalk import Crosswalk, CrosswalkConflict, golden_id_for
-from huiliu.crosswalk.masterdata import MasterData
+from huiliu.crosswalk.masterdata import DEPARTMENT_FIELDS, EMPLOYEE_FIELDS, MasterData
 
-__all__ = ["Crosswalk", "CrosswalkConflict", "MasterData", "golden_id_for"]
+__all__ = ["DEPARTMENT_FIELDS", "EMPLOYEE_FIELDS", "Crosswalk", "CrosswalkConflict", "MasterData", "golden_id_for"]

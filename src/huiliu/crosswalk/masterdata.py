@@ -11,7 +11,12 @@ from huiliu.crosswalk.crosswalk import Crosswalk
 from huiliu.model import CostCenter, Department, Employee
 from huiliu.store.schema import cost_centers, departments, employees
 
-__all__ = ["MasterData"]
+__all__ = ["DEPARTMENT_FIELDS", "EMPLOYEE_FIELDS", "MasterData"]
+
+EMPLOYEE_FIELDS = ("number", "name", "department_number", "department_name", "cost_center", "erp_user")
+"""What an ``employee`` lookup finds (flows read these; the loader checks names against them)."""
+DEPARTMENT_FIELDS = ("number", "name", "parent_number", "cost_center", "active")
+"""What a ``department`` lookup finds."""
 
 _EMPLOYEE = (
     select(employees, departments.c.name.label("department_name"), departments.c.cost_center)
@@ -59,10 +64,8 @@ class MasterData:
             row = conn.execute(_EMPLOYEE, {"number": number}).first()
             if row is None:
                 return None
-            return {"number": row.number, "name": row.name, "department_number": row.department_number,
-                    "department_name": row.department_name, "cost_center": row.cost_center,
-                    "erp_user": row.erp_user}
+            return {name: getattr(row, name) for name in EMPLOYEE_FIELDS}
         if entity == "department":
             row = conn.execute(select(departments).where(departments.c.number == key)).first()
-            return None if row is None else dict(row._mapping)
+            return None if row is None else {name: getattr(row, name) for name in DEPARTMENT_FIELDS}
         return None

@@ -8,6 +8,7 @@ schema (``loader``, ``model``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from croniter import croniter
 from jinja2.exceptions import TemplateSyntaxError
 
 from huiliu.bus.retry import RetryPolicy
+from huiliu.crosswalk import DEPARTMENT_FIELDS, EMPLOYEE_FIELDS
 from huiliu.flows.accounts import WILDCARD, AccountRule, AccountRules, AccountTable, Split, covers
 from huiliu.flows.expressions import (
     CONTEXT_NAMES,
@@ -55,8 +57,19 @@ from huiliu.flows.steps import (
     WaitStep,
 )
 from huiliu.i18n import Text, t
+from huiliu.model import ApprovalInstance, Voucher
 
 __all__ = ["DEFAULT_TIMEZONE", "Compiler"]
+
+EVENT_FIELDS = frozenset({"id", "type", "source", "business_key", "received_at"})
+"""``event`` in a run's context (``service.runs.initial_context``)."""
+APPROVAL_FIELDS = frozenset(f.name for f in dataclasses.fields(ApprovalInstance))
+"""``instance`` when the flow starts on approvals: the canonical approval instance."""
+VOUCHER_FIELDS = frozenset({*(f.name for f in dataclasses.fields(Voucher)), "preparer"})
+"""A ``voucher`` step's output: the canonical voucher (and the preparer, when the step names one)."""
+WAIT_FIELDS = frozenset({"type", "source", "payload", "timed_out"})
+"""A ``wait`` step's output: the awaited event, or ``timed_out``."""
+DICT_METHODS = frozenset({"get", "items", "keys", "values"})
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 """A schedule's time zone when the flow names none: Beijing time, what a Chinese company's clock says."""
@@ -163,6 +176,9 @@ class Compiler:
                          f"`{path}` refers to unknown step `steps.{ref}`")
                 fix = _hint(guess, t(f"之前的步骤：{before_zh}", f"steps before it: {before_en}"))
             self.fail(loc, what, fix)
+        if ok:
+            for data_path in sorted(parsed.paths):
+                ok = self.known_field(data_path, loc, value) and ok
         if not ok:
             return Expression.constant(value, origin)
         try:
@@ -172,6 +188,52 @@ class Compiler:
                              f"the expression of `{path}` does not compile: {exc.message} ({value})"),
                       t("检查过滤器与测试的名称和参数", "check the names and arguments of filters and tests"))
             return Expression.constant(value, origin)
+
+    def fields_of(self, data_path: tuple[str, ...]) -> tuple[str, frozenset[str]] | None:
+        """What ``event.x`` / ``instance.x`` / ``steps.<id>.x`` may name, where the loader can know it."""
+        root = data_path[0]
+        if root == "event":
+            return "event", EVENT_FIELDS
+        if root == "instance":
+            events = self.spec.trigger.event
+            kinds = {".approval." in e for e in ([events] if isinstance(events, str) else events or [])}
+            if kinds == {True}:
+                return "instance", APPROVAL_FIELDS
+            if not kinds or kinds == {False}:  # an ERP row, a schedule, a manual start: its key and its form
+                return "instance", frozenset({"instance_id", "form"})
+            return None
+        if root != "steps" or len(data_path) < 3 or data_path[1] not in self.step_ids:
+            return None
+        step = self.spec.steps[self.step_ids.index(data_path[1])]
+        known: frozenset[str] | None = None
+        if step.map is not None:
+            known = frozenset(step.map)
+        elif step.lookup is not None:
+            known = {"employee": frozenset(EMPLOYEE_FIELDS), "department": frozenset(DEPARTMENT_FIELDS)}.get(
+                step.lookup.entity)
+        elif step.voucher is not None:
+            known = VOUCHER_FIELDS
+        else:
+            known = {"wait": WAIT_FIELDS, "filter": frozenset({"passed"}), "branch": frozenset({"goto"}),
+                     "subflow": frozenset({"status", "steps"})}.get(step.kind)
+        return None if known is None else (f"steps.{step.id}", known | DICT_METHODS)
+
+    def known_field(self, data_path: tuple[str, ...], loc: Loc, value: str) -> bool:
+        """Refuse ``instance.originator_userid`` and the like: a field the data never has (a typo)."""
+        known = self.fields_of(data_path)
+        if known is None:
+            return True
+        holder, names = known
+        name = data_path[2] if data_path[0] == "steps" else data_path[1]
+        if name in names:
+            return True
+        guess = suggest(name, sorted(names))
+        path = field_path(loc)
+        self.fail(loc, t(f"`{path}` 读取的 `{holder}.{name}` 不存在（{value}）",
+                         f"`{path}` reads `{holder}.{name}`, which does not exist ({value})"),
+                  _hint(guess, t(f"`{holder}` 有：{', '.join(sorted(names - DICT_METHODS))}",
+                                 f"`{holder}` has: {', '.join(sorted(names - DICT_METHODS))}")))
+        return False
 
     def loop_name(self, name: str, loc: Loc) -> None:
         """Refuse a loop variable that would hide a context name."""

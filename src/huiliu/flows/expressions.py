@@ -113,6 +113,8 @@ class ParsedSource:
         statements: ``{% %}`` statement kinds found in a text template (refused by the loader).
         filters: filter names used (``x | name``).
         tests: test names used (``x is name``).
+        paths: constant access paths from a name, e.g. ``("instance", "originator_user_id")`` or
+            ``("steps", "claim", "lines")``: what the loader checks against the data each name holds.
     """
 
     kind: ExpressionKind
@@ -123,6 +125,26 @@ class ParsedSource:
     statements: tuple[str, ...]
     filters: frozenset[str] = frozenset()
     tests: frozenset[str] = frozenset()
+    paths: frozenset[tuple[str, ...]] = frozenset()
+
+
+def _paths(tree: nodes.Node) -> frozenset[tuple[str, ...]]:
+    """Every ``name.a.b`` / ``name['a']`` chain of constant keys, from its name (at most three deep)."""
+    found: set[tuple[str, ...]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        keys: list[str] = []
+        current: nodes.Node = node
+        while isinstance(current, nodes.Getattr | nodes.Getitem):
+            if isinstance(current, nodes.Getattr):
+                keys.append(current.attr)
+            elif isinstance(current.arg, nodes.Const) and isinstance(current.arg.value, str):
+                keys.append(current.arg.value)
+            else:
+                keys.clear()  # a computed key: only what lies under it is constant
+            current = current.node
+        if isinstance(current, nodes.Name) and keys:
+            found.add((current.name, *reversed(keys))[:3])
+    return frozenset(found)
 
 
 def _uses(tree: nodes.Node) -> tuple[frozenset[str], frozenset[str]]:
@@ -201,9 +223,9 @@ def parse_value(source: str) -> ParsedSource:
     filters, tests = _uses(tree)
     inner = _single_expression(source, tree)
     if inner is not None:
-        return ParsedSource("native", source, inner, names, refs, (), filters, tests)
+        return ParsedSource("native", source, inner, names, refs, (), filters, tests, _paths(tree))
     statements = tuple(type(n).__name__ for n in tree.body if not isinstance(n, nodes.Output))
-    return ParsedSource("text", source, "", names, refs, statements, filters, tests)
+    return ParsedSource("text", source, "", names, refs, statements, filters, tests, _paths(tree))
 
 
 def parse_condition(source: str) -> ParsedSource:
@@ -219,7 +241,7 @@ def parse_condition(source: str) -> ParsedSource:
         raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", token.lineno)
     names, refs = _references(expr)
     filters, tests = _uses(expr)
-    return ParsedSource("condition", source, source, names, refs, (), filters, tests)
+    return ParsedSource("condition", source, source, names, refs, (), filters, tests, _paths(expr))
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

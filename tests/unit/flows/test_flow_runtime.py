@@ -13,7 +13,8 @@ from flow_fixtures import EMPLOYEES, TEMPLATE, crosswalk, write_flow
 
 from huiliu.connectors.kingdee import voucher_from_json
 from huiliu.errors import MappingError, ProcessingError, UnbalancedVoucher
-from huiliu.flows import Flow, StepMismatch, advance, complete, load_flow, matches
+from huiliu.flows import Flow, StepMismatch, advance, complete, load_flow, matches, validate_path
+from huiliu.i18n import Lang
 from huiliu.model import Direction
 from huiliu.sandbox.company import EXPENSE_ACCOUNTS, PAYABLE_ACCOUNT
 from huiliu.store.codec import dumps, loads
@@ -169,16 +170,43 @@ trigger: {event: dingtalk.approval.approved}
 steps:
   - id: claim
     map:
-      who: "{{ instance.originator_usr_id }}"
+      who: "{{ form['报销人姓名'] }}"
 """))
-    with pytest.raises(MappingError) as info:
+    with pytest.raises(MappingError) as info:  # a form field: only the approval itself can tell
         advance(flow, claim_context, crosswalk())
     message = info.value.render()
     assert "`claim`" in message
     assert "map.who" in message
-    assert "originator_usr_id" in message
+    assert "报销人姓名" in message
     assert info.value.where is not None
     assert info.value.where.endswith("flow.yaml:8:12")
+
+
+def test_a_field_the_data_never_has_is_a_load_error(tmp_path: Path) -> None:
+    path = write_flow(tmp_path, """\
+id: typo
+version: "1"
+title: typo
+trigger: {event: dingtalk.approval.approved}
+steps:
+  - id: employee
+    lookup: {entity: employee, system: dingtalk, key: "{{ instance.originator_user_id }}"}
+  - id: claim
+    map:
+      who: "{{ instance.originator_usr_id }}"
+      dept: "{{ steps.employee.departmnet_number }}"
+      when: "{{ event.recieved_at }}"
+  - id: next
+    map: {a: "{{ steps.claim.who }}", b: "{{ steps.claim.whom }}", c: "{{ steps.claim.get('who') }}"}
+""")
+    errors = validate_path(path)
+    texts = [e.render(Lang.EN) for e in errors]
+    assert len(errors) == 4, texts
+    assert "`instance.originator_usr_id`, which does not exist" in texts[0] and "`originator_user_id`?" in texts[0]
+    assert "`steps.employee.departmnet_number`" in texts[1] and "`department_number`?" in texts[1]
+    assert "`event.recieved_at`" in texts[2] and "`received_at`?" in texts[2]
+    assert "`steps.claim.whom`" in texts[3] and "`who`?" in texts[3]
+    assert [e.where.rsplit(":", 2)[1] for e in errors if e.where] == ["10", "11", "12", "14"]
 
 
 def test_when_false_skips_step_with_none_output(tmp_path: Path, claim_context: dict[str, Any]) -> None:
