@@ -47,6 +47,7 @@ from huiliu.service.runs import EFFECT_TOPIC, RUN_TOPIC, Redrive, RunStore
 from huiliu.service.scheduler import Scheduler, start_manually
 from huiliu.service.settings import Settings
 from huiliu.service.sources import DingTalkSource, FeishuSource, OaSource, Trigger, WeComSource
+from huiliu.service.vouchermerge import MERGE_ACTIONS, VoucherMerge
 from huiliu.service.worker import Worker
 from huiliu.store import Database
 
@@ -78,7 +79,7 @@ SHIPPED_ACTIONS = frozenset().union(*(_action_names(name, module) for name, modu
     ("dingtalk", dingtalk_connector), ("wecom", wecom_connector), ("feishu", feishu_connector),
     ("kingdee", kingdee), ("tryton", tryton), ("odoo", odoo), ("erpnext", erpnext), ("yonyou", yonyou),
     ("sap", sap), ("sql", sql_connector), ("soap", soap_connector), ("files", files_connector))), HUB_ACTIONS,
-    BUDGET_ACTIONS)
+    BUDGET_ACTIONS, MERGE_ACTIONS)
 """The actions the shipped connectors provide; ``flow validate`` checks against them without connecting."""
 
 CallbackOutcome = Literal["stored", "duplicate", "logged", "ignored", "check_url"]
@@ -102,6 +103,7 @@ class Hub:
         self.actions = ActionRegistry()
         HubActions(self).register(self.actions)  # alerts, directory sync, re-drives, reconciliation
         BudgetActions(self).register(self.actions)  # project budgets and their check against ERP actuals
+        VoucherMerge(self).register(self.actions)  # many approvals → one voucher per day and department
         self.catalog = FlowCatalog(self.db, self.clock, self._load_flows, self._flows_signature)
         self.flows: list[Flow] = self.catalog.current
         """The flows in force (the catalog's own list: a reload is seen by every holder)."""
