@@ -3,11 +3,13 @@
 ``hub.alert.raise``        an alert (预警) as an event ``hub.alert.raised``: logged, and any flow on that
                            event runs (e.g. a DingTalk message to the project owner); once per ``key``
 ``hub.directory.sync``     read an OA's directory into the hub's departments and people (组织同步)
+``hub.directory.read``     the hub's golden directory (departments and employees, leavers too), for an ERP
 ``hub.flow.redrive``       re-drive a flow over a time range (idempotent): repairs what a reconciliation found
 ``hub.reconcile.vouchers`` approvals a flow should have posted on a day vs the vouchers the ERP holds
 
 They go through the outbox like any call, so a flow's scheduled night job is traced and retried like the
-rest; each is idempotent (an alert by its key, a re-drive by design, a reconciliation only reads).
+rest; each is idempotent (an alert by its key, a re-drive by design, a reconciliation and a directory read
+only read).
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ from huiliu.service.handlers import Parts, store_and_start
 from huiliu.service.runs import Redrive, initial_context, run_id_for
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import inbox, outbox, runs
+from huiliu.store.schema import departments, employees, inbox, outbox, runs
 
-__all__ = ["ALERT_EVENT", "ALERT_RAISE", "DIRECTORY_SYNC", "FLOW_REDRIVE", "HUB_ACTIONS", "RECONCILE_VOUCHERS",
-           "HubActions", "HubServices"]
+__all__ = ["ALERT_EVENT", "ALERT_RAISE", "DIRECTORY_READ", "DIRECTORY_SYNC", "FLOW_REDRIVE", "HUB_ACTIONS",
+           "RECONCILE_VOUCHERS", "HubActions", "HubServices"]
 
 ALERT_RAISE = "hub.alert.raise"
 DIRECTORY_SYNC = "hub.directory.sync"
+DIRECTORY_READ = "hub.directory.read"
 FLOW_REDRIVE = "hub.flow.redrive"
 RECONCILE_VOUCHERS = "hub.reconcile.vouchers"
-HUB_ACTIONS = frozenset({ALERT_RAISE, DIRECTORY_SYNC, FLOW_REDRIVE, RECONCILE_VOUCHERS})
+HUB_ACTIONS = frozenset({ALERT_RAISE, DIRECTORY_READ, DIRECTORY_SYNC, FLOW_REDRIVE, RECONCILE_VOUCHERS})
 ALERT_EVENT = "hub.alert.raised"
 """The event an alert is: a flow with ``trigger: {event: hub.alert.raised}`` acts on alerts."""
 LEVELS = ("info", "warning", "critical")
@@ -97,6 +100,7 @@ class HubActions:
         """Register every hub action."""
         registry.register(ALERT_RAISE, self.alert)
         registry.register(DIRECTORY_SYNC, self.directory_sync)
+        registry.register(DIRECTORY_READ, self.directory_read)
         registry.register(FLOW_REDRIVE, self.redrive)
         registry.register(RECONCILE_VOUCHERS, self.reconcile)
 
@@ -128,6 +132,41 @@ class HubActions:
         oa = _text(request, "oa", DIRECTORY_SYNC)
         systems = list(self.hub.sources) if oa == "*" else [oa]
         return {"systems": {system: to_jsonable(await self.hub.sync_directory(system)) for system in systems}}
+
+    async def directory_read(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
+        """The hub's golden directory, whole: what an ERP's ``<erp>.org.sync`` takes.
+
+        Result: ``{"departments": [{number, name, parent_number, active}], "employees": [{number, name,
+        department_number, active, erp_user?}]}``, by number; inactive ones too (a department removed in the
+        OA, a leaver), so the ERP can disable them. ``department_number`` is ``null`` for someone the OA
+        lists in no department; ``erp_user`` only where one is linked.
+
+        Always the whole directory: the golden tables keep no change time (``departments`` none at all,
+        ``employees`` only ``left_at``), so a ``since`` is refused rather than silently ignored. The ERP side
+        compares before it writes, so unchanged records cost a read, not a save.
+        """
+        if "since" in request:
+            raise MappingError(t("hub.directory.read 不支持 since：汇流的部门与员工表不记录变更时间，"
+                                 "总是返回整个通讯录",
+                                 "hub.directory.read takes no since: the hub's department and employee tables keep "
+                                 "no change time, so it always returns the whole directory"),
+                               where=f"{DIRECTORY_READ}.since",
+                               fix=t("去掉 since；ERP 一侧只写有变化的记录", "leave since out; the ERP side only "
+                                     "writes what changed"))
+        parts = self.hub.parts()
+        with parts.db.read() as conn:
+            depts = conn.execute(select(departments.c.number, departments.c.name, departments.c.parent_number,
+                                        departments.c.active).order_by(departments.c.number)).all()
+            people = conn.execute(select(employees.c.number, employees.c.name, employees.c.department_number,
+                                         employees.c.active, employees.c.erp_user)
+                                  .order_by(employees.c.number)).all()
+        return {
+            "departments": [{"number": d.number, "name": d.name, "parent_number": d.parent_number or None,
+                             "active": bool(d.active)} for d in depts],
+            "employees": [{"number": e.number, "name": e.name, "department_number": e.department_number or None,
+                           "active": bool(e.active), **({"erp_user": e.erp_user} if e.erp_user else {})}
+                          for e in people],
+        }
 
     async def redrive(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Re-drive ``{flow, since, until}``; how many runs were started and resumed."""

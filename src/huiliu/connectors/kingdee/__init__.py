@@ -4,9 +4,10 @@ Owns: the WebAPI transport in session mode (``ValidateUser``), reply interpretat
 ``GL_VOUCHER`` mapping (with routing to account books, merging approvals and reversing vouchers) and
 the idempotent actions ``kingdee.voucher.create``, ``kingdee.voucher.reverse`` and
 ``kingdee.voucher.create_batch``; payments and projects (:mod:`.payment`); suppliers and purchase
-contracts (``kingdee.party.ensure``, ``kingdee.contract.create`` / ``read``, :mod:`.contract`). Does not
-own: the signed header login of the official SDK, other forms, or inbound events (K3Cloud has no
-webhooks; poll with ExecuteBillQuery).
+contracts (``kingdee.party.ensure``, ``kingdee.contract.create`` / ``read``, :mod:`.contract`); departments
+and employees from the hub's directory (``kingdee.org.sync``, :mod:`.org`). Does not own: the signed header
+login of the official SDK, other forms, or inbound events (K3Cloud has no webhooks; poll with
+ExecuteBillQuery).
 """
 
 from huiliu.connectors.kingdee.actions import VOUCHER_CREATE, VoucherCreate, register_actions
@@ -30,6 +31,7 @@ from huiliu.connectors.kingdee.mapping import (
     voucher_from_json,
     voucher_model,
 )
+from huiliu.connectors.kingdee.org import ORG_SYNC, KingdeeOrg
 from huiliu.connectors.kingdee.payment import (
     PAYMENT_CREATE,
     PAYMENT_READ,
@@ -38,13 +40,14 @@ from huiliu.connectors.kingdee.payment import (
     KingdeePayments,
 )
 from huiliu.connectors.kingdee.reversal import DELETED, RED_REVERSAL, VOUCHER_REVERSE, VoucherReverse
-from huiliu.connectors.kingdee.settings import BookRoute, KingdeeSettings, ReversalStyle
+from huiliu.connectors.kingdee.settings import BookRoute, KingdeeSettings, OrgSyncSettings, ReversalStyle
 from huiliu.connectors.kingdee.voucher_read import VOUCHER_READ, VoucherRead
 
 __all__ = [
     "CONTRACT_CREATE",
     "CONTRACT_READ",
     "DELETED",
+    "ORG_SYNC",
     "PARTY_ENSURE",
     "PAYMENT_CREATE",
     "PAYMENT_READ",
@@ -60,9 +63,11 @@ __all__ = [
     "Found",
     "KingdeeClient",
     "KingdeeContracts",
+    "KingdeeOrg",
     "KingdeePayments",
     "KingdeeSettings",
     "Ledger",
+    "OrgSyncSettings",
     "ReversalStyle",
     "SaveResult",
     "Service",

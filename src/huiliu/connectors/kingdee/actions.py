@@ -13,8 +13,8 @@ The account book (账簿) and organisation, in order of precedence: ``book`` (an
 set by the flow; else the first matching rule of ``settings.routes`` (no match is a
 :class:`MappingError`, never a guess); else ``settings.book`` / ``settings.org``.
 
-Also registered here: ``kingdee.voucher.reverse`` (:mod:`.reversal`) and ``kingdee.voucher.create_batch``
-(:mod:`.batch`).
+Also registered here: ``kingdee.voucher.reverse`` (:mod:`.reversal`), ``kingdee.voucher.create_batch``
+(:mod:`.batch`) and ``kingdee.org.sync`` (:mod:`.org`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from huiliu.connectors.kingdee.client import KingdeeClient
 from huiliu.connectors.kingdee.contract import CONTRACT_CREATE, CONTRACT_READ, PARTY_ENSURE, KingdeeContracts
 from huiliu.connectors.kingdee.ledger import Found, Ledger
 from huiliu.connectors.kingdee.mapping import explicit_book, voucher_from_json, voucher_model
+from huiliu.connectors.kingdee.org import ORG_SYNC, KingdeeOrg
 from huiliu.connectors.kingdee.payment import (
     PAYMENT_CREATE,
     PAYMENT_READ,
@@ -97,7 +98,8 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
     ``kingdee.voucher.create``, ``kingdee.voucher.reverse``, ``kingdee.voucher.read`` (:mod:`.voucher_read`),
     ``kingdee.voucher.create_batch``,
     ``kingdee.payment.create`` / ``read`` and ``kingdee.project.ensure`` / ``actuals`` (:mod:`.payment`),
-    ``kingdee.party.ensure`` and ``kingdee.contract.create`` / ``read`` (:mod:`.contract`).
+    ``kingdee.party.ensure`` and ``kingdee.contract.create`` / ``read`` (:mod:`.contract`),
+    ``kingdee.org.sync`` (departments and employees, :mod:`.org`).
 
     Args:
         registry: where to register.
@@ -118,3 +120,4 @@ def register_actions(registry: ActionRegistry, client: KingdeeClient, settings: 
     registry.register(PARTY_ENSURE, contracts.ensure_party)
     registry.register(CONTRACT_CREATE, contracts.create)
     registry.register(CONTRACT_READ, contracts.read)
+    registry.register(ORG_SYNC, KingdeeOrg(client, settings))

@@ -47,6 +47,8 @@ class Service(enum.StrEnum):
     DELETE = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.Delete"
     VIEW = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.View"
     EXECUTE_BILL_QUERY = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExecuteBillQuery"
+    EXCUTE_OPERATION = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.ExcuteOperation"
+    """Kingdee's own spelling (contract §4.1); runs a form operation named by ``opNumber`` (禁用 ``Forbid`` …)."""
 
     @property
     def operation(self) -> str:
@@ -222,6 +224,17 @@ class KingdeeClient:
         """
         data: dict[str, Any] = {"CreateOrgId": 0, "Numbers": [], "Ids": ",".join(str(i) for i in ids)}
         reply = await self.call(service, self._form_body(formid, data), service.operation, partial=True)
+        return _outcome(reply)
+
+    async def execute_operation(self, formid: str, op_number: str, ids: Sequence[int]) -> BatchOutcome:
+        """Run the form operation ``op_number`` (e.g. ``Forbid`` 禁用, ``Enable`` 反禁用) on many records by id.
+
+        ``ExcuteOperation`` takes ``{formid, opNumber, data}`` (contract §4.1); ``data`` is shaped like
+        Submit's. Each record succeeds or is refused on its own; positions are positions in ``ids``.
+        """
+        data: dict[str, Any] = {"CreateOrgId": 0, "Numbers": [], "Ids": ",".join(str(i) for i in ids)}
+        body = {**self._form_body(formid, data), "opNumber": op_number}
+        reply = await self.call(Service.EXCUTE_OPERATION, body, op_number, partial=True)
         return _outcome(reply)
 
     async def _bill_op(self, service: Service, formid: str, numbers: Sequence[str],

@@ -6,7 +6,7 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["BookRoute", "KingdeeSettings", "ReversalStyle"]
+__all__ = ["BookRoute", "KingdeeSettings", "OrgSyncSettings", "ReversalStyle"]
 
 
 class ReversalStyle(enum.StrEnum):
@@ -47,6 +47,57 @@ class BookRoute(BaseModel):
             raise ValueError(f"route to book {self.book!r} has no condition: set department_prefix or "
                              "voucher_book")
         return self
+
+
+_FIELD = r"^[A-Za-z_]\w*$"
+
+
+class OrgSyncSettings(BaseModel):
+    """Where ``kingdee.org.sync`` keeps departments (部门) and employees (员工) in K3Cloud.
+
+    Unconfirmed, all of it: shared/contracts §4 names ``BD_Empinfo`` only as a contact-unit type and says
+    nothing of departments, employees, their keys or the 禁用 operation. The defaults follow integrators'
+    code (a BOS DTO library: ``FDEPTID``, ``FParentID``, ``FCreateOrgId`` / ``FUseOrgId``; the employee's
+    ``FPostEntity`` entry with ``FPostDept``); a tenant whose keys differ sets them here.
+
+    Attributes:
+        department_form: the department base data form.
+        department_id_field: the department's internal id (内码), sent back on Save to update it.
+        department_parent_field: the parent department (上级部门), a reference ``{"FNumber": …}``.
+        employee_form: the employee base data form.
+        employee_id_field: the employee's internal id (内码).
+        employee_number_field: the employee number (员工编号) the hub's 工号 goes into and is matched on.
+            Some versions show 员工编号 as ``FStaffNumber``; unconfirmed which one a tenant keys on.
+        employee_post_entry: the entry holding the employee's post (任岗信息), whose first row gets the
+            department; ``None`` puts ``employee_department_field`` in the header instead.
+        employee_department_field: the employee's department, a reference ``{"FNumber": …}``.
+        use_org: the organisation number sent as ``FCreateOrgId`` and ``FUseOrgId`` (and as the post's
+            ``FWorkOrgId``); records are looked up in this organisation only (多组织: base data belongs to
+            a use organisation). ``None`` sends no organisation and matches across all of them.
+        forbid_status_field: the 禁用状态 field; ``B`` is forbidden, ``A`` in use.
+        forbid_operation: the ``ExcuteOperation`` ``opNumber`` of 禁用.
+        enable_operation: the ``opNumber`` of 反禁用, for a rehire or a department back in use.
+        audit: bring saved records to 已审核 (Submit, then Audit): K3Cloud only lets bills and employees
+            refer to audited base data. An audited record is un-audited before an update and audited again.
+        page_size: rows per ExecuteBillQuery page when reading what Kingdee holds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    department_form: str = Field("BD_Department", min_length=1)
+    department_id_field: str = Field("FDEPTID", pattern=_FIELD)
+    department_parent_field: str = Field("FParentID", pattern=_FIELD)
+    employee_form: str = Field("BD_Empinfo", min_length=1)
+    employee_id_field: str = Field("FID", pattern=_FIELD)
+    employee_number_field: str = Field("FNumber", pattern=_FIELD)
+    employee_post_entry: str | None = Field("FPostEntity", pattern=_FIELD)
+    employee_department_field: str = Field("FPostDept", pattern=_FIELD)
+    use_org: str | None = Field("100", min_length=1)
+    forbid_status_field: str = Field("FForbidStatus", pattern=_FIELD)
+    forbid_operation: str = Field("Forbid", pattern=_FIELD)
+    enable_operation: str = Field("Enable", pattern=_FIELD)
+    audit: bool = True
+    page_size: int = Field(2000, ge=1, le=10000)
 
 
 class KingdeeSettings(BaseModel):
@@ -115,6 +166,8 @@ class KingdeeSettings(BaseModel):
             (the ERP then refuses the contract: it is required).
         contract_amount_field: the contract header field holding the amount (价税合计). Unconfirmed.
         contract_note_field: the header field receiving 付款条件 and the OA's notes as text. Unconfirmed.
+        org_sync: forms, keys and operations of ``kingdee.org.sync`` (departments and employees), all
+            unconfirmed: see :class:`OrgSyncSettings`. Its saves go in BatchSave calls of ``batch_size``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -154,6 +207,7 @@ class KingdeeSettings(BaseModel):
     contract_org: str | None = Field("100", min_length=1)
     contract_amount_field: str = Field("FTotalAmount", pattern=r"^[A-Za-z_]\w*$")
     contract_note_field: str = Field("FDescription", pattern=r"^[A-Za-z_]\w*$")
+    org_sync: OrgSyncSettings = Field(default_factory=OrgSyncSettings)
 
     @field_validator("base_url")
     @classmethod

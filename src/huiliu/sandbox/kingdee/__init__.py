@@ -2,7 +2,8 @@
 
 Owns: session login (``ValidateUser`` and the ``kdservice-sessionid`` cookie), the ``GL_VOUCHER`` form
 (Save with the checks the ERP makes, Submit / Audit / UnAudit / Delete, View, ExecuteBillQuery), the
-``{"Result":{"ResponseStatus":…}}`` envelope, and fault injection. Does not own: other forms, BOS
+``{"Result":{"ResponseStatus":…}}`` envelope, and fault injection; besides vouchers, 付款单, suppliers,
+projects and 采购合同 (:mod:`.bills`), departments and employees with 禁用 (:mod:`.org`). Does not own: other forms, BOS
 customisation, workflow (``WorkflowAudit``) or the signed-header login of the official SDK.
 
 Simulated where the contract is unconfirmed, each said again at the place it matters:

@@ -22,6 +22,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.sandbox.company import EXPENSE_ACCOUNTS, PAYABLE_ACCOUNT, Company, make_company
 from huiliu.sandbox.faults import Fault, FaultKind, FaultPlan
 from huiliu.sandbox.kingdee.bills import BILL_FORMS, BillBook, SandboxBill
+from huiliu.sandbox.kingdee.org import ORG_FORMS, OrgBook
 from huiliu.sandbox.kingdee.query import BillQuery
 from huiliu.sandbox.kingdee.vouchers import (
     _OTHER_ACCOUNTS,
@@ -54,6 +55,7 @@ _OPERATIONS: dict[str, str] = {
     "dynamicformservice.delete": "delete",
     "dynamicformservice.view": "view",
     "dynamicformservice.executebillquery": "query",
+    "dynamicformservice.excuteoperation": "execute",
 }
 """Service name (lower case, without the stub prefix) → operation name used for fault draws."""
 
@@ -63,7 +65,7 @@ def _reply(payload: Any, status: int = 200) -> web.Response:
                         content_type="application/json", charset="utf-8")
 
 
-class KingdeeSandbox(VoucherBook, BillBook, BillQuery):
+class KingdeeSandbox(VoucherBook, BillBook, OrgBook, BillQuery):
     """The simulated K3Cloud server: an aiohttp application in :attr:`app` plus inspectable state.
 
     Args:
@@ -115,7 +117,9 @@ class KingdeeSandbox(VoucherBook, BillBook, BillQuery):
         self._sessions: dict[str, float] = {}
         self._vouchers: dict[int, SandboxVoucher] = {}
         self.bills: dict[str, dict[int, SandboxBill]] = {}
-        """Upper-case form id → records of the other forms (付款单, suppliers, projects), by id."""
+        """Upper-case form id → records of the other forms (付款单, suppliers, projects, departments, employees)."""
+        self.org_saved: Counter[str] = Counter()
+        """Upper-case form id → department / employee models sent by Save and BatchSave (saved or refused)."""
         self._by_reference: dict[str, list[int]] = {}
         self._by_number: dict[str, list[int]] = {}
         self._sequence: Counter[tuple[str, str, str]] = Counter()
@@ -313,6 +317,13 @@ class KingdeeSandbox(VoucherBook, BillBook, BillQuery):
             if data is None:
                 raise _RejectedError("data", "参数data不能为空", 8)
             form = formid or _key(data, "FormId")
+            if str(form).upper() in ORG_FORMS:
+                self._count_saves(operation, data)
+                op_number = body.get("opNumber")
+                return _reply(self._org_dispatch(str(form).upper(), operation, data,
+                                                 None if op_number is None else str(op_number)))
+            if operation == "execute":
+                raise _RejectedError("formid", f"本模拟器不支持对“{form}”执行{body.get('opNumber')}", 4)
             if str(form).upper() in BILL_FORMS:
                 return self._bill_dispatch(str(form).upper(), operation, data)
             if str(form).upper() != VOUCHER_FORM:
@@ -334,6 +345,15 @@ class KingdeeSandbox(VoucherBook, BillBook, BillQuery):
             return _reply(_envelope(status))
         outcome = self._transition(operation, data)
         return _reply(_envelope(_status(outcome.errors, outcome.successes)))
+
+    def _count_saves(self, operation: str, data: Mapping[str, Any]) -> None:
+        if operation == "save":
+            self.save_calls += 1
+            self.saved_models += 1
+        elif operation == "batch_save":
+            self.batch_save_calls += 1
+            models = _key(data, "Model")
+            self.saved_models += len(models) if isinstance(models, list) else 0
 
     def _bill_dispatch(self, form: str, operation: str, data: dict[str, Any]) -> web.Response:
         if operation == "save":

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from huiliu.sandbox.kingdee.bills import BILL_FORMS
+from huiliu.sandbox.kingdee.org import ORG_FORMS
 from huiliu.sandbox.kingdee.vouchers import (
     VOUCHER_FORM,
     SandboxVoucher,
@@ -51,6 +52,7 @@ class BillQuery:
     _vouchers: dict[int, SandboxVoucher]
     _bill_rows: Callable[[str, list[str], list[tuple[str, Any]]], list[list[Any]]]
     _by_reference: dict[str, list[int]]
+    _org_query: Callable[[str, Mapping[str, Any]], list[list[Any]]]
 
     # ----------------------------------------------------------------- ExecuteBillQuery
 
@@ -59,6 +61,8 @@ class BillQuery:
             if data is None:
                 raise _RejectedError("data", "参数data不能为空", 8)
             form = str(_key(data, "FormId") or "")
+            if form.upper() in ORG_FORMS:
+                return self._org_query(form.upper(), data)
             if form.upper() in BILL_FORMS:
                 keys = [k.strip() for k in str(_key(data, "FieldKeys") or "").split(",") if k.strip()]
                 return self._bill_rows(form.upper(), keys, self._parse_filter(str(_key(data, "FilterString") or ""),
