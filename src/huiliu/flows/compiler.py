@@ -70,6 +70,11 @@ VOUCHER_FIELDS = frozenset({*(f.name for f in dataclasses.fields(Voucher)), "pre
 WAIT_FIELDS = frozenset({"type", "source", "payload", "timed_out"})
 """A ``wait`` step's output: the awaited event, or ``timed_out``."""
 DICT_METHODS = frozenset({"get", "items", "keys", "values"})
+TIME_FIELDS = frozenset({"created_at", "finished_at", "received_at"})
+"""Fields of ``event`` / ``instance`` that hold an ISO time."""
+DATA_FIELDS = frozenset({"form", "tasks", "attachments"})
+"""Fields of ``instance`` that hold a mapping or a list."""
+AMOUNT_FILTERS = frozenset({"decimal", "fen"})
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 """A schedule's time zone when the flow names none: Beijing time, what a Chinese company's clock says."""
@@ -179,6 +184,9 @@ class Compiler:
         if ok:
             for data_path in sorted(parsed.paths):
                 ok = self.known_field(data_path, loc, value) and ok
+        if ok:
+            for name, data_path in sorted(parsed.filtered):
+                ok = self.known_type(name, data_path, loc, value) and ok
         if not ok:
             return Expression.constant(value, origin)
         try:
@@ -233,6 +241,29 @@ class Compiler:
                          f"`{path}` reads `{holder}.{name}`, which does not exist ({value})"),
                   _hint(guess, t(f"`{holder}` 有：{', '.join(sorted(names - DICT_METHODS))}",
                                  f"`{holder}` has: {', '.join(sorted(names - DICT_METHODS))}")))
+        return False
+
+    def known_type(self, name: str, data_path: tuple[str, ...], loc: Loc, value: str) -> bool:
+        """Refuse a filter on data of a type it never takes, where the type is known: an amount filter on
+        a time (``instance.finished_at | decimal``), ``local_date`` on anything but a time.
+        """  # noqa: D205
+        known = self.fields_of(data_path)
+        if known is None or len(data_path) != 2 or data_path[0] not in ("event", "instance"):
+            return True
+        kind = "time" if data_path[1] in TIME_FIELDS else "data" if data_path[1] in DATA_FIELDS else "text"
+        wrong = (name in AMOUNT_FILTERS and kind != "text") or (name == "local_date" and kind != "time")
+        if not wrong:
+            return True
+        kinds = {"time": t("时间", "a time"), "data": t("列表或映射", "a list or mapping"), "text": t("文本", "text")}
+        wanted = (t("时间", "a time") if name == "local_date"
+                  else t("金额（文本或数字）", "an amount (text or a number)"))
+        path = field_path(loc)
+        holder = ".".join(data_path)
+        self.fail(loc, t(f"`{path}` 对 `{holder}`（{kinds[kind].zh}）使用了 {name}，它只接受{wanted.zh}（{value}）",
+                         f"`{path}` applies {name} to `{holder}` ({kinds[kind].en}); {name} takes {wanted.en} "
+                         f"({value})"),
+                  t("检查字段是否写错，例如金额在 form['…'] 里，日期用 finished_at | local_date",
+                    "check the field: amounts are in form['…'], dates come from finished_at | local_date"))
         return False
 
     def loop_name(self, name: str, loc: Loc) -> None:

@@ -126,6 +126,32 @@ class ParsedSource:
     filters: frozenset[str] = frozenset()
     tests: frozenset[str] = frozenset()
     paths: frozenset[tuple[str, ...]] = frozenset()
+    filtered: frozenset[tuple[str, tuple[str, ...]]] = frozenset()
+    """(filter, path) where a filter is applied straight to a constant path, e.g. ``("decimal",
+    ("instance", "finished_at"))``: what the loader checks against the type the data has there."""
+
+
+def _path_of(node: nodes.Node) -> tuple[str, ...] | None:
+    """``name.a.b`` / ``name['a']`` as a tuple, when every key is constant."""
+    keys: list[str] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        if isinstance(node, nodes.Getattr):
+            keys.append(node.attr)
+        elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+            keys.append(node.arg.value)
+        else:
+            return None
+        node = node.node
+    return (node.name, *reversed(keys)) if isinstance(node, nodes.Name) and keys else None
+
+
+def _filtered(tree: nodes.Node) -> frozenset[tuple[str, tuple[str, ...]]]:
+    found = set()
+    for node in tree.find_all(nodes.Filter):
+        path = _path_of(node.node) if node.node is not None else None
+        if path is not None:
+            found.add((node.name, path))
+    return frozenset(found)
 
 
 def _paths(tree: nodes.Node) -> frozenset[tuple[str, ...]]:
@@ -223,9 +249,9 @@ def parse_value(source: str) -> ParsedSource:
     filters, tests = _uses(tree)
     inner = _single_expression(source, tree)
     if inner is not None:
-        return ParsedSource("native", source, inner, names, refs, (), filters, tests, _paths(tree))
+        return ParsedSource("native", source, inner, names, refs, (), filters, tests, _paths(tree), _filtered(tree))
     statements = tuple(type(n).__name__ for n in tree.body if not isinstance(n, nodes.Output))
-    return ParsedSource("text", source, "", names, refs, statements, filters, tests, _paths(tree))
+    return ParsedSource("text", source, "", names, refs, statements, filters, tests, _paths(tree), _filtered(tree))
 
 
 def parse_condition(source: str) -> ParsedSource:
@@ -241,7 +267,8 @@ def parse_condition(source: str) -> ParsedSource:
         raise TemplateSyntaxError(f"unexpected {token.value!r} after the expression", token.lineno)
     names, refs = _references(expr)
     filters, tests = _uses(expr)
-    return ParsedSource("condition", source, source, names, refs, (), filters, tests, _paths(expr))
+    return ParsedSource("condition", source, source, names, refs, (), filters, tests, _paths(expr),
+                        _filtered(expr))
 
 
 def _plain(value: Any, depth: int = 0) -> Any:

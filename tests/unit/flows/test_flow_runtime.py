@@ -255,3 +255,25 @@ def test_caller_decimals_are_normalised_like_storage(template: Flow, claim_conte
     stored = advance(template, loads(dumps(claim_context)), crosswalk())
     assert dumps(direct.context) == dumps(stored.context)
     assert direct.context["form"]["费用明细"][0]["金额"] == "1280.50"
+
+
+def test_a_filter_on_data_of_the_wrong_type_is_a_load_error(tmp_path: Path) -> None:
+    path = write_flow(tmp_path, """\
+id: types
+version: "1"
+title: types
+trigger: {event: dingtalk.approval.approved}
+steps:
+  - id: claim
+    map:
+      amount: "{{ instance.finished_at | decimal }}"
+      day: "{{ instance.title | local_date }}"
+      total: "{{ instance.form | fen }}"
+      fine: "{{ instance.finished_at | local_date }}"
+      also_fine: "{{ form['金额'] | decimal }}"
+""")
+    texts = [e.render(Lang.EN) for e in validate_path(path)]
+    assert len(texts) == 3, texts
+    assert "applies decimal to `instance.finished_at` (a time)" in texts[0]
+    assert "applies local_date to `instance.title` (text)" in texts[1]
+    assert "applies fen to `instance.form` (a list or mapping)" in texts[2]
