@@ -98,6 +98,7 @@ inbox = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     UniqueConstraint("source", "native_id", "version"),
+    Index(None, "type"),
 )
 """Canonical envelopes, each stored once per (source, native id, version)."""
 
@@ -118,7 +119,10 @@ runs = Table(
     UniqueConstraint("flow_id", "envelope_id"),
     Index(None, "status", "started_at"),
     Index(None, "business_key"),
+    Index(None, "started_at"),
+    Index(None, "flow_id", "status", "started_at"),
 )
+"""Flow runs. The indexes serve the console's list (newest first, by status, flow + status, business key, time)."""
 
 run_steps = Table(
     "run_steps", metadata,
@@ -145,6 +149,8 @@ outbox = Table(
     Column("result", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("done_at", UTCDateTime, nullable=True),
+    Index(None, "run_id"),
+    Index(None, "status", "action"),
 )
 """External effects, recorded with their idempotency key before the call is made (invariant 2)."""
 
@@ -177,6 +183,7 @@ event_log = Table(
     Column("detail", Text, nullable=True),
     Index(None, "case_id"),
     Index(None, "at"),
+    Index(None, "run_id"),
 )
 """Every envelope, step, attempt and external call: the source for process mining and KPIs."""
 

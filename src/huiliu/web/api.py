@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Connection, func, or_, select
+from sqlalchemy import func, or_, select
 
 from huiliu.bus import DeadLetterFilter
 from huiliu.errors import HuiliuError, NotFound
@@ -15,7 +15,8 @@ from huiliu.i18n import t
 from huiliu.service import Hub
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import dead_letters, event_log, inbox, messages, outbox, run_steps, runs
+from huiliu.store.schema import event_log, messages, outbox, run_steps, runs
+from huiliu.web.summary import SummaryCache
 
 __all__ = ["router"]
 
@@ -47,6 +48,8 @@ def list_runs(
     status: Annotated[str | None, Query(description="running | succeeded | failed")] = None,
     flow: Annotated[str | None, Query(max_length=100)] = None,
     key: Annotated[str | None, Query(max_length=200, description="business key, e.g. an instance id")] = None,
+    since: Annotated[datetime | None, Query(description="started at or after (no zone: UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="started before (no zone: UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -62,6 +65,10 @@ def list_runs(
         query = query.where(runs.c.flow_id == flow)
     if key:
         query = query.where(runs.c.business_key == key)
+    if since is not None:
+        query = query.where(runs.c.started_at >= _utc(since))
+    if until is not None:
+        query = query.where(runs.c.started_at < _utc(until))
     with _hub(request).db.read() as conn:
         rows = conn.execute(query.order_by(runs.c.started_at.desc()).limit(limit).offset(offset)).all()
     return {"items": [dict(r._mapping) for r in rows], "limit": limit, "offset": offset}
@@ -192,17 +199,15 @@ def start_flow(request: Request, flow_id: str, body: StartRequest) -> dict[str, 
 
 
 @router.get("/summary", summary="Counts: envelopes, runs by status, effects, dead letters")
-def summary(request: Request) -> dict[str, Any]:
-    """What the hub has done so far."""
-    with _hub(request).db.read() as conn:
-        by_type = _counts(conn, inbox.c.type)
-        by_status = _counts(conn, runs.c.status)
-        effects = _counts(conn, outbox.c.action, outbox.c.status == "done")
-        dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
-    return {"envelopes": by_type, "runs": by_status, "effects_done": effects, "dead_letters": dead}
+def summary(request: Request, background: BackgroundTasks) -> dict[str, Any]:
+    """What the hub has done so far, counted at ``as_of`` (a few seconds ago at most on a big store)."""
+    cache: SummaryCache = request.app.state.summary
+    answer, refresh = cache.get()
+    if refresh:
+        background.add_task(cache.refresh)
+    return answer
 
 
-def _counts(conn: Connection, column: ColumnElement[Any], *where: ColumnElement[bool]) -> dict[str, int]:
-    """Rows per value of ``column``."""
-    rows = conn.execute(select(column, func.count()).where(*where).group_by(column)).all()
-    return {str(value): int(count) for value, count in rows}
+def _utc(value: datetime) -> datetime:
+    """A query's time, UTC when it names no zone."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

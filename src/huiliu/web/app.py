@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +15,7 @@ from huiliu.i18n import t
 from huiliu.service import Hub
 from huiliu.web.api import router as api_router
 from huiliu.web.errors import error_body
+from huiliu.web.summary import SummaryCache, count_summary
 from huiliu.web.webhooks import router as webhook_router
 
 __all__ = ["create_app"]
@@ -22,6 +25,7 @@ def create_app(hub: Hub) -> FastAPI:
     """Build the app around an opened :class:`Hub`."""
     app = FastAPI(title="huiliu 汇流", version=__version__, openapi_url="/openapi.json")
     app.state.hub = hub
+    app.state.summary = SummaryCache(partial(count_summary, hub.db), hub.clock)
 
     @app.exception_handler(HuiliuError)
     async def _huiliu_error(_request: Request, exc: HuiliuError) -> JSONResponse:
