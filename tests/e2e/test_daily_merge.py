@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from huiliu.cli.demo import DemoStack
+from huiliu.sandbox import Fault, FaultKind
 from huiliu.service import TEMPLATES
 from huiliu.store import loads
 from huiliu.store.schema import inbox, runs
@@ -110,3 +111,27 @@ async def test_approvals_are_merged_into_one_voucher_per_day_and_department(
         assert again["earlier"] == 8 and len(again["sources"]) == int(same_day)  # only the late one
         assert len(again["vouchers"]) == int(same_day)
         assert stack.kd.count() == len(expected) + int(same_day)  # nothing merged twice
+
+
+async def test_a_merge_whose_reply_was_lost_is_not_posted_twice(
+        make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    async with make_stack(seed=82, settings={"flows_dir": flows(tmp_path)}) as stack:
+        hub = stack.hub
+        assert hub is not None
+        department_chart(stack)
+        specs = [stack.company.claim(approve_rate=1.0) for _ in range(5)]
+        ids = [stack.submit(spec) for spec in specs]
+        assert await stack.settle(expected_runs=5, timeout=60)
+        with hub.db.read() as conn:
+            finished = conn.execute(select(inbox.c.occurred_at).where(inbox.c.business_key == ids[0])).scalar_one()
+        day = finished.astimezone(BEIJING).date()
+        stack.kd.faults.script("batch_save", Fault(FaultKind.APPLIED_REPLY_LOST))  # saved, the answer lost
+        _key, started = hub.start_flow("merge-again", inputs={"day": day.isoformat()})
+        assert started and await stack.settle(expected_runs=6, timeout=60)
+        departments = {s.employee.department_number for s in specs}
+        assert stack.kd.faults.injected.get("batch_save:applied_reply_lost") == 1
+        assert stack.kd.count() == len(departments)  # the retry found the saved vouchers and adopted them
+        with hub.db.read() as conn:
+            merge = loads(conn.execute(select(runs.c.context).where(runs.c.flow_id == "merge-again"))
+                          .scalar_one())["steps"]["merge"]
+        assert len(merge["vouchers"]) == len(departments) and merge["failed"] == []

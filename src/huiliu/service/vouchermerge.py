@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from huiliu.bus import reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.connectors.kingdee import merge_vouchers, voucher_department
 from huiliu.errors import HuiliuError, MappingError
@@ -93,9 +94,9 @@ class VoucherMerge:
         report: dict[str, Any] = {"day": day.isoformat(), "flow": flow_id, "sources": [v.reference for v in vouchers],
                                   "vouchers": [], "failed": [], "pending": pending, "earlier": earlier}
         if merged:
-            reply = await self.hub.actions.get(post)(
-                {"vouchers": [to_jsonable(v) for v in merged]},
-                ActionContext(f"merge:{flow_id}:{day.isoformat()}", ctx.attempt, ""))
+            key = f"merge:{flow_id}:{day.isoformat()}"  # the batch's references derive from it: a retry adopts
+            reply = await self.hub.actions.get(post)({"vouchers": [to_jsonable(v) for v in merged]},
+                                                     ActionContext(key, ctx.attempt, reference_for(key)))
             for item in reply.get("items") or []:
                 source = merged[int(item["index"])]
                 entry = {"reference": source.reference, "id": item.get("id"), "number": item.get("number"),
