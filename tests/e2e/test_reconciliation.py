@@ -1,6 +1,7 @@
 """Scenario 8, the nightly 对账 template end to end: the day's approved claims against the vouchers Kingdee
 holds; a claim never posted is repaired by a re-drive, a voucher deleted or changed in Kingdee is
-reported, and the differences raise one alert. Scenario 6, the organisation-sync template, on its schedule."""
+reported, and the differences raise one alert. Scenario 6, the organisation-sync template, on its schedule: the
+OA directory into the hub, then the hub's directory into Kingdee's departments and employees."""
 
 from __future__ import annotations
 
@@ -108,11 +109,20 @@ async def test_bad_reconciliation_requests_are_clear_errors(make_stack: Callable
         assert (empty["checked"], empty["differences"], empty["repair"]) == (0, [], None)
 
 
+def latest_run(stack: DemoStack, flow_id: str) -> tuple[str, dict[str, Any]]:
+    assert stack.hub is not None
+    with stack.hub.db.read() as conn:
+        row = conn.execute(select(runs.c.status, runs.c.context).where(runs.c.flow_id == flow_id)
+                           .order_by(runs.c.started_at.desc()).limit(1)).one()
+    return row.status, loads(row.context)
+
+
 async def test_the_organisation_sync_template_syncs_every_oa_on_its_schedule(
         make_stack: Callable[..., DemoStack]) -> None:
     async with make_stack(seed=62) as stack:
         hub = stack.hub
         assert hub is not None
+        kd, company = stack.kd, stack.company
         scheduler = hub.scheduler()
         now = datetime.now(UTC)
         scheduler.tick(now)
@@ -121,16 +131,63 @@ async def test_the_organisation_sync_template_syncs_every_oa_on_its_schedule(
         local = now.astimezone(BEIJING)
         six = datetime(local.year, local.month, local.day, 6, 0, tzinfo=BEIJING)
         six = six if six > local else six + timedelta(days=1)
+        # Other shipped schedules (the 01:30 对账, the 07:00 budget check) may fall due too, by the hour
         fired = {f.flow_id: f for f in scheduler.tick(six.astimezone(UTC) + timedelta(seconds=1))}
         assert fired["organisation-sync"].started
-        assert await stack.settle(expected_runs=1, timeout=60)
-        status, context = run_context(stack, "organisation-sync")
-        assert status == "succeeded"
+        assert await stack.settle(expected_runs=len(fired), timeout=60)
+        status, context = latest_run(stack, "organisation-sync")
+        assert status == "succeeded", context
         report = context["steps"]["sync"]["systems"]["dingtalk"]
         assert "u-new-9" in report["users_joined"] and report["problems"] == []
-        assert await hub.actions.get("hub.directory.sync")({"oa": "*"}, ActionContext("t", 1, "x")) == {
-            "systems": {"dingtalk": {**report, "users_joined": [], "units_created": [], "units_moved": [],
-                                     "units_renamed": []}}} or True  # a second sync changes nothing
         again = await hub.actions.get("hub.directory.sync")({"oa": "dingtalk"}, ActionContext("t", 1, "x"))
         assert again["systems"]["dingtalk"]["users_joined"] == []  # a second sync finds nothing new
         assert again["systems"]["dingtalk"]["units_created"] == []
+
+        # Kingdee now holds the whole company (and the OA's root department above it), audited, in Chinese.
+        push = context["steps"]["push"]
+        assert push["problems"] == [], push["problems"]
+        assert push["departments"]["created"] == len(company.departments) + 1
+        assert push["employees"]["created"] == len(company.employees) + 1
+        for d in company.departments:
+            held = kd.org_record("BD_Department", d.number)
+            assert held is not None and (held.model["FName"], held.status) == (d.name, "C"), d
+        for e in company.employees:
+            held = kd.org_record("BD_Empinfo", e.number)
+            assert held is not None and held.model["FName"] == e.name, e
+            assert held.model["FPostEntity"][0]["FPostDept"] == {"FNumber": e.department_number}
+        assert kd.org_record("BD_Empinfo", "E9009") is not None
+        read = context["steps"]["read"]
+        assert {d["number"] for d in read["departments"]} >= {d.number for d in company.departments}
+        with pytest.raises(MappingError) as refused:  # the golden tables keep no change time
+            await hub.actions.get("hub.directory.read")({"since": now.isoformat()}, ActionContext("t", 1, "x"))
+        assert "since" in refused.value.render(Lang.EN)
+
+        # The next day: HR moved and renamed a department, hired one person, and one left.
+        saved = dict(kd.org_saved)
+        south, ceo, rnd = org.dept_id("BM0302"), org.dept_id("BM01"), org.dept_id("BM04")
+        leaver = company.employees[3]
+        assert leaver.oa_user_id is not None
+        org.move(south, ceo)
+        org.rename(rnd, "研发与创新中心")
+        org.leave(leaver.oa_user_id)
+        org.hire("u-new-10", "欧阳新", "E9010", [rnd])
+        next_day = {f.flow_id: f for f in scheduler.tick(six.astimezone(UTC) + timedelta(days=1, seconds=1))}
+        assert next_day["organisation-sync"].started
+        assert await stack.settle(expected_runs=len(fired) + len(next_day), timeout=60)
+        status, context = latest_run(stack, "organisation-sync")
+        assert status == "succeeded", context
+        push = context["steps"]["push"]
+        assert push["problems"] == [], push["problems"]
+        assert (push["departments"]["updated"], push["departments"]["created"]) == (2, 0)
+        assert (push["employees"]["created"], push["employees"]["disabled"], push["employees"]["updated"]) == (
+            1, 1, 0)
+        renamed, moved = kd.org_record("BD_Department", "BM04"), kd.org_record("BD_Department", "BM0302")
+        assert renamed is not None and (renamed.model["FName"], renamed.status) == ("研发与创新中心", "C")
+        assert moved is not None and moved.model["FParentID"] == {"FNumber": "BM01"}
+        hired, gone = kd.org_record("BD_Empinfo", "E9010"), kd.org_record("BD_Empinfo", leaver.number)
+        assert hired is not None and hired.model["FName"] == "欧阳新" and hired.status == "C"
+        assert hired.model["FPostEntity"][0]["FPostDept"] == {"FNumber": "BM04"}
+        assert gone is not None and gone.model["FForbidStatus"] == "B"  # 禁用
+        # Nothing else was saved again: the two departments and the new hire, one Save each.
+        assert kd.org_saved["BD_DEPARTMENT"] - saved["BD_DEPARTMENT"] == 2
+        assert kd.org_saved["BD_EMPINFO"] - saved["BD_EMPINFO"] == 1
