@@ -8,8 +8,9 @@ import pytest
 from kingdee_rig import KdEnv, MakeEnv
 
 from huiliu.connectors.kingdee import ORG_SYNC
-from huiliu.errors import MappingError
+from huiliu.errors import MappingError, TransientError
 from huiliu.i18n import Lang
+from huiliu.sandbox.faults import Fault, FaultKind
 
 DEPT, EMP = "BD_DEPARTMENT", "BD_EMPINFO"
 
@@ -174,3 +175,16 @@ async def test_a_malformed_directory_is_refused_before_any_call(make_kd_env: Mak
         await env.run(ORG_SYNC, request_)
     assert caught.value.where == where, caught.value.render(Lang.EN)
     assert env.sandbox.login_calls == 0  # not even a login: nothing reached Kingdee
+
+
+async def test_a_batch_saved_whose_reply_was_lost_is_matched_on_the_retry_never_saved_twice(
+        make_kd_env: MakeEnv) -> None:
+    env = await make_kd_env()
+    env.sandbox.faults.script("batch_save", Fault(FaultKind.APPLIED_REPLY_LOST))  # the first round: HQ
+    with pytest.raises(TransientError):
+        await env.run(ORG_SYNC, directory())
+    assert record(env, DEPT, "HQ").status == "A"  # Kingdee saved it; the hub does not know
+    result = await env.run(ORG_SYNC, directory(), attempt=2)
+    assert counts(result, "departments") == (3, 1, 0, 0, 0) and result["problems"] == []
+    assert env.sandbox.bill_count(DEPT) == 4 and env.sandbox.org_saved[DEPT] == 4  # HQ saved once
+    assert record(env, DEPT, "HQ").status == "C"
