@@ -16,7 +16,8 @@ Then every figure goes through the real FastAPI app (``huiliu.web.create_app`` a
 database, httpx's ASGI transport): one request at a time, ``--requests`` of each kind after a short
 warm-up, random arguments drawn from the loaded rows. Kinds: the first page of the runs list, the list
 filtered by flow + status (every combination, so the rare ones too), by status alone, by business key, by a
-one-day time window, a deep page (offset 10,000 – 50,000), one run's trace, and the summary.
+one-day time window, a deep page (offset 10,000 – 50,000), one run's trace, and the summary (as the app
+answers it, and counted afresh without reuse).
 
 With ``--before 0008`` the load and a first round of figures happen at that revision; the upgrade to the
 newest revision (its index builds, timed) follows, and the same requests again.
@@ -49,10 +50,13 @@ from typing import Any
 import httpx
 import psycopg
 from alembic import command
+from sqlalchemy import select
 
+from huiliu.identity.accounts import Accounts
 from huiliu.service import Hub, Settings
 from huiliu.store import Database
-from huiliu.web import create_app
+from huiliu.store.schema import api_tokens, audit_log, metadata, sessions, users
+from huiliu.web import create_app, summary
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK = 10_000
@@ -362,8 +366,16 @@ async def measure(store: Store, count: int, budget: float, samples: Samples, end
     hub = Hub(Settings(database_url=store.url, schedules=False))
     rng = random.Random(7)
     print(f"{'request':22} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'items':>6}")
+    accounts = Accounts(hub.clock)
+    # An older revision (--before) has no account tables: add them, the API needs a caller
+    metadata.create_all(hub.db.engine, tables=[users, api_tokens, sessions, audit_log], checkfirst=True)
+    with hub.db.begin() as conn:  # the API refuses anonymous calls: the figures include checking a token
+        if conn.execute(select(users.c.id).where(users.c.name == "bench")).first() is None:
+            accounts.add_user(conn, "bench", "bench-password-not-secret", "viewer")
+        token = accounts.create_token(conn, "bench", "bench")
     transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://hub",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
         for kind in KINDS:
             paths = requests(kind, count, rng, samples, end)
             for path in paths[:5]:  # warm-up: the connection pool, the statement cache
@@ -382,6 +394,15 @@ async def measure(store: Store, count: int, budget: float, samples: Samples, end
             cuts = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else took * 99
             print(f"{kind:22} {len(took):>5} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} {max(took):>8.1f}  "
                   f"{items / len(took):>6.1f}")
+    if hasattr(summary, "count_summary"):  # what the summary costs when it is not reused: counted afresh
+        took = []
+        deadline = time.perf_counter() + budget
+        while len(took) < 20 and time.perf_counter() < deadline:
+            began = time.perf_counter()
+            summary.count_summary(hub.db)
+            took.append((time.perf_counter() - began) * 1e3)
+        print(f"{'summary, counted':22} {len(took):>5} {statistics.median(took):>8.1f} {'':>8} {'':>8} "
+              f"{max(took):>8.1f}  (count_summary itself, no reuse)")
     hub.db.dispose()
 
 

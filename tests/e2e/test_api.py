@@ -14,7 +14,7 @@ async def test_read_api_after_a_run(make_stack: Callable[..., DemoStack]) -> Non
         instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
         assert await stack.settle(expected_runs=1, timeout=30)
         base = f"http://127.0.0.1:{stack.port}/api"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=stack.api_headers()) as http:
             async with http.get(f"{base}/health") as resp:
                 health = await resp.json()
             assert health["status"] == "ok"

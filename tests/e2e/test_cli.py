@@ -226,3 +226,41 @@ steps:
         result = run(*args, cwd=tmp_path, **env)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert expected in result.stderr, (args, result.stderr)
+
+
+def test_user_add_token_and_revoke(tmp_path: Path) -> None:
+    from huiliu.identity.accounts import Accounts
+    from huiliu.model import SystemClock
+    from huiliu.store import Database
+
+    env = {"HUILIU_DATABASE_URL": f"sqlite:///{tmp_path / 'hub.db'}"}
+    added = subprocess.run([HUILIU, "user", "add", "王出纳", "--role", "integrator", "--password-stdin"],
+                           input="足够长的密码-123\n", cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                           env={**{k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}, **env},
+                           check=False)
+    assert added.returncode == 0, added.stderr
+    assert "已新建用户 王出纳（integrator）" in added.stdout
+    issued = run("user", "token", "王出纳", "--label", "月结脚本", cwd=tmp_path, **env)
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().splitlines()[-1]
+    assert token.startswith("hl_") and len(token) > 40
+    db = Database(env["HUILIU_DATABASE_URL"])
+    accounts = Accounts(SystemClock())
+    with db.begin() as conn:
+        who = accounts.by_token(conn, token)
+        assert who is not None and (who.name, who.role) == ("王出纳", "integrator")
+        principal, _ = accounts.login(conn, "王出纳", "足够长的密码-123")  # the password was stored, hashed
+    assert principal.role == "integrator"
+    revoked = run("user", "revoke", token[:10], cwd=tmp_path, **env)
+    assert revoked.returncode == 0 and "已吊销 1 个令牌" in revoked.stdout
+    with db.begin() as conn:
+        assert accounts.by_token(conn, token) is None
+    db.dispose()
+    for args, expected in [
+        (("user", "token", "nobody"), "nobody"),
+        (("user", "revoke", "hl_nothing"), "hl_nothing"),
+        (("user", "add", "x", "--role", "root", "--password-stdin"), "root"),
+    ]:
+        result = run(*args, cwd=tmp_path, **env)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)

@@ -256,7 +256,7 @@ async def test_poison_effect_is_dead_lettered_others_go_on_and_replay_after_the_
         assert await stack.settle(expected_runs=4, timeout=30)
         assert stack.kd.count() == 3  # the others were not held up
         base = f"http://127.0.0.1:{stack.port}/api"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=stack.api_headers()) as http:
             async with http.get(f"{base}/dead-letters") as resp:
                 listing = await resp.json()
             [dead] = listing["items"]
@@ -366,7 +366,7 @@ async def test_redrive_a_flow_over_a_time_range_after_a_fix_is_idempotent(
         (flows / "expense.yaml").write_text(good, encoding="utf-8")
         hub.catalog.load()  # (a running hub reloads by itself: flows_reload_interval)
         stack.start_worker()
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=stack.api_headers()) as http:
             url = f"http://127.0.0.1:{stack.port}/api/flows/expense-claim-to-voucher/redrive"
             window = {"since": since.isoformat(), "until": hub.clock.now().isoformat()}
             async with http.post(url, json=window) as resp:

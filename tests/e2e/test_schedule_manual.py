@@ -114,7 +114,7 @@ async def test_a_manual_flow_starts_once_per_key_from_the_api_and_the_hub(
         hub = stack.hub
         assert hub is not None
         base = f"http://127.0.0.1:{stack.port}/api"
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers=stack.api_headers()) as http:
             body = {"key": "2026-11", "input": {"月份": "2026年11月"}}
             async with http.post(f"{base}/flows/month-end/start", json=body) as resp:
                 assert resp.status == 200

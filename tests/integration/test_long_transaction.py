@@ -23,7 +23,7 @@ async def test_long_idle_transaction_is_an_alarm_and_nothing_is_lost(make_stack:
             idle.execute("SELECT 1")
             pid = idle.info.backend_pid
             await asyncio.sleep(0.8)
-            async with aiohttp.ClientSession() as http, http.get(base) as resp:
+            async with aiohttp.ClientSession(headers=stack.api_headers("viewer")) as http, http.get(base) as resp:
                 health = await resp.json()
             assert health["status"] == "degraded"
             [alarm] = [a for a in health["alarms"] if a["pid"] == pid]
@@ -34,6 +34,6 @@ async def test_long_idle_transaction_is_an_alarm_and_nothing_is_lost(make_stack:
             assert await stack.settle(expected_runs=1, timeout=30)
             assert stack.kd.count() == 1
             idle.rollback()
-        async with aiohttp.ClientSession() as http, http.get(base) as resp:
+        async with aiohttp.ClientSession(headers=stack.api_headers("viewer")) as http, http.get(base) as resp:
             health = await resp.json()
         assert all(a["pid"] != pid for a in health["alarms"])

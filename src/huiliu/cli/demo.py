@@ -27,6 +27,7 @@ from huiliu.connectors.tryton import TrytonSettings
 from huiliu.connectors.wecom import WeComSettings
 from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
+from huiliu.identity.accounts import Accounts
 from huiliu.sandbox import SandboxServer
 from huiliu.sandbox.company import ClaimSpec, ContractSpec, PaymentSpec, RequisitionSpec, make_company
 from huiliu.sandbox.dingtalk import CONTRACT_PROCESS_CODE, PAYMENT_PROCESS_CODE, DingTalkSandbox
@@ -40,7 +41,7 @@ from huiliu.sandbox.feishu import (
 from huiliu.sandbox.kingdee import KingdeeSandbox
 from huiliu.sandbox.wecom import WeComSandbox
 from huiliu.service import Hub, Settings
-from huiliu.store.schema import dead_letters, event_log, inbox, runs
+from huiliu.store.schema import dead_letters, event_log, inbox, runs, users
 from huiliu.web import create_app
 
 __all__ = ["OA_SYSTEMS", "DemoStack", "DemoSummary", "OaName", "collect", "print_summary", "run_demo"]
@@ -288,6 +289,20 @@ class DemoStack:
         else:
             (self.wecom or self.ding).finish(instance_id, outcome)
 
+    def api_token(self, role: str = "admin") -> str:
+        """An API token of a user with ``role`` (``demo-<role>``, made on first use)."""
+        assert self.hub is not None
+        accounts = Accounts(self.hub.clock)
+        with self.hub.db.begin() as conn:
+            name = f"demo-{role}"
+            if conn.execute(select(users.c.id).where(users.c.name == name)).first() is None:
+                accounts.add_user(conn, name, secrets.token_urlsafe(16), role)
+            return accounts.create_token(conn, name, "demo")
+
+    def api_headers(self, role: str = "admin") -> dict[str, str]:
+        """``Authorization`` for the hub's API as a user with ``role``."""
+        return {"Authorization": f"Bearer {self.api_token(role)}"}
+
     def oa_stats(self) -> tuple[int, int]:
         """The OA sandbox's callbacks (pending, failed attempts)."""
         side = self.wecom or self.feishu
@@ -337,9 +352,12 @@ async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float
         collect(stack, summary)
         if serve_after:
             print_summary(summary, lang)
-            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）",
-                    f"the HTTP API keeps running on http://{settings.host}:{stack.port}/api/runs (Ctrl+C)"
-                    ).render(lang), flush=True)
+            token = stack.api_token("viewer")  # the API refuses anonymous calls: a read-only token to try it
+            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）；只读令牌：\n"
+                    f"  curl -H 'Authorization: Bearer {token}' http://{settings.host}:{stack.port}/api/summary",
+                    f"the HTTP API keeps running on http://{settings.host}:{stack.port}/api/runs (Ctrl+C); a "
+                    f"read-only token:\n  curl -H 'Authorization: Bearer {token}' "
+                    f"http://{settings.host}:{stack.port}/api/summary").render(lang), flush=True)
             await asyncio.Event().wait()
     return summary
 

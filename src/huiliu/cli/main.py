@@ -19,12 +19,14 @@ import yaml
 from pydantic import ValidationError
 
 from huiliu.bus import DeadLetterFilter, DeadLetters
-from huiliu.errors import ConfigError, HuiliuError
+from huiliu.errors import ConfigError, HuiliuError, NotFound
 from huiliu.flows import FlowSpec, diff_flows, load_flow, validate_path
 from huiliu.i18n import Lang, Text, t
+from huiliu.identity.accounts import ROLES, Accounts
 from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
 from huiliu.service.catchup import PollReport
 from huiliu.service.runs import Redrive
+from huiliu.store import Database
 from huiliu.store.codec import to_jsonable
 from huiliu.web import create_app
 
@@ -472,3 +474,70 @@ def main() -> None:
     """Console entry point."""
     app(prog_name="huiliu")
     sys.exit(0)
+
+
+user_app = typer.Typer(no_args_is_help=True, help="控制台用户与 API 令牌 / console users and API tokens")
+app.add_typer(user_app, name="user")
+
+
+def _accounts_db() -> tuple[Database, Accounts]:
+    try:
+        hub = Hub(load_settings())
+        hub.db.migrate()
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    return hub.db, Accounts(hub.clock)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="用户名 / user name")],
+    role: Annotated[str, typer.Option(help=f"角色 / role: {', '.join(ROLES)}")] = "viewer",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码 / read it from stdin")]
+    = False,
+) -> None:
+    """新建控制台用户（密码以 argon2id 保存）/ add a console user."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        t("密码", "password").render(_state["lang"]), hide_input=True, confirmation_prompt=True)
+    db, accounts = _accounts_db()
+    try:
+        with db.begin() as conn:
+            accounts.add_user(conn, name, password, role)
+            accounts.audit(conn, actor="cli", action="user.add", target=f"user:{name}", outcome="ok",
+                           detail={"role": role})
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"已新建用户 {name}（{role}）", f"user {name} added ({role})"))
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="用户名 / user name")],
+    label: Annotated[str, typer.Option("--label", help="令牌用途 / what the token is for")] = "script",
+) -> None:
+    """为用户新建 API 令牌（只显示这一次）/ a new API token (shown once)."""
+    db, accounts = _accounts_db()
+    try:
+        with db.begin() as conn:
+            token = accounts.create_token(conn, name, label)
+            accounts.audit(conn, actor="cli", action="token.create", target=f"user:{name}", outcome="ok",
+                           detail={"label": label, "prefix": token[:10]})
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t("新令牌（只显示这一次，请妥善保存）：", "the new token (shown once; keep it safe):"))
+    typer.echo(token)
+
+
+@user_app.command("revoke")
+def user_revoke(prefix: Annotated[str, typer.Argument(help="令牌或其前 10 个字符 / the token or its first 10 "
+                                                          "characters")]) -> None:
+    """吊销 API 令牌 / revoke an API token."""
+    db, accounts = _accounts_db()
+    with db.begin() as conn:
+        revoked = accounts.revoke_token(conn, prefix)
+        accounts.audit(conn, actor="cli", action="token.revoke", target=f"token:{prefix[:10]}",
+                       outcome="ok" if revoked else "none")
+    if not revoked:
+        raise fail(NotFound(t(f"没有以 {prefix[:10]} 开头的有效令牌", f"no live token starts with {prefix[:10]}"),
+                            where="prefix", fix=t("检查令牌前缀", "check the token's prefix")))
+    say(t(f"已吊销 {revoked} 个令牌", f"revoked {revoked} token(s)"))

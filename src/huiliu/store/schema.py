@@ -17,6 +17,8 @@ from sqlalchemy import (
 from huiliu.store.types import UTCDateTime
 
 __all__ = [
+    "api_tokens",
+    "audit_log",
     "cost_centers",
     "crosswalk",
     "dead_letters",
@@ -33,6 +35,8 @@ __all__ = [
     "project_budgets",
     "run_steps",
     "runs",
+    "sessions",
+    "users",
     "waits",
     "watermarks",
 ]
@@ -283,3 +287,54 @@ project_budgets = Table(
 )
 """Project budgets (项目预算) by project code; ``budget`` is exact decimal text at the currency's minor unit
 (text, not Numeric: SQLite would keep a float)."""
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+"""Console users: an argon2id password hash and one role (admin, integrator, auditor, viewer)."""
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+"""API tokens for scripts: only the SHA-256 of the token is kept (the token is shown once)."""
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+"""Console sessions: the SHA-256 of the cookie's value, its CSRF token and its expiry."""
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("target", String(500), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text, nullable=True),
+    Index(None, "at"),
+)
+"""Who changed or replayed what, and when (every change through the API, every login)."""

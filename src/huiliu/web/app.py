@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +12,18 @@ from fastapi.responses import JSONResponse
 from huiliu import __version__
 from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import t
+from huiliu.identity.accounts import Accounts
 from huiliu.service import Hub
 from huiliu.web.api import router as api_router
+from huiliu.web.auth import (
+    AuditMiddleware,
+    AuthError,
+    audit_router,
+    auth_error_response,
+    auth_router,
+    authorize,
+    public_router,
+)
 from huiliu.web.errors import error_body
 from huiliu.web.summary import SummaryCache, count_summary
 from huiliu.web.webhooks import router as webhook_router
@@ -41,7 +51,16 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse(status_code=422, content={**error_body(error, "bad_request"),
                                                       "errors": jsonable_encoder(exc.errors())})
 
-    app.include_router(webhook_router)
-    app.include_router(api_router)
+    @app.exception_handler(AuthError)
+    async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
+        return auth_error_response(exc)
+
+    app.state.accounts = Accounts(hub.clock)
+    app.add_middleware(AuditMiddleware)
+    app.include_router(webhook_router)  # signed by the vendors
+    app.include_router(public_router)
+    app.include_router(auth_router)
+    app.include_router(api_router, dependencies=[Depends(authorize)])
+    app.include_router(audit_router, dependencies=[Depends(authorize)])
     return app
 
