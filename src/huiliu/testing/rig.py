@@ -99,11 +99,11 @@ class ProcessRig:
         return proc
 
     def wait_http(self) -> None:
-        """Wait until the hub answers ``/api/health``."""
+        """Wait until the hub answers ``/healthz`` (liveness: no credentials needed)."""
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/health", timeout=1) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
                     if r.status == 200:
                         return
             except OSError:
