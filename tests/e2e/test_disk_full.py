@@ -4,7 +4,6 @@ redelivery is stored and processed once (fault matrix row 13)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ from huiliu.store.schema import messages
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mount)],
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(mount)],  # the hub.db fits
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
@@ -34,12 +33,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(path: Path) -> None:
-    with path.open("wb") as filler:
+    """Write zeros until the disk is full (unbuffered: nothing is left to fail when the file is closed)."""
+    with path.open("wb", buffering=0) as filler:
         try:
             while True:
                 filler.write(b"\0" * 65536)
-                filler.flush()
-                os.fsync(filler.fileno())
+        except OSError:
+            pass
+        try:
+            while True:  # the last pages, a block at a time
+                filler.write(b"\0" * 4096)
         except OSError:
             pass
 

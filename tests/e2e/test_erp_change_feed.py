@@ -143,6 +143,8 @@ async def test_erp_document_to_oa_approval_and_the_verdict_back_to_the_erp(
                 break
             await asyncio.sleep(0.05)
         assert results(erp_table) == {"PO-0101": "approved", "PO-0102": "refused"}
+        # The ERP row is written by the call; the run is marked done in the transaction after it returns.
+        assert await stack.settle(expected_runs=2, timeout=30)
         with hub.db.read() as conn:
             assert conn.execute(select(runs.c.status)).scalars().all() == ["succeeded", "succeeded"]
             assert conn.execute(select(func.count()).select_from(waits)).scalar_one() == 0
