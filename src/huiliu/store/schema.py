@@ -86,6 +86,7 @@ dead_letters = Table(
     Column("replays", Integer, nullable=False, server_default="0"),
     Column("discarded_at", UTCDateTime, nullable=True),
     Column("note", Text, nullable=True),
+    Column("detail", Text, nullable=True),
     Index(None, "created_at"),
 )
 """Work given up, with the reason, the last error, every attempt and the payload to replay."""
