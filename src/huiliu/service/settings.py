@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from huiliu.bus import RetryPolicy
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     schedules: bool = True
     """Whether this process's worker starts scheduled flows (any number of workers may: each fire starts once)."""
     lang: Lang = Lang.ZH
+    timezone: str = "Asia/Shanghai"
+    """The hub's business day (the console's "today", its daily and hourly figures): an IANA zone name."""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     worker_concurrency: int = Field(32, ge=1, le=1024)
@@ -117,3 +120,12 @@ class Settings(BaseSettings):
     """Fault points at which the process kills itself with SIGKILL (crash tests only)."""
     pause_at: list[str] = Field(default_factory=list)
     """Fault points at which the process stops itself with SIGSTOP (fencing tests only)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
