@@ -16,6 +16,7 @@ from huiliu.service import Hub
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import event_log, messages, outbox, run_steps, runs
+from huiliu.web.catalog import flows_touching
 from huiliu.web.summary import SummaryCache
 
 __all__ = ["router"]
@@ -50,6 +51,8 @@ def list_runs(
     key: Annotated[str | None, Query(max_length=200, description="business key, e.g. an instance id")] = None,
     since: Annotated[datetime | None, Query(description="started at or after (no zone: UTC)")] = None,
     until: Annotated[datetime | None, Query(description="started before (no zone: UTC)")] = None,
+    system: Annotated[str | None, Query(max_length=100, description="runs of the flows touching this system, "
+                                        "e.g. kingdee")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -69,6 +72,8 @@ def list_runs(
         query = query.where(runs.c.started_at >= _utc(since))
     if until is not None:
         query = query.where(runs.c.started_at < _utc(until))
+    if system is not None:
+        query = query.where(runs.c.flow_id.in_(flows_touching(_hub(request), system)))
     with _hub(request).db.read() as conn:
         rows = conn.execute(query.order_by(runs.c.started_at.desc()).limit(limit).offset(offset)).all()
     return {"items": [dict(r._mapping) for r in rows], "limit": limit, "offset": offset}

@@ -24,6 +24,7 @@ from huiliu.web.auth import (
     authorize,
     public_router,
 )
+from huiliu.web.catalog import router as catalog_router
 from huiliu.web.errors import error_body
 from huiliu.web.summary import SummaryCache, count_summary
 from huiliu.web.webhooks import router as webhook_router
@@ -61,6 +62,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(public_router)
     app.include_router(auth_router)
     app.include_router(api_router, dependencies=[Depends(authorize)])
+    app.include_router(catalog_router, dependencies=[Depends(authorize)])
     app.include_router(audit_router, dependencies=[Depends(authorize)])
     return app
 
