@@ -7,7 +7,8 @@ from functools import partial
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from huiliu import __version__
 from huiliu.errors import HuiliuError, NotFound
@@ -25,6 +26,10 @@ from huiliu.web.auth import (
     public_router,
 )
 from huiliu.web.catalog import router as catalog_router
+from huiliu.web.console import STATIC as CONSOLE_STATIC
+from huiliu.web.console import router as console_router
+from huiliu.web.console.views import LoginRequired, console_error
+from huiliu.web.console.views import public as console_public
 from huiliu.web.errors import error_body
 from huiliu.web.summary import SummaryCache, count_summary
 from huiliu.web.webhooks import router as webhook_router
@@ -39,22 +44,30 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.summary = SummaryCache(partial(count_summary, hub.db), hub.clock)
 
     @app.exception_handler(HuiliuError)
-    async def _huiliu_error(_request: Request, exc: HuiliuError) -> JSONResponse:
+    async def _huiliu_error(request: Request, exc: HuiliuError) -> Response:
+        if _on_page(request):
+            return console_error(request, exc)
         return JSONResponse(status_code=404 if isinstance(exc, NotFound) else 400, content=error_body(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()))
         error = HuiliuError(t(f"请求参数无效：{first.get('msg')}", f"invalid request: {first.get('msg')}"),
                             where=where, fix=t("按 /openapi.json 中的说明修正该参数",
                                                "fix that parameter as /openapi.json describes"))
+        if _on_page(request):
+            return console_error(request, error, 422)
         return JSONResponse(status_code=422, content={**error_body(error, "bad_request"),
                                                       "errors": jsonable_encoder(exc.errors())})
 
     @app.exception_handler(AuthError)
-    async def _auth_error(_request: Request, exc: AuthError) -> JSONResponse:
-        return auth_error_response(exc)
+    async def _auth_error(request: Request, exc: AuthError) -> Response:
+        return console_error(request, exc) if _on_page(request) else auth_error_response(exc)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return console_error(request, exc)
 
     app.state.accounts = Accounts(hub.clock)
     app.add_middleware(AuditMiddleware)
@@ -64,5 +77,13 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_router, dependencies=[Depends(authorize)])
     app.include_router(catalog_router, dependencies=[Depends(authorize)])
     app.include_router(audit_router, dependencies=[Depends(authorize)])
+    app.include_router(console_router)  # each page checks its caller itself: a login form, not a 401
+    app.include_router(console_public)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     return app
+
+
+def _on_page(request: Request) -> bool:
+    """Whether the request is for a console page (an error becomes a page) rather than the API (JSON)."""
+    return request.url.path.startswith("/console/")
 

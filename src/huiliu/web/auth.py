@@ -30,7 +30,7 @@ from huiliu.store.schema import audit_log
 from huiliu.web.errors import error_body
 
 __all__ = ["COOKIE", "PERMISSIONS", "AuditMiddleware", "AuthError", "audit_router", "auth_error_response",
-           "auth_router", "authorize", "public_router"]
+           "auth_router", "authorize", "caller", "check_role", "public_router"]
 
 COOKIE = "huiliu_session"
 READ = frozenset({"viewer", "auditor", "integrator", "admin"})
@@ -66,6 +66,23 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/messages"): READ,
     ("GET", "/api/messages/{message_id}"): READ,
     ("GET", "/api/audit"): AUDIT,
+    # the console's pages (anonymous: the login form; a role without the right: a 403 page)
+    ("GET", "/console/"): READ,
+    ("GET", "/console/overview/live"): READ,
+    ("GET", "/console/runs"): READ,
+    ("GET", "/console/runs/{run_id}"): READ,
+    ("GET", "/console/runs/{run_id}/live"): READ,
+    ("GET", "/console/dead-letters"): READ,
+    ("GET", "/console/dead-letters/{dead_id}"): READ,
+    ("POST", "/console/dead-letters/{dead_id}/replay"): OPERATE,
+    ("POST", "/console/dead-letters/{dead_id}/discard"): OPERATE,
+    ("POST", "/console/dead-letters/{dead_id}/correct"): OPERATE,
+    ("GET", "/console/connectors"): READ,
+    ("POST", "/console/connectors/{name}/check"): OPERATE,
+    ("GET", "/console/flows"): READ,
+    ("GET", "/console/flows/{flow_id}"): READ,
+    ("GET", "/console/audit"): AUDIT,
+    ("POST", "/console/logout"): READ,
     ("GET", "/api/auth/me"): READ,
     ("POST", "/api/auth/logout"): READ,
 }
@@ -94,16 +111,21 @@ def _accounts(request: Request) -> Accounts:
     return accounts
 
 
-def authorize(request: Request) -> Principal:
-    """The dependency on every protected route: who calls, and whether their role may."""
+def caller(request: Request) -> Principal | None:
+    """Who calls: the bearer token's user, or the console session's, or ``None``."""
     hub, accounts = _hub(request), _accounts(request)
     header = request.headers.get("authorization", "")
-    principal: Principal | None = None
     with hub.db.begin() as conn:
         if header.lower().startswith("bearer "):
-            principal = accounts.by_token(conn, header[7:].strip())
-        elif request.cookies.get(COOKIE):
-            principal = accounts.by_session(conn, request.cookies[COOKIE])
+            return accounts.by_token(conn, header[7:].strip())
+        if request.cookies.get(COOKIE):
+            return accounts.by_session(conn, request.cookies[COOKIE])
+    return None
+
+
+def authorize(request: Request) -> Principal:
+    """The dependency on every protected route: who calls, and whether their role may."""
+    principal = caller(request)
     if principal is None:
         raise AuthError(t("未登录或令牌无效", "not signed in, or the token is not valid"), status=401,
                         where="Authorization", fix=t("在控制台登录，或带上 Authorization: Bearer <令牌>",
@@ -112,6 +134,12 @@ def authorize(request: Request) -> Principal:
             request.headers.get("x-csrf-token", ""), principal.csrf or ""):
         raise AuthError(t("缺少或错误的 CSRF 令牌", "missing or wrong CSRF token"), status=403, where="X-CSRF-Token",
                         fix=t("随请求带上登录时得到的 csrf", "send the csrf value the login returned"))
+    check_role(request, principal)
+    return principal
+
+
+def check_role(request: Request, principal: Principal) -> None:
+    """Refuse (403) a caller whose role may not call this route; remember the caller for the audit."""
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     allowed = PERMISSIONS.get((request.method, path), frozenset({"admin"}))
@@ -121,7 +149,9 @@ def authorize(request: Request) -> Principal:
                         fix=t(f"需要以下角色之一：{', '.join(sorted(allowed))}",
                               f"needs one of: {', '.join(sorted(allowed))}"))
     request.state.principal = principal
-    return principal
+
+
+_NOT_AUDITED = ("/api/auth/", "/console/login", "/console/logout")  # logins are audited by Accounts
 
 
 class AuditMiddleware(BaseHTTPMiddleware):
@@ -131,7 +161,7 @@ class AuditMiddleware(BaseHTTPMiddleware):
         """Call, then audit an unsafe call that got past authorization."""
         response = await call_next(request)
         principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is not None and request.method in UNSAFE and not request.url.path.startswith("/api/auth/"):
+        if principal is not None and request.method in UNSAFE and not request.url.path.startswith(_NOT_AUDITED):
             route = request.scope.get("route")
             with _hub(request).db.begin() as conn:
                 _accounts(request).audit(

@@ -1,0 +1,343 @@
+"""The console's pages: who may see them, in which language, and what each shows.
+
+Owns: the page routes under ``/console``, the login form, the language switch, and turning errors on a
+page into a page. Does not own the data: each page reads through the same functions as the API (so a
+number on a page and in ``/api`` can never disagree) and changes through the same services, audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import yaml
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from sqlalchemy import select
+
+from huiliu.bus import DeadLetterFilter
+from huiliu.errors import NotFound
+from huiliu.i18n import Lang, Text, t
+from huiliu.identity.accounts import Accounts, LoginRefused, Principal
+from huiliu.service import Hub
+from huiliu.store import loads
+from huiliu.store.schema import audit_log, flow_versions
+from huiliu.web import api
+from huiliu.web.auth import COOKIE, AuthError, caller, check_role
+
+__all__ = ["LANG_COOKIE", "STATIC", "LoginRequired", "console_error", "router"]
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+LANG_COOKIE = "huiliu_lang"
+PAGE_SIZE = 50
+
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+public = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a session: send the browser to the login form, then back."""
+
+    def __init__(self, back: str) -> None:
+        super().__init__(back)
+        self.back = back
+
+
+# --- language, time and the template helpers -------------------------------------------------------------
+
+def page_lang(request: Request) -> Lang:
+    """``?lang=`` first, then the cookie, then the hub's setting (Chinese by default)."""
+    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    if wanted in (Lang.ZH.value, Lang.EN.value):
+        return Lang(wanted)
+    hub: Hub = request.app.state.hub
+    return hub.settings.lang
+
+
+def _zone(request: Request) -> ZoneInfo:
+    hub: Hub = request.app.state.hub
+    return ZoneInfo(getattr(hub.settings, "timezone", "Asia/Shanghai"))
+
+
+@pass_context
+def _tr(context: Any, zh: str, en: str) -> str:
+    return zh if context["lang"] is Lang.ZH else en
+
+
+@pass_context
+def _say(context: Any, text: Text | str | None) -> str:
+    if text is None:
+        return ""
+    return text.render(context["lang"]) if isinstance(text, Text) else str(text)
+
+
+@pass_context
+def _local(context: Any, value: datetime | str | None, seconds: bool = True) -> str:
+    """A stored time in the hub's zone, as people read it: ``2026-11-26 09:30:05``."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(context["zone"]).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return "—"
+    ms = (end - start).total_seconds() * 1000
+    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def _pretty(value: Any) -> str:
+    """A payload as YAML, Chinese kept readable."""
+    if value is None:
+        return ""
+    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100).rstrip()
+
+
+templates.env.globals.update(tr=_tr, say=_say)
+templates.env.filters.update(local=_local, pretty=_pretty)
+templates.env.globals["duration"] = _duration
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page in the caller's language; a ``?lang=`` choice is remembered."""
+    lang = page_lang(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
+    response = templates.TemplateResponse(request, template, {
+        "lang": lang, "zone": _zone(request), "principal": principal,
+        "csrf": principal.csrf if principal is not None else "", "path": request.url.path, **context,
+    }, status_code=status)
+    if request.query_params.get("lang") in (Lang.ZH.value, Lang.EN.value):
+        response.set_cookie(LANG_COOKIE, lang.value, max_age=365 * 86400, samesite="lax", path="/")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def console_error(request: Request, exc: Exception, status: int | None = None) -> Response:
+    """An error met on a page, as a page: the login form, or what went wrong and how to go on."""
+    if isinstance(exc, LoginRequired):
+        return RedirectResponse(f"/console/login?{urlencode({'next': exc.back})}", status_code=303)
+    if status is None:
+        status = exc.status if isinstance(exc, AuthError) else 404 if isinstance(exc, NotFound) else 400
+    return render(request, "error.html", status=status, error=exc)
+
+
+# --- who may see a page ------------------------------------------------------------------------------------
+
+def viewer(request: Request) -> Principal:
+    """The dependency of every page: a session (or token) whose role may see it."""
+    principal = caller(request)
+    if principal is None:
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(back)
+    check_role(request, principal)
+    return principal
+
+
+async def changer(request: Request) -> Principal:
+    """The dependency of every form that changes something: a role that may, and the session's CSRF token."""
+    principal = viewer(request)
+    if principal.via == "session":
+        form = await request.form()
+        if not secrets.compare_digest(str(form.get("csrf", "")), principal.csrf or ""):
+            raise AuthError(t("表单缺少或带有错误的 CSRF 令牌", "the form's CSRF token is missing or wrong"),
+                            status=403, where="csrf", fix=t("刷新页面后重新提交", "reload the page and submit again"))
+    return principal
+
+
+def _hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+def _back_to(next_path: str | None) -> str:
+    """Only a console path is a place to go back to after the login (no open redirect)."""
+    if next_path and next_path.startswith("/console/") and not next_path.startswith("//"):
+        return next_path
+    return "/console/"
+
+
+# --- login, logout, language -------------------------------------------------------------------------------
+
+@public.get("/")
+def root() -> RedirectResponse:
+    """The hub's address opens the console."""
+    return RedirectResponse("/console/", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next_path: str | None = Query(None, alias="next", max_length=500)) -> HTMLResponse:
+    """The login form."""
+    return render(request, "login.html", next=_back_to(next_path))
+
+
+@router.post("/login")
+def login(request: Request, name: str = Form(max_length=100), password: str = Form(max_length=500),
+          next_path: str = Form("/console/", alias="next", max_length=500)) -> Response:
+    """Check the password (lockout and audit as for the API), set the session cookie, go back."""
+    accounts: Accounts = request.app.state.accounts
+    refused: LoginRefused | None = None
+    with _hub(request).db.begin() as conn:
+        try:
+            _, cookie = accounts.login(conn, name, password)
+        except LoginRefused as exc:
+            refused = exc
+    if refused is not None:
+        status = 429 if refused.retry_after is not None else 401
+        return render(request, "login.html", status=status, error=refused, name=name, next=_back_to(next_path))
+    response = RedirectResponse(_back_to(next_path), status_code=303)
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                        max_age=12 * 3600, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+    """End the session."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        accounts: Accounts = request.app.state.accounts
+        with _hub(request).db.begin() as conn:
+            accounts.logout(conn, cookie)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# --- runs ---------------------------------------------------------------------------------------------------
+
+def _day_start(day: date | None, zone: ZoneInfo) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), zone)
+
+
+@router.get("/runs")
+def runs_page(
+    request: Request,
+    principal: Principal = Depends(viewer),  # noqa: B008
+    status: str | None = Query(None, max_length=20),
+    flow: str | None = Query(None, max_length=100),
+    system: str | None = Query(None, max_length=40),
+    key: str | None = Query(None, max_length=200),
+    since: date | None = Query(None),  # noqa: B008
+    until: date | None = Query(None),  # noqa: B008
+    page: int = Query(1, ge=1, le=100_000),
+) -> HTMLResponse:
+    """Runs, newest first, with filters: flow, system, status, business key, days (in the hub's zone)."""
+    zone = _zone(request)
+    found = api.list_runs(request, status=status or None, flow=flow or None, key=key or None,
+                          since=_day_start(since, zone),
+                          until=_day_start(until + timedelta(days=1), zone) if until else None,
+                          limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, **({"system": system} if system else {}))
+    items = found["items"]
+    query = {k: v for k, v in {"status": status, "flow": flow, "system": system, "key": key,
+                               "since": since, "until": until}.items() if v}
+    hub = _hub(request)
+    return render(request, "runs.html", items=items[:PAGE_SIZE], more=len(items) > PAGE_SIZE, page=page,
+                  query=query, query_string=urlencode(query), statuses=api.RUN_STATUSES,
+                  flows=sorted(f.id for f in hub.flows), systems=_systems(hub))
+
+
+def _systems(hub: Hub) -> list[str]:
+    """The systems the loaded flows touch, for the runs filter."""
+    found: set[str] = set()
+    for flow in hub.flows:
+        for step in flow.steps:
+            action = getattr(step, "action", None)
+            if isinstance(action, str) and "." in action:
+                found.add(action.split(".", 1)[0])
+    return sorted(found)
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: str, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
+    """One run's trace: each step with its definition (input), output and timing, the external calls."""
+    return render(request, "run.html", **_trace(request, run_id))
+
+
+@router.get("/runs/{run_id}/live")
+def run_live(request: Request, run_id: str, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
+    """The part of a run's page that changes while it runs (htmx polls it until the run ends)."""
+    return render(request, "_trace.html", **_trace(request, run_id))
+
+
+def _trace(request: Request, run_id: str) -> dict[str, Any]:
+    trace = api.get_run(request, run_id)
+    run = trace["run"]
+    with _hub(request).db.read() as conn:
+        text = conn.execute(select(flow_versions.c.text).where(
+            flow_versions.c.flow_id == run["flow_id"], flow_versions.c.digest == run["flow_digest"])).scalar()
+    definitions: dict[str, Any] = {}
+    try:
+        document = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("steps"), list):
+        definitions = {str(s.get("id")): s for s in document["steps"] if isinstance(s, dict)}
+    calls = [e for e in trace["events"] if e["system"] != "hub"]
+    live = run["status"] in ("running", "waiting", "compensating")
+    return {"run": run, "steps": trace["steps"], "effects": trace["effects"], "events": trace["events"],
+            "calls": calls, "definitions": definitions, "live": live}
+
+
+# --- dead letters -------------------------------------------------------------------------------------------
+
+@router.get("/dead-letters")
+def dead_letters_page(
+    request: Request,
+    principal: Principal = Depends(viewer),  # noqa: B008
+    reason: str | None = Query(None, max_length=60),
+    key: str | None = Query(None, max_length=200),
+    closed: bool = Query(False),
+    page: int = Query(1, ge=1, le=100_000),
+) -> HTMLResponse:
+    """Dead letters with their counts by cause (the rule that fails most first)."""
+    found = api.list_dead_letters(request, reason=reason or None, key=key or None, include_closed=closed,
+                                  limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    counts = sorted(found["counts_by_reason"].items(), key=lambda kv: -kv[1])
+    query = {k: v for k, v in {"reason": reason, "key": key, "closed": "true" if closed else None}.items() if v}
+    return render(request, "dead_letters.html", items=found["items"][:PAGE_SIZE],
+                  more=len(found["items"]) > PAGE_SIZE, page=page, counts=counts, query=query,
+                  query_string=urlencode(query), closed=closed)
+
+
+@router.post("/dead-letters/{dead_id}/replay")
+def replay(request: Request, dead_id: int, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+    """Replay after a fix elsewhere (master data, the flow, the ERP)."""
+    _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor=principal.name)
+    return RedirectResponse(f"/console/dead-letters/{dead_id}?done=replayed", status_code=303)
+
+
+@router.post("/dead-letters/{dead_id}/discard")
+def discard(request: Request, dead_id: int, principal: Principal = Depends(changer),  # noqa: B008
+            note: str = Form("", max_length=2000)) -> Response:
+    """Mark it handled by hand, with the reason (kept for the record)."""
+    _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=note, actor=principal.name)
+    return RedirectResponse(f"/console/dead-letters/{dead_id}?done=discarded", status_code=303)
+
+
+# --- the audit log ------------------------------------------------------------------------------------------
+
+@router.get("/audit")
+def audit_page(request: Request, principal: Principal = Depends(viewer),  # noqa: B008
+               actor: str | None = Query(None, max_length=100), page: int = Query(1, ge=1, le=100_000)) -> HTMLResponse:
+    """Who changed, replayed or signed in, newest first."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    with _hub(request).db.read() as conn:
+        rows = [{**dict(r._mapping), "detail": loads(r.detail) if r.detail else None} for r in conn.execute(query)]
+    query_args = {"actor": actor} if actor else {}
+    return render(request, "audit.html", items=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
+                  query=query_args, query_string=urlencode(query_args))
+

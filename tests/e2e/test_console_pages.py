@@ -1,0 +1,157 @@
+"""The console's pages over HTTP: each needs a session and a role, forms need the CSRF token, the login
+form locks and never redirects off the console, the pages show what the hub did, in Chinese or English.
+
+(The same pages in a real browser: tests/browser/.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+
+import aiohttp
+from fastapi.routing import APIRoute
+
+from huiliu.cli.demo import DemoStack
+from huiliu.identity.accounts import MAX_FAILURES, ROLES, Accounts
+from huiliu.sandbox.company import ClaimSpec, ExpenseItem
+from huiliu.web import create_app
+from huiliu.web.auth import PERMISSIONS
+
+PASSWORD = "控制台-密码-2026"
+PUBLIC_PAGES = {("GET", "/console/login"), ("POST", "/console/login")}
+
+
+def console_routes(stack: DemoStack) -> list[tuple[str, str]]:
+    assert stack.hub is not None
+    app = create_app(stack.hub)
+    return sorted((method, route.path) for route in app.routes if isinstance(route, APIRoute)
+                  and route.path.startswith("/console") for method in route.methods)
+
+
+def add_user(stack: DemoStack, name: str, role: str) -> None:
+    assert stack.hub is not None
+    with stack.hub.db.begin() as conn:
+        Accounts(stack.hub.clock).add_user(conn, name, PASSWORD, role)
+
+
+async def sign_in(http: aiohttp.ClientSession, base: str, name: str) -> str:
+    """Log in through the form; the session's CSRF token, read from the page as a browser would."""
+    async with http.post(f"{base}/console/login", data={"name": name, "password": PASSWORD, "next": "/console/runs"},
+                         allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/console/runs"
+    async with http.get(f"{base}/console/runs") as resp:
+        assert resp.status == 200
+        match = re.search(r'name="csrf" value="([^"]+)"', await resp.text())
+    assert match is not None
+    return match.group(1)
+
+
+def jar() -> aiohttp.CookieJar:
+    return aiohttp.CookieJar(unsafe=True)  # the hub listens on a bare IP
+
+
+async def test_every_page_needs_a_session_and_a_role_and_forms_need_the_csrf_token(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        routes = console_routes(stack)
+        assert {r for r in routes if r not in PUBLIC_PAGES} <= set(PERMISSIONS), "a page without a rule"
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession() as http:
+            for method, path in routes:
+                if (method, path) in PUBLIC_PAGES:
+                    continue
+                concrete = re.sub(r"\{[^}]+\}", "1", path)
+                async with http.request(method, f"{base}{concrete}", allow_redirects=False) as resp:
+                    assert resp.status == 303, (method, path, resp.status)
+                    assert resp.headers["Location"].startswith("/console/login?next=")
+        for role in ROLES:
+            add_user(stack, f"{role}-用户", role)
+            async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+                csrf = await sign_in(http, base, f"{role}-用户")
+                for method, path in routes:
+                    if (method, path) in PUBLIC_PAGES or path == "/console/logout":
+                        continue
+                    concrete = re.sub(r"\{[^}]+\}", "1", path)
+                    data = {"csrf": csrf, "note": "x"} if method == "POST" else None
+                    async with http.request(method, f"{base}{concrete}", data=data, allow_redirects=False) as resp:
+                        body = await resp.text()
+                        allowed = role in PERMISSIONS[(method, path)]
+                        assert (resp.status == 403) is (not allowed), (method, path, role, resp.status)
+                        assert resp.status < 500, (method, path, body[:500])
+                        assert resp.headers["Content-Type"].startswith("text/html")
+                        if not allowed:
+                            assert f"角色 {role} 无权" in body
+                    if method == "POST" and allowed:  # the same form without the session's token
+                        async with http.post(f"{base}{concrete}", data={"note": "x"}, allow_redirects=False) as resp:
+                            assert resp.status == 403 and "CSRF" in await resp.text()
+                async with http.post(f"{base}/console/logout", data={"csrf": csrf}, allow_redirects=False) as resp:
+                    assert resp.status == 303
+                async with http.get(f"{base}/console/runs", allow_redirects=False) as resp:
+                    assert resp.status == 303  # signed out
+
+
+async def test_the_login_form_refuses_wrong_passwords_locks_and_goes_back_only_into_the_console(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        add_user(stack, "王出纳", "viewer")
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            async with http.post(f"{base}/console/login", data={"name": "王出纳", "password": PASSWORD,
+                                                                "next": "https://evil.example/"},
+                                 allow_redirects=False) as resp:
+                assert resp.status == 303 and resp.headers["Location"] == "/console/"
+            async with http.post(f"{base}/console/login", data={"name": "王出纳", "password": PASSWORD,
+                                                                "next": "//evil.example/x"},
+                                 allow_redirects=False) as resp:
+                assert resp.headers["Location"] == "/console/"
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            for _ in range(MAX_FAILURES):
+                async with http.post(f"{base}/console/login", data={"name": "王出纳", "password": "错"}) as resp:
+                    assert resp.status == 401
+                    assert "用户名或密码不正确" in await resp.text()
+            async with http.post(f"{base}/console/login", data={"name": "王出纳", "password": PASSWORD}) as resp:
+                assert resp.status == 429  # locked even with the right password
+            async with http.post(f"{base}/console/login", data={"name": "王出纳"}) as resp:
+                assert resp.status == 422 and "password" in await resp.text()  # a form without a field: a page
+            async with http.get(f"{base}/console/login?lang=en") as resp:
+                text = await resp.text()
+                assert "Sign in to the huiliu console" in text and resp.cookies["huiliu_lang"].value == "en"
+
+
+async def test_the_pages_show_the_runs_their_traces_and_switch_language(
+        make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack() as stack:
+        specs = [ClaimSpec(e, "出差报销", (ExpenseItem("差旅费", Decimal(f"{100 + i}.50"), "高铁"),), "approved")
+                 for i, e in enumerate(stack.company.employees[:3])]
+        keys = [stack.submit(s) for s in specs]
+        assert await stack.settle(expected_runs=3, timeout=60)
+        add_user(stack, "李集成", "integrator")
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            await sign_in(http, base, "李集成")
+            async with http.get(f"{base}/console/runs") as resp:
+                page = await resp.text()
+            for key in keys:
+                assert key in page
+            assert page.count('class="badge s-succeeded"') == 3 and "成功" in page
+            run_id = re.findall(r'href="/console/runs/([0-9a-f-]{36})"', page)[0]
+            async with http.get(f"{base}/console/runs/{run_id}") as resp:
+                trace = await resp.text()
+            assert "kingdee.voucher.create" in trace and "对外调用" in trace
+            assert 'hx-trigger="every 2s"' not in trace  # a finished run is not polled
+            async with http.get(f"{base}/console/runs?key={keys[0]}&status=succeeded") as resp:
+                page = await resp.text()
+            assert keys[0] in page and keys[1] not in page
+            async with http.get(f"{base}/console/runs?status=failed") as resp:
+                assert "没有符合条件的运行" in await resp.text()
+            async with http.get(f"{base}/console/runs?status=nonsense") as resp:
+                assert resp.status == 400 and "未知状态" in await resp.text()
+            async with http.get(f"{base}/console/runs/no-such-run") as resp:
+                assert resp.status == 404 and "不存在" in await resp.text()
+            async with http.get(f"{base}/console/runs?lang=en") as resp:
+                assert "Business key" in await resp.text()
+            async with http.get(f"{base}/console/runs") as resp:  # the choice is remembered
+                text = await resp.text()
+                assert "Business key" in text and "业务键" not in text
