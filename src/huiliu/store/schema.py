@@ -104,6 +104,7 @@ inbox = Table(
     Column("received_at", UTCDateTime, nullable=False),
     UniqueConstraint("source", "native_id", "version"),
     Index(None, "type"),
+    Index(None, "type", "received_at"),
 )
 """Canonical envelopes, each stored once per (source, native id, version)."""
 
@@ -126,6 +127,7 @@ runs = Table(
     Index(None, "business_key"),
     Index(None, "started_at"),
     Index(None, "flow_id", "status", "started_at"),
+    Index(None, "status", "finished_at"),
 )
 """Flow runs. The indexes serve the console's list (newest first, by status, flow + status, business key, time)."""
 
@@ -156,6 +158,7 @@ outbox = Table(
     Column("done_at", UTCDateTime, nullable=True),
     Index(None, "run_id"),
     Index(None, "status", "action"),
+    Index(None, "status", "action", "done_at"),
 )
 """External effects, recorded with their idempotency key before the call is made (invariant 2)."""
 
@@ -189,6 +192,7 @@ event_log = Table(
     Index(None, "case_id"),
     Index(None, "at"),
     Index(None, "run_id"),
+    Index(None, "at", "system", "outcome"),
 )
 """Every envelope, step, attempt and external call: the source for process mining and KPIs."""
 

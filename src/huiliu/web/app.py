@@ -31,6 +31,8 @@ from huiliu.web.console import router as console_router
 from huiliu.web.console.views import LoginRequired, console_error
 from huiliu.web.console.views import public as console_public
 from huiliu.web.errors import error_body
+from huiliu.web.overview import overview_cache
+from huiliu.web.overview import router as overview_router
 from huiliu.web.summary import SummaryCache, count_summary
 from huiliu.web.webhooks import router as webhook_router
 
@@ -42,6 +44,7 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="huiliu 汇流", version=__version__, openapi_url="/openapi.json")
     app.state.hub = hub
     app.state.summary = SummaryCache(partial(count_summary, hub.db), hub.clock)
+    app.state.overview = overview_cache(hub)
 
     @app.exception_handler(HuiliuError)
     async def _huiliu_error(request: Request, exc: HuiliuError) -> Response:
@@ -77,6 +80,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_router, dependencies=[Depends(authorize)])
     app.include_router(catalog_router, dependencies=[Depends(authorize)])
     app.include_router(audit_router, dependencies=[Depends(authorize)])
+    app.include_router(overview_router, dependencies=[Depends(authorize)])
     app.include_router(console_router)  # each page checks its caller itself: a login form, not a 401
     app.include_router(console_public)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
