@@ -132,6 +132,8 @@ class ConnectorError(HuiliuError):
         operation: the operation, e.g. ``Save``.
         vendor_code: the vendor's own error code, if any.
         vendor_message: the vendor's own message, kept verbatim for the people who fix it.
+        field: the vendor's name of the field it refused, if it named one (Kingdee ``FACCOUNTID``).
+        line: the 0-based entry (line) of the document that field is on, if the vendor said.
     """
 
     kind = "connector"
@@ -145,11 +147,15 @@ class ConnectorError(HuiliuError):
         vendor_code: str | None = None,
         vendor_message: str | None = None,
         fix: Text | None = None,
+        field: str | None = None,
+        line: int | None = None,
     ) -> None:
         self.system = system
         self.operation = operation
         self.vendor_code = vendor_code
         self.vendor_message = vendor_message
+        self.field = field
+        self.line = line
         super().__init__(what, where=f"{system}.{operation}", fix=fix)
 
 

@@ -7,6 +7,7 @@ the service's handlers do.
 """
 
 from huiliu.bus.deadletters import DeadLetter, DeadLetterFilter, DeadLetters
+from huiliu.bus.diagnosis import diagnose
 from huiliu.bus.envelope import Envelope
 from huiliu.bus.eventlog import EventLog
 from huiliu.bus.inbox import Inbox
@@ -29,5 +30,6 @@ __all__ = [
     "OutboxEntry",
     "RetryPolicy",
     "Transport",
+    "diagnose",
     "reference_for",
 ]

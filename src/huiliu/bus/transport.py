@@ -7,7 +7,7 @@ paused or cut off) is refused with :class:`LeaseLost`, and the caller's transact
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,8 +68,11 @@ class Transport(Protocol):
     def retry_later(self, delivery: Delivery, delay: float, error: str) -> None:
         """Release the message to be tried again after ``delay`` seconds."""
 
-    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
-        """Move the message to the dead letters with its reason, last error and attempt log."""
+    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str, *,
+                    detail: Mapping[str, Any] | None = None) -> None:
+        """Move the message to the dead letters with its reason, last error, attempt log and ``detail``
+        (what :func:`huiliu.bus.diagnosis.diagnose` says about the error).
+        """  # noqa: D205
 
     def pending(self) -> int:
         """Messages not yet settled."""

@@ -4,6 +4,10 @@ One process: the OA sandbox (DingTalk, WeCom or Feishu), the Kingdee sandbox, th
 (the webhook the OA calls back), and a worker share one event loop and one SQLite file. The summary
 counts what each side saw, so the demo is also a check: every approved claim must have exactly one
 audited voucher and one finished run (with a write-back comment in DingTalk).
+
+With ``mistakes`` the day also has claims finance must fix: their 培训费 line is booked to an account
+Kingdee's chart does not have, Kingdee refuses the voucher naming ``FACCOUNTID``, and each becomes a dead
+letter a person corrects (``huiliu deadletters show`` / ``correct``) and re-pushes.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import uvicorn
@@ -29,7 +34,14 @@ from huiliu.errors import ConfigError
 from huiliu.i18n import Lang, t
 from huiliu.identity.accounts import Accounts
 from huiliu.sandbox import SandboxServer
-from huiliu.sandbox.company import ClaimSpec, ContractSpec, PaymentSpec, RequisitionSpec, make_company
+from huiliu.sandbox.company import (
+    ClaimSpec,
+    ContractSpec,
+    ExpenseItem,
+    PaymentSpec,
+    RequisitionSpec,
+    make_company,
+)
 from huiliu.sandbox.dingtalk import CONTRACT_PROCESS_CODE, PAYMENT_PROCESS_CODE, DingTalkSandbox
 from huiliu.sandbox.feishu import (
     CLAIM_APPROVAL_CODE,
@@ -44,12 +56,17 @@ from huiliu.service import Hub, Settings
 from huiliu.store.schema import dead_letters, event_log, inbox, runs, users
 from huiliu.web import create_app
 
-__all__ = ["OA_SYSTEMS", "DemoStack", "DemoSummary", "OaName", "collect", "print_summary", "run_demo"]
+__all__ = ["MISTAKE_TYPE", "OA_SYSTEMS", "DemoStack", "DemoSummary", "OaName", "collect", "print_summary",
+           "run_demo"]
 
 OaName = Literal["dingtalk", "wecom", "feishu"]
 OA_SYSTEMS: tuple[OaName, ...] = ("dingtalk", "wecom", "feishu")
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+MISTAKE_TYPE = "培训费"
+"""The expense type of the demo's mistakes: the flow books it to 6602.08, which the Kingdee sandbox's chart
+then lacks (an account finance has not opened yet)."""
 
 
 @dataclass
@@ -257,6 +274,25 @@ class DemoStack:
         if self._oa_srv is not None:
             await self._oa_srv.stop()
 
+    def plan_mistakes(self, n: int) -> list[ClaimSpec]:
+        """``n`` approved claims Kingdee will refuse, and a chart of accounts without their account.
+
+        Each claim has a valid 交通费 line, then a 培训费 line: the flow books 培训费 to an account taken out
+        of the Kingdee sandbox's chart, so Kingdee refuses the voucher with 「第2行分录：科目“…”不存在」
+        (``FACCOUNTID``, line 1). The company's other claims no longer draw 培训费 (call this before
+        generating them); correcting ``voucher.lines[1].account`` to an open account lets it through.
+        """
+        if n <= 0:
+            return []
+        account = self.company.accounts.pop(MISTAKE_TYPE, "6602.08")
+        self.kd.chart.pop(account, None)
+        employees = self.company.employees
+        return [ClaimSpec(employees[i % len(employees)], f"{employees[i % len(employees)].name}参加外部培训报销",
+                          (ExpenseItem("交通费", Decimal("56.50"), "培训往返交通费"),
+                           ExpenseItem(MISTAKE_TYPE, Decimal(1280 + 10 * i).quantize(Decimal("0.01")),
+                                       "财务共享中心培训课程费")), "approved")
+                for i in range(n)]
+
     def submit(self, spec: ClaimSpec) -> str:
         """Start a claim in the OA and end it as the spec says; returns the instance id."""
         instance_id = (self.wecom or self.feishu or self.ding).start_claim(spec)
@@ -337,12 +373,13 @@ class DemoStack:
 
 
 async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float, serve_after: bool,  # noqa: ASYNC109
-                   lang: Lang, rate: float = 0.0, oa: OaName = "dingtalk") -> DemoSummary:
-    """Run the demo and return its summary."""
-    summary = DemoSummary(claims=claims)
+                   lang: Lang, rate: float = 0.0, oa: OaName = "dingtalk", mistakes: int = 0) -> DemoSummary:
+    """Run the demo and return its summary; ``mistakes`` more claims end as dead letters to correct."""
+    summary = DemoSummary(claims=claims + mistakes)
     async with DemoStack(settings, seed=seed, oa=oa) as stack:
         assert stack.hub is not None
-        specs = [stack.company.claim() for _ in range(claims)]
+        mistaken = stack.plan_mistakes(mistakes)
+        specs = [stack.company.claim() for _ in range(claims)] + mistaken
         for spec in specs:
             setattr(summary, spec.outcome, getattr(summary, spec.outcome) + 1)
         started = time.perf_counter()

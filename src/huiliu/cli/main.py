@@ -92,6 +92,9 @@ def demo(
     rate: Annotated[float, typer.Option(
         min=0, help="每秒提交的审批数，0=一次全部提交 / claims per second, 0 = all at once")] = 0.0,
     oa: Annotated[str, typer.Option(help="OA 沙箱：dingtalk | wecom | feishu / the OA sandbox")] = "dingtalk",
+    mistakes: Annotated[int, typer.Option(
+        min=0, max=1000, help="另加 N 张金蝶会拒绝的报销单（科目不存在），用于演示死信修正 / "
+                              "N more claims Kingdee refuses (missing account), to fix as dead letters")] = 0,
 ) -> None:
     """运行演示：OA 与金蝶沙箱、模拟公司、一批报销审批 / run the demo against local sandboxes."""
     from huiliu.cli.demo import OA_SYSTEMS, print_summary, run_demo  # noqa: PLC0415 - pulls in the sandboxes
@@ -107,12 +110,17 @@ def demo(
     try:
         summary = asyncio.run(run_demo(settings, claims=claims, seed=seed, timeout=timeout,
                                        serve_after=serve_after, lang=_state["lang"], rate=rate,
-                                       oa=oa))
+                                       oa=oa, mistakes=mistakes))
     except HuiliuError as exc:
         raise fail(exc) from exc
     print_summary(summary, _state["lang"])
     say(t(f"数据库保留在 {db}，可用 sqlite3 查看", f"the database is kept at {db} for inspection"))
-    if summary.failed or summary.missing:
+    if mistakes:
+        say(t(f"有 {mistakes} 张报销单被金蝶拒绝，成为死信：HUILIU_DATABASE_URL=sqlite:///{db} huiliu deadletters "
+              "show 编号 查看原因；--serve 运行时可用 correct 修正后重新推送",
+              f"{mistakes} claims were refused by Kingdee and became dead letters: HUILIU_DATABASE_URL=sqlite:///{db} "
+              "huiliu deadletters show ID explains them; with --serve, correct re-pushes them"))
+    if summary.failed > mistakes or summary.missing:
         raise typer.Exit(1)
 
 

@@ -98,7 +98,8 @@ class Hub:
         self.eventlog = EventLog(self.clock)
         self.crosswalk = Crosswalk(self.clock)
         self.masterdata = MasterData(self.crosswalk)
-        self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock)
+        self.deadletters = DeadLetters(self.db, self.transport, self.eventlog, self.clock,
+                                       vendor_fields={kingdee.VOUCHER_CREATE: kingdee.VOUCHER_FIELDS})
         self.faults = FaultPoints(settings.crash_at, settings.pause_at)
         self.actions = ActionRegistry()
         HubActions(self).register(self.actions)  # alerts, directory sync, re-drives, reconciliation

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from huiliu.bus import DbTransport, Envelope, EventLog, Inbox, Outbox, reference_for
+from huiliu.bus import DbTransport, Envelope, EventLog, Inbox, Outbox, diagnose, reference_for
 from huiliu.crosswalk import MasterData
 from huiliu.errors import HuiliuError, ProcessingError
 from huiliu.flows import (
@@ -489,7 +489,7 @@ class RunStore:
         self._if_manual(conn, run_id, business_key, "failed", text)
         if bury:
             self.transport.bury(conn, topic=RUN_TOPIC, key=business_key, payload={"run_id": run_id},
-                                reason=reason, error=text)
+                                reason=reason, error=text, detail=diagnose(exc))
 
 
 def _render(exc: BaseException) -> str:

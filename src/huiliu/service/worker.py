@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from huiliu.bus import Delivery, EventLog, LeaseLost, RetryPolicy, Transport
+from huiliu.bus import Delivery, EventLog, LeaseLost, RetryPolicy, Transport, diagnose
 from huiliu.connectors import CallRecord
 from huiliu.errors import HuiliuError
 from huiliu.i18n import Lang
@@ -142,7 +142,7 @@ class Worker:
                     if taken_over:
                         self.transport.ack(conn, delivery)
                     else:
-                        self.transport.dead_letter(conn, delivery, reason, text)
+                        self.transport.dead_letter(conn, delivery, reason, text, detail=diagnose(exc))
                 log.warning("%s message %s (%s): %s", "gave up, flow handles" if taken_over else "dead-lettered",
                             delivery.id, reason, text.splitlines()[0])
             else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -198,26 +198,29 @@ class DbTransport:
                 "available_at": self.clock.now() + timedelta(seconds=delay), "last_error": error[:4000],
                 "attempt_log": self._log(delivery, error)})
 
-    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str) -> None:
-        """Move the message to ``dead_letters`` with its reason and every attempt."""
+    def dead_letter(self, conn: Connection, delivery: Delivery, reason: str, error: str, *,
+                    detail: Mapping[str, Any] | None = None) -> None:
+        """Move the message to ``dead_letters`` with its reason, every attempt and the error's ``detail``."""
         if conn.execute(_DELETE_FENCED, self._fence(delivery)).rowcount != 1:
             raise LeaseLost(f"message {delivery.id}: lease lost before dead-lettering")
         conn.execute(insert(dead_letters).values(
             message_id=delivery.id, topic=delivery.topic, key=delivery.key, payload=dumps(delivery.payload),
             reason=reason, last_error=error[:4000], attempts=delivery.attempts,
-            attempt_log=self._log(delivery, error), created_at=self.clock.now()))
+            attempt_log=self._log(delivery, error), created_at=self.clock.now(),
+            detail=None if detail is None else dumps(detail)))
 
     def bury(self, conn: Connection, *, topic: str, key: str, payload: dict[str, Any], reason: str,
-             error: str, attempts: int = 1) -> None:
+             error: str, attempts: int = 1, detail: Mapping[str, Any] | None = None) -> None:
         """Write a dead letter for work that was never a queued message of its own.
 
         For example a run that a handler found unprocessable; replaying it publishes ``payload`` on ``topic``.
+        ``detail`` is the structured error (:func:`huiliu.bus.diagnosis.diagnose`).
         """
         conn.execute(insert(dead_letters).values(
             message_id=0, topic=topic, key=key, payload=dumps(payload), reason=reason, last_error=error[:4000],
             attempts=attempts, attempt_log=dumps([{"attempt": attempts, "at": self.clock.now().isoformat(),
                                                    "error": error[:2000]}]),
-            created_at=self.clock.now()))
+            created_at=self.clock.now(), detail=None if detail is None else dumps(detail)))
 
     def cancel(self, conn: Connection, topic: str, key: str) -> int:
         """Withdraw the queued messages of ``key`` on ``topic`` that no one has taken yet (e.g. a wait's

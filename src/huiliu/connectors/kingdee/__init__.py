@@ -17,6 +17,7 @@ from huiliu.connectors.kingdee.contract import CONTRACT_CREATE, CONTRACT_READ, P
 from huiliu.connectors.kingdee.errors import check_login, check_partial, check_result, closed_period_error
 from huiliu.connectors.kingdee.ledger import Found, Ledger
 from huiliu.connectors.kingdee.mapping import (
+    VOUCHER_FIELDS,
     StoredEntry,
     StoredVoucher,
     batch_reference,
@@ -56,6 +57,7 @@ __all__ = [
     "RED_REVERSAL",
     "VOUCHER_CREATE",
     "VOUCHER_CREATE_BATCH",
+    "VOUCHER_FIELDS",
     "VOUCHER_READ",
     "VOUCHER_REVERSE",
     "BatchOutcome",

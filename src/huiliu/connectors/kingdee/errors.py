@@ -17,6 +17,7 @@ Every HTTP reply of K3Cloud passes through :func:`check_login` or :func:`check_r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "check_partial",
     "check_result",
     "closed_period_error",
+    "first_field",
     "item_errors",
     "response_status",
 ]
@@ -55,6 +57,9 @@ _FIXES: dict[int, Text] = {
     9: t("字段不存在：检查设置 reference_field 与 aux_fields 是否已在 BOS 中配置",
          "a field does not exist: check reference_field and aux_fields are configured in BOS"),
 }
+_ENTRY_ROW = re.compile(r"第\s*(\d+)\s*行")
+"""「第1行分录：…」: the 1-based entry row Kingdee names in a message about a voucher or bill entry."""
+
 _DEFAULT_FIX = t("按金蝶返回的字段与信息修正数据（科目、核算维度、金额）后重新发起",
                  "correct the data named by Kingdee (account, auxiliary dimension, amount) and send again")
 
@@ -127,7 +132,8 @@ def check_result(reply: HttpReply, operation: str) -> Any:
         TransientError: HTTP 5xx, a body that is not JSON, or ``response_error:``.
         AuthExpired: ``MsgCode`` 1, the session is lost.
         VendorRejected: ``IsSuccess`` false for any other reason; the message lists each field and
-            Kingdee's Chinese message verbatim, ``vendor_code`` is the ``MsgCode``.
+            Kingdee's Chinese message verbatim, ``vendor_code`` is the ``MsgCode``; ``field`` and ``line``
+            come from the first error that names a field (see :func:`first_field`).
     """
     _check_http(reply, operation)
     status = response_status(reply.json)
@@ -141,10 +147,30 @@ def check_result(reply: HttpReply, operation: str) -> Any:
                           fix=t("重新登录后重试；若反复出现，请检查该用户是否在别处登录或会话超时设置",
                                 "log in again and retry; if it repeats, check the user is not logged in "
                                 "elsewhere and the session timeout"))
+    field, line = first_field(status)
     raise VendorRejected(t(f"金蝶拒绝了 {operation}：{details}", f"Kingdee rejected {operation}: {details}"),
                          system=SYSTEM, operation=operation,
                          vendor_code=None if code is None else str(code), vendor_message=details,
-                         fix=_FIXES.get(code if isinstance(code, int) else -1, _DEFAULT_FIX))
+                         fix=_FIXES.get(code if isinstance(code, int) else -1, _DEFAULT_FIX),
+                         field=field, line=line)
+
+
+def first_field(status: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """The field and 0-based entry line of the first error in ``Errors`` that names a field.
+
+    The line is the row of 「第N行分录」 in its message when there is one (an entry of the document), else
+    its ``DIndex`` (which, for Save, is the bill's position in the request). ``(None, None)`` when no
+    error names a field.
+    """
+    for error in status.get("Errors") or []:
+        if not isinstance(error, Mapping) or not error.get("FieldName"):
+            continue
+        row = _ENTRY_ROW.search(str(error.get("Message") or ""))
+        index = error.get("DIndex")
+        if row is not None:
+            return str(error["FieldName"]), int(row.group(1)) - 1
+        return str(error["FieldName"]), index if isinstance(index, int) and not isinstance(index, bool) else None
+    return None, None
 
 
 def check_partial(reply: HttpReply, operation: str) -> Any:
@@ -197,6 +223,7 @@ def closed_period_error(vendor_message: str | None, day: date, operation: str,
           f"Kingdee rejected {operation}: the accounting period {period} of the voucher date {day.isoformat()} "
           f"is closed ({vendor_message})"),
         system=SYSTEM, operation=operation, vendor_code=vendor_code, vendor_message=vendor_message,
+        field="FDate",
         fix=t(f"把凭证日期改到未结账的期间（如当前期间）后重新发起；或请会计在金蝶总账中对 {period} 反结账后重放。"
               "不会自动重试",
               f"date the voucher in an open period (e.g. the current one) and send it again, or ask the "

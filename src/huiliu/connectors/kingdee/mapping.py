@@ -26,6 +26,7 @@ from huiliu.model import Direction, Money, Voucher, VoucherLine, parse_amount
 from huiliu.model.purchasing import voucher_from_json
 
 __all__ = [
+    "VOUCHER_FIELDS",
     "StoredEntry",
     "StoredVoucher",
     "batch_reference",
@@ -44,6 +45,24 @@ __all__ = [
 ]
 
 _FEN = Decimal("0.01")
+
+VOUCHER_FIELDS: Mapping[str, str] = {
+    "FAccountBookID": "book",
+    "FACCBOOKORGID": "org",
+    "FDate": "voucher.date",
+    "FVOUCHERGROUPID": "voucher.group",
+    "FCURRENCYID": "voucher.currency",
+    "FEntity": "voucher.lines",
+    "FEXPLANATION": "voucher.lines[{line}].summary",
+    "FACCOUNTID": "voucher.lines[{line}].account",
+    "FDC": "voucher.lines[{line}].direction",
+    "FDEBIT": "voucher.lines[{line}].amount.amount",
+    "FCREDIT": "voucher.lines[{line}].amount.amount",
+    "FDetailID": "voucher.lines[{line}].aux",
+}
+"""``GL_VOUCHER`` field → where :func:`voucher_model` takes it from in a ``kingdee.voucher.create`` request,
+so a refusal naming a field points at the value a person can correct (``{line}``: the entry). Kingdee's
+account book (``FAccountBookID``) comes from ``book`` when the flow set it, else from the routes."""
 
 
 def _amount_text(money: Money) -> str:
