@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -39,6 +41,14 @@ from huiliu.web.webhooks import router as webhook_router
 __all__ = ["create_app"]
 
 
+def _without_input(errors: Sequence[Any]) -> list[Any]:
+    """Validation errors without the input they quote.
+
+    A body may hold a password, a megabyte of text, or a lone surrogate no UTF-8 reply can carry (a 500).
+    """
+    return [{k: v for k, v in e.items() if k != "input"} if isinstance(e, dict) else e for e in errors]
+
+
 def create_app(hub: Hub) -> FastAPI:
     """Build the app around an opened :class:`Hub`."""
     app = FastAPI(title="huiliu 汇流", version=__version__, openapi_url="/openapi.json")
@@ -62,7 +72,7 @@ def create_app(hub: Hub) -> FastAPI:
         if _on_page(request):
             return console_error(request, error, 422)
         return JSONResponse(status_code=422, content={**error_body(error, "bad_request"),
-                                                      "errors": jsonable_encoder(exc.errors())})
+                                                      "errors": jsonable_encoder(_without_input(exc.errors()))})
 
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> Response:
