@@ -133,13 +133,14 @@ class Samples:
     keys: list[str] = field(default_factory=list)
 
 
-def generate(n: int, end: datetime, rng: random.Random, samples: Samples) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
-    """The rows, a chunk of :data:`CHUNK` runs at a time, oldest first."""
+def generate(n: int, end: datetime, rng: random.Random, samples: Samples,
+             span: timedelta = SPAN) -> Iterator[dict[str, list[tuple[Any, ...]]]]:
+    """The rows, a chunk of :data:`CHUNK` runs at a time, oldest first, started over ``span`` before ``end``."""
     flow_weights = [f.weight for f in FLOWS]
     status_names = [s for s, _ in STATUSES]
     status_weights = [w for _, w in STATUSES]
-    start = end - SPAN
-    step = SPAN / n
+    start = end - span
+    step = span / n
     keep = max(1, n // 5000)
     dead = 0
     digests = {f.id: hashlib.sha256(f.id.encode()).hexdigest() for f in FLOWS}
