@@ -150,8 +150,49 @@ async def test_the_pages_show_the_runs_their_traces_and_switch_language(
                 assert resp.status == 400 and "未知状态" in await resp.text()
             async with http.get(f"{base}/console/runs/no-such-run") as resp:
                 assert resp.status == 404 and "不存在" in await resp.text()
+            async with http.get(f"{base}/console/") as resp:
+                page = await resp.text()
+            assert 'data-key="approvals_today">3<' in page and 'data-key="documents_today">3<' in page
+            assert "/console/static/vendor/echarts.min.js" in page
+            async with http.get(f"{base}/console/static/vendor/echarts.min.js") as resp:
+                assert resp.status == 200 and len(await resp.read()) > 500_000  # served by the hub, no CDN
             async with http.get(f"{base}/console/runs?lang=en") as resp:
                 assert "Business key" in await resp.text()
             async with http.get(f"{base}/console/runs") as resp:  # the choice is remembered
                 text = await resp.text()
                 assert "Business key" in text and "业务键" not in text
+
+
+async def test_connectors_show_their_health_and_flows_their_versions(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        add_user(stack, "赵运维", "integrator")
+        add_user(stack, "钱看板", "viewer")
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            csrf = await sign_in(http, base, "赵运维")
+            async with http.get(f"{base}/console/connectors") as resp:
+                page = await resp.text()
+            assert 'id="kingdee"' in page and 'id="dingtalk"' in page and "未检查" in page
+            assert stack.settings.kingdee is not None
+            assert stack.settings.kingdee.password.get_secret_value() not in page  # never a secret
+            async with http.post(f"{base}/console/connectors/kingdee/check", data={"csrf": csrf}) as resp:
+                page = await resp.text()  # back on the list, with the result of a real login to the sandbox
+            row = page[page.index('id="kingdee"'):].split("</tr>")[0]
+            assert "正常" in row and " ms" in row
+            async with http.post(f"{base}/console/connectors/nothing/check", data={"csrf": csrf}) as resp:
+                assert resp.status == 404 and "未配置" in await resp.text()
+            async with http.get(f"{base}/console/flows") as resp:
+                page = await resp.text()
+            assert "expense-claim-to-voucher" in page and "kingdee" in page
+            async with http.get(f"{base}/console/flows/expense-claim-to-voucher") as resp:
+                page = await resp.text()
+            assert "生效中" in page, re.findall(r"role=.alert.>[^<]*|<code>[^<]*", page)
+            assert "kingdee.voucher.create" in page and 'id="diff"' not in page
+            async with http.get(f"{base}/console/flows/no_such_flow") as resp:
+                assert resp.status == 404 and "未加载" in await resp.text()
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            csrf = await sign_in(http, base, "钱看板")
+            async with http.get(f"{base}/console/connectors") as resp:
+                assert "立即检查" not in await resp.text()  # a viewer is not offered what it may not do
+            async with http.post(f"{base}/console/connectors/kingdee/check", data={"csrf": csrf}) as resp:
+                assert resp.status == 403

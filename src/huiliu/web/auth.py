@@ -68,7 +68,6 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/audit"): AUDIT,
     # the console's pages (anonymous: the login form; a role without the right: a 403 page)
     ("GET", "/console/"): READ,
-    ("GET", "/console/overview/live"): READ,
     ("GET", "/console/runs"): READ,
     ("GET", "/console/runs/{run_id}"): READ,
     ("GET", "/console/runs/{run_id}/live"): READ,

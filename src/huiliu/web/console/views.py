@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import yaml
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -28,7 +28,7 @@ from huiliu.identity.accounts import Accounts, LoginRefused, Principal
 from huiliu.service import Hub
 from huiliu.store import loads
 from huiliu.store.schema import audit_log, flow_versions
-from huiliu.web import api
+from huiliu.web import api, catalog, overview
 from huiliu.web.auth import COOKIE, AuthError, caller, check_role
 
 __all__ = ["LANG_COOKIE", "STATIC", "LoginRequired", "console_error", "router"]
@@ -215,6 +215,15 @@ def logout(request: Request, principal: Principal = Depends(changer)) -> Respons
     return response
 
 
+# --- the overview (驾驶舱) -----------------------------------------------------------------------------------
+
+@router.get("/")
+def overview_page(request: Request, background: BackgroundTasks,
+                  principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
+    """Today's figures as tiles and charts; the page fetches ``/api/overview`` every few seconds."""
+    return render(request, "overview.html", o=overview.overview(request, background))
+
+
 # --- runs ---------------------------------------------------------------------------------------------------
 
 def _day_start(day: date | None, zone: ZoneInfo) -> datetime | None:
@@ -238,25 +247,14 @@ def runs_page(
     found = api.list_runs(request, status=status or None, flow=flow or None, key=key or None,
                           since=_day_start(since, zone),
                           until=_day_start(until + timedelta(days=1), zone) if until else None,
-                          limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, **({"system": system} if system else {}))
+                          system=system or None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     items = found["items"]
     query = {k: v for k, v in {"status": status, "flow": flow, "system": system, "key": key,
                                "since": since, "until": until}.items() if v}
     hub = _hub(request)
     return render(request, "runs.html", items=items[:PAGE_SIZE], more=len(items) > PAGE_SIZE, page=page,
                   query=query, query_string=urlencode(query), statuses=api.RUN_STATUSES,
-                  flows=sorted(f.id for f in hub.flows), systems=_systems(hub))
-
-
-def _systems(hub: Hub) -> list[str]:
-    """The systems the loaded flows touch, for the runs filter."""
-    found: set[str] = set()
-    for flow in hub.flows:
-        for step in flow.steps:
-            action = getattr(step, "action", None)
-            if isinstance(action, str) and "." in action:
-                found.add(action.split(".", 1)[0])
-    return sorted(found)
+                  flows=sorted(f.id for f in hub.flows), systems=catalog.known_systems(hub))
 
 
 @router.get("/runs/{run_id}")
@@ -324,6 +322,40 @@ def discard(request: Request, dead_id: int, principal: Principal = Depends(chang
     """Mark it handled by hand, with the reason (kept for the record)."""
     _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=note, actor=principal.name)
     return RedirectResponse(f"/console/dead-letters/{dead_id}?done=discarded", status_code=303)
+
+
+# --- connectors and flows ----------------------------------------------------------------------------------
+
+@router.get("/connectors")
+def connectors_page(request: Request, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
+    """The configured systems: settings without secrets, actions, the last health check."""
+    return render(request, "connectors.html", connectors=catalog.connector_list(_hub(request)))
+
+
+@router.post("/connectors/{name}/check")
+async def check_connector(request: Request, name: str, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+    """Check a connector now (a real authenticated call); the page shows the result."""
+    await catalog.connector_check(_hub(request), name)
+    return RedirectResponse(f"/console/connectors#{name}", status_code=303)
+
+
+@router.get("/flows")
+def flows_page(request: Request, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
+    """The flows in force."""
+    return render(request, "flows.html", flows=catalog.flow_list(_hub(request)))
+
+
+@router.get("/flows/{flow_id}")
+def flow_page(request: Request, flow_id: str, principal: Principal = Depends(viewer),  # noqa: B008
+              old: str | None = Query(None, max_length=64),
+              new: str | None = Query(None, max_length=64)) -> HTMLResponse:
+    """One flow: its steps and text, its versions, and the diff between two of them."""
+    hub = _hub(request)
+    versions = catalog.flow_versions(hub, flow_id)
+    if old is None and len(versions) > 1:
+        old = next((v["digest"] for v in versions if not v["current"]), None)
+    diff = catalog.flow_diff(hub, flow_id, old, new or None) if old else None
+    return render(request, "flow.html", flow=catalog.flow_detail(hub, flow_id), versions=versions, diff=diff)
 
 
 # --- the audit log ------------------------------------------------------------------------------------------
