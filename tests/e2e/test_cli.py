@@ -119,7 +119,10 @@ def test_deadletters_commands(tmp_path: Path) -> None:
     assert "科目 661 不存在" in listed.stdout
     shown = run("deadletters", "show", "2", cwd=tmp_path, **env)
     assert shown.returncode == 0
-    assert '"key": "实例-1"' in shown.stdout
+    assert "业务键：实例-1" in shown.stdout and "科目 661 不存在" in shown.stdout  # explained, in Chinese
+    raw = run("deadletters", "show", "2", "--json", cwd=tmp_path, **env)
+    assert raw.returncode == 0
+    assert '"key": "实例-1"' in raw.stdout
     replayed = run("deadletters", "replay", "1", cwd=tmp_path, **env)
     assert replayed.returncode == 0, replayed.stderr
     assert "已重放 1 条" in replayed.stdout

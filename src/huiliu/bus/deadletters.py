@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, update
 
 from huiliu.bus.correction import apply_changes
 from huiliu.bus.deadletterview import (
@@ -39,7 +39,7 @@ from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import Text, t
 from huiliu.model import Clock, SystemClock
 from huiliu.store import Database, dumps, loads
-from huiliu.store.schema import dead_letters, inbox, org_users, outbox, runs
+from huiliu.store.schema import crosswalk, dead_letters, employees, inbox, org_users, outbox, runs
 
 __all__ = ["DeadLetter", "DeadLetterFilter", "DeadLetters"]
 
@@ -328,9 +328,12 @@ def _document(conn: Connection, dead: DeadLetter, run: Any, envelope: Any, entry
         steps = loads(run.context).get("steps") or {}
         employee = steps.get("employee") if isinstance(steps, Mapping) else None
         applicant = employee.get("name") if isinstance(employee, Mapping) else None
-    if applicant is None and user_id and source:
-        applicant = conn.execute(select(org_users.c.name).where(org_users.c.system == source,
-                                                                org_users.c.native_id == str(user_id))).scalar()
+    if applicant is None and user_id and source:  # the golden employee the OA user is linked to, or the OA's name
+        applicant = conn.execute(select(employees.c.name).join(crosswalk, and_(
+            crosswalk.c.golden_id == employees.c.number, crosswalk.c.entity == "employee")).where(
+            crosswalk.c.system == source, crosswalk.c.native_type == "user",
+            crosswalk.c.native_id == str(user_id))).scalar() or conn.execute(select(org_users.c.name).where(
+                org_users.c.system == source, org_users.c.native_id == str(user_id))).scalar()
     amount, currency = _form_amount(form)
     voucher = entry.request.get("voucher") if entry is not None else None
     if amount is None and isinstance(voucher, Mapping):

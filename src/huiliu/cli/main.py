@@ -19,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from huiliu.bus import DeadLetterFilter, DeadLetters
+from huiliu.cli.explain import explain_lines
 from huiliu.errors import ConfigError, HuiliuError, NotFound
 from huiliu.flows import FlowSpec, diff_flows, load_flow, validate_path
 from huiliu.i18n import Lang, Text, t
@@ -40,6 +41,7 @@ flow_app = typer.Typer(no_args_is_help=True, help="流程文件 / flow files")
 app.add_typer(flow_app, name="flow")
 dead_app = typer.Typer(no_args_is_help=True, help="死信：查看、重放、丢弃 / dead letters: list, show, replay, discard")
 app.add_typer(dead_app, name="deadletters")
+app.add_typer(dead_app, name="dead-letters", hidden=True)
 directory_app = typer.Typer(no_args_is_help=True, help="通讯录同步 / organisation directory")
 app.add_typer(directory_app, name="directory")
 oa_app = typer.Typer(no_args_is_help=True, help="OA 审批补漏 / approvals from the OAs")
@@ -434,13 +436,47 @@ def dead_list(
 
 
 @dead_app.command("show")
-def dead_show(dead_id: Annotated[int, typer.Argument(help="死信编号 / id")]) -> None:
-    """显示一条死信的全部尝试与载荷 / show one dead letter."""
+def dead_show(
+    dead_id: Annotated[int, typer.Argument(help="死信编号 / id")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出原始 JSON（含全部尝试）/ raw JSON")] = False,
+) -> None:
+    """说明一条死信：单据、步骤、ERP 的原话与可修改的字段 / explain one dead letter."""
     try:
-        dead = _dead_letters().get(dead_id)
+        dl = _dead_letters()
+        if as_json:
+            typer.echo(json.dumps({**to_jsonable(dl.get(dead_id)), "explain": to_jsonable(dl.explain(dead_id))},
+                                  ensure_ascii=False, indent=2))
+            return
+        view = dl.explain(dead_id)
     except HuiliuError as exc:
         raise fail(exc) from exc
-    typer.echo(json.dumps(to_jsonable(dead), ensure_ascii=False, indent=2))
+    for line in explain_lines(view, _state["lang"]):
+        typer.echo(line)
+
+
+@dead_app.command("correct")
+def dead_correct(
+    dead_id: Annotated[int, typer.Argument(help="死信编号 / id")],
+    sets: Annotated[list[str], typer.Option("--set", help="路径=新值，可多次，如 voucher.lines[1].account=6602.01 "
+                                                          "/ PATH=VALUE, repeatable")],
+    note: Annotated[str, typer.Option(help="修改原因（必填）/ why (required)")],
+    actor: Annotated[str, typer.Option(help="操作人 / who corrects")] = "cli",
+) -> None:
+    """修改推送数据后重新推送（同一参考号，不会重复生成单据）/ correct the mapped values and re-push."""
+    changes: dict[str, str] = {}
+    for item in sets:
+        path, sep, value = item.partition("=")
+        if not sep or not path.strip():
+            raise fail(HuiliuError(t(f"--set 格式应为 路径=新值：{item}", f"--set takes PATH=VALUE: {item}"),
+                                   where="--set", fix=t("例如 --set voucher.lines[1].account=6602.01",
+                                                        "e.g. --set voucher.lines[1].account=6602.01")))
+        changes[path.strip()] = value
+    try:
+        _dead_letters().correct(dead_id, changes, note=note, actor=actor)
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    say(t(f"已修改 {len(changes)} 个字段并重新推送死信 {dead_id}",
+          f"corrected {len(changes)} field(s) and re-pushed dead letter {dead_id}"))
 
 
 @dead_app.command("replay")
