@@ -32,6 +32,7 @@ from huiliu.web.console import STATIC as CONSOLE_STATIC
 from huiliu.web.console import router as console_router
 from huiliu.web.console.views import LoginRequired, console_error
 from huiliu.web.console.views import public as console_public
+from huiliu.web.deadletters import router as deadletters_router
 from huiliu.web.errors import error_body
 from huiliu.web.overview import overview_cache
 from huiliu.web.overview import router as overview_router
@@ -90,6 +91,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(api_router, dependencies=[Depends(authorize)])
     app.include_router(catalog_router, dependencies=[Depends(authorize)])
     app.include_router(audit_router, dependencies=[Depends(authorize)])
+    app.include_router(deadletters_router, dependencies=[Depends(authorize)])
     app.include_router(overview_router, dependencies=[Depends(authorize)])
     app.include_router(console_router)  # each page checks its caller itself: a login form, not a 401
     app.include_router(console_public)
