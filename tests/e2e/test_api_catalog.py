@@ -358,3 +358,27 @@ async def test_crosswalk_events_and_the_queue(make_stack: Callable[..., DemoStac
                 status, body = await get(http, f"{base}/events", **params)
                 assert status == 422, params
                 bilingual(body, "invalid request")
+
+
+async def test_values_the_database_cannot_hold_are_a_4xx_not_a_500(make_stack: Callable[..., DemoStack]) -> None:
+    """Regressions found by schemathesis: an id beyond the integer column (SQLite's OverflowError, PostgreSQL's
+    out of range) and a NUL character (PostgreSQL refuses it in text) were 500s."""
+    async with make_stack(worker=False) as stack:
+        base = f"http://127.0.0.1:{stack.port}/api"
+        async with aiohttp.ClientSession(headers=stack.api_headers("admin")) as http:
+            huge = 2**40
+            for method, path in (("GET", f"/dead-letters/{huge}"), ("POST", f"/dead-letters/{huge}/replay"),
+                                 ("GET", f"/messages/{huge}")):
+                async with http.request(method, f"{base}{path}") as resp:
+                    assert resp.status == 422, path
+                    bilingual(await resp.json(), "invalid request")
+            status, body = await get(http, f"{base}/events", before_id=huge)
+            assert status == 422
+            status, body = await post(http, f"{base}/dead-letters/replay", {"reason": "\u0000"})
+            assert status in (200, 422)  # SQLite keeps a NUL; PostgreSQL cannot
+            if status == 422:
+                bilingual(body, "cannot hold")
+            for path, params in (("/crosswalk", {"entity": "\u0000"}), ("/events", {"case_id": "a\u0000b"}),
+                                 ("/messages", {"topic": "\u0000"}), ("/runs", {"flow": "\u0000"})):
+                status, body = await get(http, f"{base}{path}", **params)
+                assert status == 422 or (status == 200 and body["items"] == []), (path, status)

@@ -196,3 +196,19 @@ async def test_connectors_show_their_health_and_flows_their_versions(make_stack:
                 assert "立即检查" not in await resp.text()  # a viewer is not offered what it may not do
             async with http.post(f"{base}/console/connectors/kingdee/check", data={"csrf": csrf}) as resp:
                 assert resp.status == 403
+
+
+async def test_a_filter_form_with_empty_fields_and_a_bad_date(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        add_user(stack, "孙审计", "auditor")
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            await sign_in(http, base, "孙审计")
+            async with http.get(f"{base}/console/runs?flow=&system=&status=&key=&since=&until=") as resp:
+                assert resp.status == 200  # what a browser sends for a form left empty
+            async with http.get(f"{base}/console/runs?since=2026-13-01") as resp:
+                assert resp.status == 400 and "2026-11-26" in await resp.text()
+            async with http.get(f"{base}/console/dead-letters?reason=&key=") as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/console/audit") as resp:
+                assert resp.status == 200 and "孙审计" in await resp.text()  # the login is in the audit log

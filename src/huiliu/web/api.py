@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 
@@ -16,12 +16,15 @@ from huiliu.service import Hub
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import event_log, messages, outbox, run_steps, runs
-from huiliu.web.catalog import flows_touching
+from huiliu.web.catalog import MAX_ID, flows_touching
 from huiliu.web.summary import SummaryCache
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+DeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="a dead letter's id")]
+"""Bounded like the column: an id beyond it was a 500 (SQLite's OverflowError, PostgreSQL's out of range)."""
 
 RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "compensating", "compensated")
 
@@ -122,7 +125,7 @@ def list_dead_letters(
 
 
 @router.get("/dead-letters/{dead_id}", summary="One dead letter")
-def get_dead_letter(request: Request, dead_id: int) -> dict[str, Any]:
+def get_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """The dead letter with every attempt."""
     result: dict[str, Any] = to_jsonable(_hub(request).deadletters.get(dead_id))
     return result
@@ -148,7 +151,7 @@ class DiscardRequest(BaseModel):
 
 
 @router.post("/dead-letters/{dead_id}/replay", summary="Replay one dead letter after a fix")
-def replay_dead_letter(request: Request, dead_id: int) -> dict[str, Any]:
+def replay_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """Publish it again; handlers count its earlier attempts."""
     return {"replayed": _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor="api")}
 
@@ -164,7 +167,7 @@ def replay_dead_letters(request: Request, body: ReplayRequest) -> dict[str, Any]
 
 
 @router.post("/dead-letters/{dead_id}/discard", summary="Close a dead letter without replaying it")
-def discard_dead_letter(request: Request, dead_id: int, body: DiscardRequest) -> dict[str, Any]:
+def discard_dead_letter(request: Request, dead_id: DeadId, body: DiscardRequest) -> dict[str, Any]:
     """Discard with a reason; kept for the record."""
     return {"discarded": _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=body.note,
                                                           actor="api")}

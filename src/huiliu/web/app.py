@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 from huiliu import __version__
 from huiliu.errors import HuiliuError, NotFound
@@ -74,6 +75,17 @@ def create_app(hub: Hub) -> FastAPI:
             return console_error(request, error, 422)
         return JSONResponse(status_code=422, content={**error_body(error, "bad_request"),
                                                       "errors": jsonable_encoder(_without_input(exc.errors()))})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value taken from the request (PostgreSQL: a NUL character in text, a number
+        # beyond the column); the database's own message quotes the statement's parameters, so it is not sent.
+        error = HuiliuError(t("请求中有数据库无法保存的值（例如 NUL 字符或超出范围的数字）",
+                              "the request holds a value the database cannot hold (e.g. a NUL character or a "
+                              "number out of range)"), where=request.url.path,
+                            fix=t("去掉控制字符，数字不超过 2147483647", "remove control characters; keep numbers at "
+                                  "most 2147483647"))
+        return JSONResponse(status_code=422, content=error_body(error, "bad_request"))
 
     @app.exception_handler(AuthError)
     async def _auth_error(request: Request, exc: AuthError) -> Response:

@@ -53,6 +53,7 @@ __all__ = [
     "CHECK_TIMEOUT",
     "CONNECTORS",
     "MAX_FLOW_TEXT",
+    "MAX_ID",
     "connector_check",
     "connector_list",
     "crosswalk_entries",
@@ -83,6 +84,9 @@ CHECK_TIMEOUT = 10.0
 
 MAX_FLOW_TEXT = 1_000_000
 """Longest flow text ``POST /api/flows/validate`` accepts (the loader itself refuses far less)."""
+
+MAX_ID = 2**31 - 1
+"""Largest id of a table's integer key (PostgreSQL's ``integer``): a bound for ids in paths and queries."""
 
 MIN_PREFIX = 6
 """Shortest digest prefix that names a flow version."""
@@ -659,7 +663,7 @@ def get_events(request: Request, case_id: Text200 = None, run_id: Text100 = None
                system: Text100 = None, outcome: Text100 = None,
                since: Annotated[datetime | None, Query(description="at or after (no zone: UTC)")] = None,
                until: Annotated[datetime | None, Query(description="before (no zone: UTC)")] = None,
-               before_id: Annotated[int | None, Query(ge=1, le=2**62, description="ids below this")] = None,
+               before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="ids below this")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """A page of events; ``next_before_id`` continues it."""
     items = event_entries(_hub(request), case_id=case_id, run_id=run_id, activity=activity, system=system,
@@ -678,6 +682,6 @@ def get_messages(request: Request, topic: Text100 = None, key: Text200 = None,
 
 
 @router.get("/messages/{message_id}", summary="One pending message with its payload and attempts")
-def get_message(request: Request, message_id: Annotated[int, PathParam(ge=1, le=2**62)]) -> dict[str, Any]:
+def get_message(request: Request, message_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, Any]:
     """The message in full."""
     return message_detail(_hub(request), message_id)

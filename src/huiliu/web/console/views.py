@@ -22,11 +22,12 @@ from jinja2 import pass_context
 from sqlalchemy import select
 
 from huiliu.bus import DeadLetterFilter
-from huiliu.errors import NotFound
+from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import Lang, Text, t
 from huiliu.identity.accounts import Accounts, LoginRefused, Principal
 from huiliu.service import Hub
 from huiliu.store import loads
+from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import audit_log, flow_versions
 from huiliu.web import api, catalog, overview
 from huiliu.web.auth import COOKIE, AuthError, caller, check_role
@@ -102,7 +103,8 @@ def _pretty(value: Any) -> str:
     """A payload as YAML, Chinese kept readable."""
     if value is None:
         return ""
-    return yaml.safe_dump(value, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100).rstrip()
+    return yaml.safe_dump(to_jsonable(value), allow_unicode=True, sort_keys=False, default_flow_style=False,
+                          width=100).rstrip()
 
 
 templates.env.globals.update(tr=_tr, say=_say)
@@ -226,6 +228,16 @@ def overview_page(request: Request, background: BackgroundTasks,
 
 # --- runs ---------------------------------------------------------------------------------------------------
 
+def _day(text: str | None, name: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HuiliuError(t(f"日期 {text!r} 无法识别", f"cannot read the date {text!r}"), where=name,
+                          fix=t("写成 2026-11-26 这样的格式", "write it as 2026-11-26")) from None
+
+
 def _day_start(day: date | None, zone: ZoneInfo) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), zone)
 
@@ -238,12 +250,13 @@ def runs_page(
     flow: str | None = Query(None, max_length=100),
     system: str | None = Query(None, max_length=40),
     key: str | None = Query(None, max_length=200),
-    since: date | None = Query(None),  # noqa: B008
-    until: date | None = Query(None),  # noqa: B008
+    since_text: str | None = Query(None, alias="since", max_length=10),
+    until_text: str | None = Query(None, alias="until", max_length=10),
     page: int = Query(1, ge=1, le=100_000),
 ) -> HTMLResponse:
     """Runs, newest first, with filters: flow, system, status, business key, days (in the hub's zone)."""
     zone = _zone(request)
+    since, until = _day(since_text, "since"), _day(until_text, "until")  # a form sends an empty field as ""
     found = api.list_runs(request, status=status or None, flow=flow or None, key=key or None,
                           since=_day_start(since, zone),
                           until=_day_start(until + timedelta(days=1), zone) if until else None,
@@ -307,6 +320,31 @@ def dead_letters_page(
     return render(request, "dead_letters.html", items=found["items"][:PAGE_SIZE],
                   more=len(found["items"]) > PAGE_SIZE, page=page, counts=counts, query=query,
                   query_string=urlencode(query), closed=closed)
+
+
+@router.get("/dead-letters/{dead_id}")
+def dead_letter_page(request: Request, dead_id: int, principal: Principal = Depends(viewer),  # noqa: B008
+                     done: str | None = Query(None, max_length=20)) -> HTMLResponse:
+    """One dead letter as finance reads it: the document, the field, the ERP's message; correct or close it."""
+    view = _hub(request).deadletters.explain(dead_id)
+    return render(request, "dead_letter.html", d=view, done=done)
+
+
+@router.post("/dead-letters/{dead_id}/correct")
+async def correct(request: Request, dead_id: int, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+    """Save the corrected fields (only those changed; audited with old and new values) and re-push."""
+    form = await request.form()
+    view = _hub(request).deadletters.explain(dead_id)
+    changes = {f.path: str(form[f"field:{f.path}"]).strip() for f in view.fields
+               if f.editable and f"field:{f.path}" in form
+               and str(form[f"field:{f.path}"]).strip() != ("" if f.value is None else str(f.value))}
+    if not changes:
+        raise HuiliuError(t("没有修改任何字段", "no field was changed"), where="form",
+                          fix=t("修改标红的字段后再提交；若已在 ERP 手工处理，请用“标记为已手工处理”",
+                                "change the field marked in red, then submit; if it was entered in the ERP by hand, "
+                                "use “mark handled by hand”"))
+    _hub(request).deadletters.correct(dead_id, changes, note=str(form.get("note", "")), actor=principal.name)
+    return RedirectResponse(f"/console/dead-letters/{dead_id}?done=corrected", status_code=303)
 
 
 @router.post("/dead-letters/{dead_id}/replay")
