@@ -11,6 +11,7 @@ which ``scripts/test`` does when it can).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from huiliu.cli.demo import DemoStack
 from huiliu.identity.accounts import Accounts
 from huiliu.sandbox.company import ClaimSpec, ExpenseItem
+from huiliu.sandbox.faults import Fault, FaultKind
 from huiliu.store.schema import runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
@@ -64,6 +66,18 @@ def claim(stack: DemoStack, i: int) -> ClaimSpec:
     employee = stack.company.employees[i % len(stack.company.employees)]
     return ClaimSpec(employee, f"{employee.name}的差旅报销", (
         ExpenseItem("差旅费", Decimal(f"{300 + i}.80"), "上海—深圳高铁"),), "approved")
+
+
+async def run_of(stack: DemoStack, key: str) -> str:
+    """The id of the run of ``key``, once the worker has started it."""
+    assert stack.hub is not None
+    for _ in range(400):
+        with stack.hub.db.read() as conn:
+            found = conn.execute(select(runs.c.id).where(runs.c.business_key == key)).scalar()
+        if found is not None:
+            return str(found)
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"no run of {key}")
 
 
 async def shot(page: Any, name: str) -> None:
@@ -124,6 +138,17 @@ async def test_finance_logs_in_watches_the_overview_reads_a_trace_fixes_a_dead_l
         assert await page.locator("#events tr.call").count() > 0  # the HTTP calls made, each with its time
         await shot(page, "04-trace")
 
+        # a run in flight: its page follows it without a reload (Kingdee's Save takes 3 s this once)
+        stack.kd.faults.script("save", Fault(FaultKind.SLOW, delay=3.0))
+        slow_key = stack.submit(claim(stack, 11))
+        run_id = await run_of(stack, slow_key)
+        await page.goto(f"{base}/console/runs/{run_id}")
+        await page.evaluate("window.samePage = true")
+        assert await page.is_visible("text=实时更新中")
+        await page.wait_for_selector("#run-status >> text=成功", timeout=TIMEOUT)
+        assert await page.evaluate("window.samePage === true")  # updated in place, not reloaded
+        assert await page.is_hidden("text=实时更新中")  # and no longer polled
+
         # the dead letter: the document, the field and Kingdee's own words; correct, re-push, succeed
         await page.click("nav >> text=死信")
         await page.wait_for_selector("#causes")
@@ -141,7 +166,7 @@ async def test_finance_logs_in_watches_the_overview_reads_a_trace_fixes_a_dead_l
         await page.fill("#correct input[name=note]", "培训费暂记入差旅费科目，待开设 6602.08")
         await page.click("#correct button[type=submit]")
         await page.wait_for_selector("#done")
-        assert await stack.settle(expected_runs=7, timeout=60)
+        assert await stack.settle(expected_runs=8, timeout=60)
         with hub.db.read() as conn:
             statuses = {r.business_key: r.status for r in conn.execute(select(runs.c.business_key, runs.c.status))}
         assert statuses[bad_key] == "succeeded"
