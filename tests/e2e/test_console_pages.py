@@ -210,5 +210,9 @@ async def test_a_filter_form_with_empty_fields_and_a_bad_date(make_stack: Callab
                 assert resp.status == 400 and "2026-11-26" in await resp.text()
             async with http.get(f"{base}/console/dead-letters?reason=&key=") as resp:
                 assert resp.status == 200
+            async with http.get(f"{base}/console/dead-letters/99999999999999999999") as resp:
+                assert resp.status == 422 and "dead_id" in await resp.text()  # a page, not a database error
+            async with http.get(f"{base}/console/dead-letters/7") as resp:
+                assert resp.status == 404 and "死信 7 不存在" in await resp.text()
             async with http.get(f"{base}/console/audit") as resp:
                 assert resp.status == 200 and "孙审计" in await resp.text()  # the login is in the audit log

@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -38,6 +39,9 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LANG_COOKIE = "huiliu_lang"
 PAGE_SIZE = 50
+
+DeadId = Annotated[int, PathParam(ge=1, le=catalog.MAX_ID)]
+"""A dead letter's id in a page's path: beyond the column's range is a 422 page, not a database error."""
 
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -323,7 +327,7 @@ def dead_letters_page(
 
 
 @router.get("/dead-letters/{dead_id}")
-def dead_letter_page(request: Request, dead_id: int, principal: Principal = Depends(viewer),  # noqa: B008
+def dead_letter_page(request: Request, dead_id: DeadId, principal: Principal = Depends(viewer),  # noqa: B008
                      done: str | None = Query(None, max_length=20)) -> HTMLResponse:
     """One dead letter as finance reads it: the document, the field, the ERP's message; correct or close it."""
     view = _hub(request).deadletters.explain(dead_id)
@@ -331,7 +335,7 @@ def dead_letter_page(request: Request, dead_id: int, principal: Principal = Depe
 
 
 @router.post("/dead-letters/{dead_id}/correct")
-async def correct(request: Request, dead_id: int, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+async def correct(request: Request, dead_id: DeadId, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Save the corrected fields (only those changed; audited with old and new values) and re-push."""
     form = await request.form()
     view = _hub(request).deadletters.explain(dead_id)
@@ -348,14 +352,14 @@ async def correct(request: Request, dead_id: int, principal: Principal = Depends
 
 
 @router.post("/dead-letters/{dead_id}/replay")
-def replay(request: Request, dead_id: int, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
+def replay(request: Request, dead_id: DeadId, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Replay after a fix elsewhere (master data, the flow, the ERP)."""
     _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor=principal.name)
     return RedirectResponse(f"/console/dead-letters/{dead_id}?done=replayed", status_code=303)
 
 
 @router.post("/dead-letters/{dead_id}/discard")
-def discard(request: Request, dead_id: int, principal: Principal = Depends(changer),  # noqa: B008
+def discard(request: Request, dead_id: DeadId, principal: Principal = Depends(changer),  # noqa: B008
             note: str = Form("", max_length=2000)) -> Response:
     """Mark it handled by hand, with the reason (kept for the record)."""
     _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=note, actor=principal.name)
