@@ -33,10 +33,7 @@ EXAMPLES = 20
 
 CHECKS = [not_a_server_error, content_type_conformance]
 
-KNOWN = {
-    "GET /api/dead-letters/{dead_id}/explain": "a dead_id beyond the integer column: OverflowError → 500",
-    "POST /api/dead-letters/{dead_id}/correct": "a dead_id beyond the integer column: OverflowError → 500",
-}
+KNOWN: dict[str, str] = {}
 """Failures found in routes owned elsewhere (huiliu.web.deadletters), reported to their owner: still fuzzed,
 and listed here until fixed; any other failure fails the test. Remove an entry once its route bounds the id
 (``huiliu.web.catalog.MAX_ID``), as the dead-letter routes of ``huiliu.web.api`` do."""

@@ -19,6 +19,7 @@ from huiliu.bus.correction import MAX_CHANGES, MAX_VALUE
 from huiliu.bus.deadletters import MAX_NOTE
 from huiliu.service import Hub
 from huiliu.store.codec import to_jsonable
+from huiliu.web.api import DeadId
 
 __all__ = ["CorrectRequest", "router"]
 
@@ -50,14 +51,14 @@ def _actor(request: Request) -> str:
 
 
 @router.get("/dead-letters/{dead_id}/explain", summary="A dead letter explained: document, step, ERP message, fields")
-def explain_dead_letter(request: Request, dead_id: int) -> dict[str, Any]:
+def explain_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """Which document, which flow step, what the ERP said, and the mapped request as editable fields."""
     result: dict[str, Any] = to_jsonable(_hub(request).deadletters.explain(dead_id))
     return result
 
 
 @router.post("/dead-letters/{dead_id}/correct", summary="Correct a dead effect's mapped values and re-push it")
-def correct_dead_letter(request: Request, dead_id: int, body: CorrectRequest) -> dict[str, Any]:
+def correct_dead_letter(request: Request, dead_id: DeadId, body: CorrectRequest) -> dict[str, Any]:
     """Change the fields, check types and balance, log old and new, and replay under the same key."""
     dl = _hub(request).deadletters
     dl.correct(dead_id, body.changes, note=body.note, actor=_actor(request))

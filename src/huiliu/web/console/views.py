@@ -10,13 +10,12 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
-from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -31,6 +30,7 @@ from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import audit_log, flow_versions
 from huiliu.web import api, catalog, overview
+from huiliu.web.api import DeadId
 from huiliu.web.auth import COOKIE, AuthError, caller, check_role
 
 __all__ = ["LANG_COOKIE", "STATIC", "LoginRequired", "console_error", "router"]
@@ -39,9 +39,6 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 LANG_COOKIE = "huiliu_lang"
 PAGE_SIZE = 50
-
-DeadId = Annotated[int, PathParam(ge=1, le=catalog.MAX_ID)]
-"""A dead letter's id in a page's path: beyond the column's range is a 422 page, not a database error."""
 
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
