@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from huiliu.service import TEMPLATES
 
@@ -267,3 +269,31 @@ def test_user_add_token_and_revoke(tmp_path: Path) -> None:
         result = run(*args, cwd=tmp_path, **env)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert expected in result.stderr, (args, result.stderr)
+
+
+@pytest.mark.slow
+def test_demo_serve_opens_the_console_with_a_one_time_login(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUILIU_")}
+    with subprocess.Popen([HUILIU, "demo", "--claims", "8", "--mistakes", "1", "--serve", "--db", "serve.db"],
+                          cwd=tmp_path, env=clean, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          text=True) as proc:
+        try:
+            assert proc.stdout is not None
+            line = ""
+            for line in proc.stdout:  # the summary, then the console's address and login
+                if "控制台：" in line:
+                    break
+            match = re.search(r"(http://[\d.]+:\d+)/console/ （用户 demo，密码 (\S+)，", line)
+            assert match is not None, line
+            site, password = match.groups()
+            session = requests.Session()
+            page = session.post(f"{site}/console/login", data={"name": "demo", "password": password}, timeout=10)
+            assert page.status_code == 200 and page.url == f"{site}/console/"
+            approved = re.search(r'data-key="approvals_today">(\d+)<', page.text)
+            assert approved is not None and int(approved.group(1)) >= 1
+            assert re.search(r'data-key="dead_letters_open">1<', page.text)  # the mistake, waiting for finance
+            wrong = requests.post(f"{site}/console/login", data={"name": "demo", "password": "x" * 12}, timeout=10)
+            assert wrong.status_code == 401
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

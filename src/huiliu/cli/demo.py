@@ -335,6 +335,14 @@ class DemoStack:
                 accounts.add_user(conn, name, secrets.token_urlsafe(16), role)
             return accounts.create_token(conn, name, "demo")
 
+    def console_user(self, name: str, role: str) -> str:
+        """Create a console user ``name`` with ``role`` and a fresh random password, which is returned."""
+        assert self.hub is not None
+        password = secrets.token_urlsafe(12)
+        with self.hub.db.begin() as conn:
+            Accounts(self.hub.clock).add_user(conn, name, password, role)
+        return password
+
     def api_headers(self, role: str = "admin") -> dict[str, str]:
         """``Authorization`` for the hub's API as a user with ``role``."""
         return {"Authorization": f"Bearer {self.api_token(role)}"}
@@ -390,11 +398,13 @@ async def run_demo(settings: Settings, *, claims: int, seed: int, timeout: float
         if serve_after:
             print_summary(summary, lang)
             token = stack.api_token("viewer")  # the API refuses anonymous calls: a read-only token to try it
-            print(t(f"HTTP API 仍在运行：http://{settings.host}:{stack.port}/api/runs（Ctrl+C 停止）；只读令牌：\n"
-                    f"  curl -H 'Authorization: Bearer {token}' http://{settings.host}:{stack.port}/api/summary",
-                    f"the HTTP API keeps running on http://{settings.host}:{stack.port}/api/runs (Ctrl+C); a "
-                    f"read-only token:\n  curl -H 'Authorization: Bearer {token}' "
-                    f"http://{settings.host}:{stack.port}/api/summary").render(lang), flush=True)
+            password = stack.console_user("demo", "admin")
+            site = f"http://{settings.host}:{stack.port}"
+            print(t(f"控制台：{site}/console/ （用户 demo，密码 {password}，仅本次有效）；Ctrl+C 停止\n"
+                    f"API（只读令牌）：curl -H 'Authorization: Bearer {token}' {site}/api/overview",
+                    f"the console: {site}/console/ (user demo, password {password}, this run only); Ctrl+C "
+                    f"stops it\nthe API (a read-only token): curl -H 'Authorization: Bearer {token}' "
+                    f"{site}/api/overview").render(lang), flush=True)
             await asyncio.Event().wait()
     return summary
 
