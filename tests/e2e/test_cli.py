@@ -297,3 +297,16 @@ def test_demo_serve_opens_the_console_with_a_one_time_login(tmp_path: Path) -> N
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_connectors_check_says_which_system_fails_and_why(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    none = run("connectors", "check", cwd=tmp_path, HUILIU_DATABASE_URL=db)
+    assert none.returncode == 2 and "没有配置任何连接器" in none.stderr
+    down = run("connectors", "check", cwd=tmp_path, HUILIU_DATABASE_URL=db,
+               HUILIU_KINGDEE__BASE_URL="http://127.0.0.1:9", HUILIU_KINGDEE__ACCT_ID="HL001",
+               HUILIU_KINGDEE__USERNAME="huiliu", HUILIU_KINGDEE__PASSWORD="secret-pw-123")
+    assert down.returncode == 1 and down.stderr.startswith("kingdee: 连接失败")
+    assert "secret-pw-123" not in down.stderr + down.stdout
+    unknown = run("connectors", "check", "weaver", cwd=tmp_path, HUILIU_DATABASE_URL=db)
+    assert unknown.returncode == 2 and "连接器 weaver 未配置" in unknown.stderr

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
@@ -24,7 +24,7 @@ from huiliu.errors import ConfigError, HuiliuError, NotFound
 from huiliu.flows import FlowSpec, diff_flows, load_flow, validate_path
 from huiliu.i18n import Lang, Text, t
 from huiliu.identity.accounts import ROLES, Accounts
-from huiliu.service import SHIPPED_ACTIONS, Hub, Settings
+from huiliu.service import SHIPPED_ACTIONS, Hub, Settings, health
 from huiliu.service.catchup import PollReport
 from huiliu.service.runs import Redrive
 from huiliu.store import Database
@@ -44,6 +44,8 @@ app.add_typer(dead_app, name="deadletters")
 app.add_typer(dead_app, name="dead-letters", hidden=True)
 directory_app = typer.Typer(no_args_is_help=True, help="通讯录同步 / organisation directory")
 app.add_typer(directory_app, name="directory")
+connectors_app = typer.Typer(no_args_is_help=True, help="连接器与健康检查 / connectors and their health")
+app.add_typer(connectors_app, name="connectors")
 oa_app = typer.Typer(no_args_is_help=True, help="OA 审批补漏 / approvals from the OAs")
 app.add_typer(oa_app, name="oa")
 
@@ -356,6 +358,35 @@ def directory_sync(
               f"{user} has left with approvals still waiting on them; transfer: {', '.join(instances)}"))
     for problem in report.problems:
         typer.echo(f"{problem.where}: {problem.message.render(_state['lang'])}", err=True)
+
+
+@connectors_app.command("check")
+def connectors_check(
+    names: Annotated[list[str] | None, typer.Argument(
+        help="连接器名，默认全部已配置的 / connectors, default all")] = None,
+) -> None:
+    """用一次真实的认证调用检查连接器 / check connectors with a real authenticated call."""
+    async def check(hub: Hub) -> list[dict[str, Any]]:
+        return [await health.connector_check(hub, name) for name in (names or health.configured_names(hub))]
+
+    try:
+        results = asyncio.run(_with_hub(load_settings(), check))
+    except HuiliuError as exc:
+        raise fail(exc) from exc
+    if not results:
+        raise fail(ConfigError(t("没有配置任何连接器", "no connector is configured"), where="HUILIU_*",
+                               fix=t("例如设置 HUILIU_KINGDEE__BASE_URL 等", "e.g. set HUILIU_KINGDEE__BASE_URL …")))
+    lang = _state["lang"]
+    for r in results:
+        if r["ok"]:
+            say(t(f"{r['system']}：正常（{r['operation']}，{r['latency_ms']} ms）",
+                  f"{r['system']}: healthy ({r['operation']}, {r['latency_ms']} ms)"))
+        else:
+            error = r["error"]
+            typer.echo(f"{r['system']}: " + (error["message"] if lang is Lang.ZH else error["message_en"])
+                       + (f" — {error['vendor_message']}" if error.get("vendor_message") else ""), err=True)
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
 
 
 @oa_app.command("catch-up")

@@ -25,7 +25,7 @@ from huiliu.bus import DeadLetterFilter
 from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import Lang, Text, t
 from huiliu.identity.accounts import Accounts, LoginRefused, Principal
-from huiliu.service import Hub
+from huiliu.service import Hub, health
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import audit_log, flow_versions
@@ -368,13 +368,13 @@ def discard(request: Request, dead_id: DeadId, principal: Principal = Depends(ch
 @router.get("/connectors")
 def connectors_page(request: Request, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
     """The configured systems: settings without secrets, actions, the last health check."""
-    return render(request, "connectors.html", connectors=catalog.connector_list(_hub(request)))
+    return render(request, "connectors.html", connectors=health.connector_list(_hub(request)))
 
 
 @router.post("/connectors/{name}/check")
 async def check_connector(request: Request, name: str, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Check a connector now (a real authenticated call); the page shows the result."""
-    await catalog.connector_check(_hub(request), name)
+    await health.connector_check(_hub(request), name)
     return RedirectResponse(f"/console/connectors#{name}", status_code=303)
 
 
