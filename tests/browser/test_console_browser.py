@@ -152,6 +152,7 @@ async def test_finance_logs_in_watches_the_overview_reads_a_trace_fixes_a_dead_l
         # the dead letter: the document, the field and Kingdee's own words; correct, re-push, succeed
         await page.click("nav >> text=死信")
         await page.wait_for_selector("#causes")
+        assert "ERP 拒绝" in await page.text_content("#causes")  # the cause in words finance uses
         await shot(page, "05-dead-letters")
         await page.click("#dead-letters tbody a >> nth=0")
         await page.wait_for_selector("#correct")

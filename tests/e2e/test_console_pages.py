@@ -12,10 +12,12 @@ from decimal import Decimal
 
 import aiohttp
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from huiliu.cli.demo import DemoStack
 from huiliu.identity.accounts import MAX_FAILURES, ROLES, Accounts
 from huiliu.sandbox.company import ClaimSpec, ExpenseItem
+from huiliu.store.schema import audit_log
 from huiliu.web import create_app
 from huiliu.web.auth import PERMISSIONS
 
@@ -181,6 +183,12 @@ async def test_connectors_show_their_health_and_flows_their_versions(make_stack:
             assert "正常" in row and " ms" in row
             async with http.post(f"{base}/console/connectors/nothing/check", data={"csrf": csrf}) as resp:
                 assert resp.status == 404 and "未配置" in await resp.text()
+            assert stack.hub is not None
+            with stack.hub.db.read() as conn:  # a change made on a page is audited like one through the API
+                audited = conn.execute(select(audit_log.c.action, audit_log.c.outcome).where(
+                    audit_log.c.actor == "赵运维", audit_log.c.action.like("POST /console/%"))).all()
+            assert sorted(audited) == [("POST /console/connectors/{name}/check", "404"),
+                                       ("POST /console/connectors/{name}/check", "ok")]
             async with http.get(f"{base}/console/flows") as resp:
                 page = await resp.text()
             assert "expense-claim-to-voucher" in page and "kingdee" in page
