@@ -20,18 +20,18 @@ Every query is a range over an index (migration 0012), grouped by quarter hour i
 every zone's offsets and transitions, so Python then sums them into the zone's hours and days exactly.
 
 Figures (``bench/overview.py``, 2 CPUs; 1,000,000 runs over a year — 923k envelopes, 2M effects, 9.5M
-event-log rows, 12k dead letters; ~2,700 runs a day, 1,358 "today" at the time; milliseconds):
+event-log rows, 12k dead letters; ~2,700 runs a day, ~1,400 "today" at the time; milliseconds):
 
 ==========  ==================  =========================  ===========================
 backend     schema              computed afresh p50 / p95  ``GET /api/overview`` p50 / p95
 ==========  ==================  =========================  ===========================
-SQLite      0011 (no 0012)      2,305 / 3,460              1.0 / 3.7 (reused: slow to compute)
-SQLite      0012                  139 / 142                0.9 / 1.1
+SQLite      0011 (no 0012)      1,784 / 1,857              1.1 / 1.3 (reused: slow to compute)
+SQLite      0012                   93 / 99                 1.1 / 96 (computed when under 100 ms)
 PostgreSQL  0011 (no 0012)        648 / 702                1.3 / 1.9 (reused)
 PostgreSQL  0012                   81 / 90                 1.3 / 83 (computed when under 100 ms)
 ==========  ==================  =========================  ===========================
 
-Fetching the 14 days' timestamps alone, as bucketing in Python would, takes 345 ms (SQLite) and 331 ms
+Fetching the 14 days' timestamps alone, as bucketing in Python would, takes 307 ms (SQLite) and 331 ms
 (PostgreSQL) with the indexes: grouping by quarter hour in SQL is the faster way on both.
 """
 
