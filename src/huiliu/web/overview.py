@@ -11,7 +11,8 @@ Definitions (all days and hours in the hub's zone, ``Settings.timezone``, Asia/S
   vouchers, purchase orders, payments, contracts, journal entries; a merged day's batch counts once).
   Reversals (``*.voucher.reverse``, ``*.purchase.reverse``) undo a document and are not counted, nor are
   master data (``*.party.ensure``) or approvals started in an OA;
-- *latency* runs from the approval's time in the OA (the envelope's ``occurred_at``) to the run's first
+- *latency* runs from the approval's time in the OA (the envelope's ``occurred_at``; a time given to the
+  minute only stands for the hub's receipt within that minute, :func:`approved_at`) to the run's first
   document done today, over the latest :data:`LATENCY_RUNS` such runs at most;
 - *errors* are failed external calls in the event log (outcome ``failed``, ``timeout``,
   ``connection_error`` or ``http_*``; the hub's own entries left out) plus dead letters that name a system.
@@ -66,8 +67,8 @@ from huiliu.store import Database, loads
 from huiliu.store.schema import dead_letters, event_log, inbox, messages, outbox, runs
 from huiliu.web.summary import SummaryCache
 
-__all__ = ["APPROVAL_TYPES", "DOCUMENT_ACTIONS", "LATENCY_RUNS", "compute_overview", "is_document_action",
-           "overview_cache", "router"]
+__all__ = ["APPROVAL_TYPES", "DOCUMENT_ACTIONS", "LATENCY_RUNS", "approved_at", "compute_overview",
+           "is_document_action", "overview_cache", "router"]
 
 OAS = ("dingtalk", "wecom", "feishu")
 APPROVAL_TYPES = tuple(f"{oa}.approval.approved" for oa in OAS)
@@ -243,11 +244,26 @@ def _latencies(conn: Connection, day_start: datetime, limit: int) -> list[float]
              .where(outbox.c.status == "done", outbox.c.action.in_(DOCUMENT_ACTIONS), outbox.c.done_at >= day_start)
              .group_by(outbox.c.run_id).subquery())
     rows = conn.execute(
-        select(first.c.done_at, inbox.c.occurred_at)
+        select(first.c.done_at, inbox.c.occurred_at, inbox.c.received_at)
         .select_from(first.join(runs, runs.c.id == first.c.run_id).join(inbox, inbox.c.id == runs.c.envelope_id))
         .order_by(first.c.done_at.desc()).limit(limit)).all()
     # Clocks differ (the OA's and the hub's): a document a little "before" its approval took no time.
-    return [max(0.0, (done - occurred).total_seconds() * 1000) for done, occurred in rows]
+    return [max(0.0, (done - approved_at(occurred, received)).total_seconds() * 1000)
+            for done, occurred, received in rows]
+
+
+def approved_at(occurred: datetime, received: datetime) -> datetime:
+    """When the approval happened, as well as the envelope tells.
+
+    Some OAs give an instance's finish time to the minute only (DingTalk's ``finishTime`` reads
+    ``2026-11-26T03:46Z``): the approval then happened within that minute, and not after the hub heard of
+    it. So a whole-minute time stands for the earlier of the hub's receipt and the minute's end (never before
+    the minute itself: the clocks differ); without this, a document made a second after the approval would
+    show up to a minute of latency.
+    """
+    if occurred.second or occurred.microsecond:
+        return occurred
+    return max(occurred, min(received, occurred + timedelta(minutes=1)))
 
 
 def _percentiles(values: list[float]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from huiliu.store import Database, dumps
 from huiliu.store.schema import dead_letters, event_log, inbox, messages, outbox, runs
 from huiliu.testing import FakeClock
 from huiliu.web import create_app
-from huiliu.web.overview import DOCUMENT_ACTIONS, compute_overview, is_document_action
+from huiliu.web.overview import DOCUMENT_ACTIONS, approved_at, compute_overview, is_document_action
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 26, 2, 30, tzinfo=UTC)
@@ -204,3 +204,23 @@ async def test_the_api_answers_the_overview_to_a_viewer(filled: Database, databa
         assert body["backlog"]["dead_letters_open"] == 1
     finally:
         hub.db.dispose()
+
+
+def test_latency_from_an_oa_time_given_to_the_minute(db: Database, clock: FakeClock) -> None:
+    with db.begin() as conn:  # DingTalk's finishTime reads 03:46: the approval happened within that minute
+        conn.execute(inbox.insert(), [
+            envelope("pushed", "dingtalk.approval.approved", "2026-11-26 03:46:40", "2026-11-26 03:46:00"),
+            envelope("caught_up", "dingtalk.approval.approved", "2026-11-26 05:00:00", "2026-11-26 03:46:00"),
+            envelope("precise", "feishu.approval.approved", "2026-11-26 03:46:41", "2026-11-26 03:46:39.500000")])
+        conn.execute(runs.insert(), [run(f"r-{k}", k, "succeeded", "2026-11-26 05:00:00")
+                                     for k in ("pushed", "caught_up", "precise")])
+        conn.execute(outbox.insert(), [
+            effect("o1", "r-pushed", "kingdee.voucher.create", "done", "2026-11-26 03:46:40.800000"),
+            effect("o2", "r-caught_up", "kingdee.voucher.create", "done", "2026-11-26 05:00:01"),
+            effect("o3", "r-precise", "kingdee.voucher.create", "done", "2026-11-26 03:46:41")])
+    latency = compute_overview(db, clock, tz=SHANGHAI, now=NOW)["latency_ms"]
+    # pushed: from the callback (0.8 s), not from 03:46:00 (40.8 s); caught up hours later: from the minute's
+    # end (74 min 1 s); a precise time is taken as it is (1.5 s)
+    assert latency["count"] == 3 and latency["p50"] == 1500.0
+    assert approved_at(utc("2026-11-26 03:46:00"), utc("2026-11-26 03:46:40")) == utc("2026-11-26 03:46:40")
+    assert approved_at(utc("2026-11-26 03:46:00"), utc("2026-11-26 05:00:00")) == utc("2026-11-26 03:47:00")
