@@ -1,4 +1,4 @@
-"""Console read speed with a big store: the runs list, a run's trace and the summary over N runs.
+"""Console read speed with a big store: the runs list, a run's trace, the summary and the pages over N runs.
 
 Fills a fresh database — a SQLite file in a temporary directory, and a schema of its own on the local
 PostgreSQL (127.0.0.1:5432, database ``test``), dropped at the end — migrated to the newest revision, with
@@ -17,7 +17,8 @@ database, httpx's ASGI transport): one request at a time, ``--requests`` of each
 warm-up, random arguments drawn from the loaded rows. Kinds: the first page of the runs list, the list
 filtered by flow + status (every combination, so the rare ones too), by status alone, by business key, by a
 one-day time window, a deep page (offset 10,000 – 50,000), one run's trace, and the summary (as the app
-answers it, and counted afresh without reuse).
+answers it, and counted afresh without reuse); then the console's pages, rendered: the runs list, the list
+filtered by flow and ``failed``, a run's trace and the overview (驾驶舱, through its cache as users get it).
 
 With ``--before 0008`` the load and a first round of figures happen at that revision; the upgrade to the
 newest revision (its index builds, timed) follows, and the same requests again.
@@ -356,11 +357,20 @@ def requests(kind: str, count: int, rng: random.Random, samples: Samples, end: d
         return [f"/api/runs?offset={rng.randrange(10_000, 50_000)}" for _ in range(count)]
     if kind == "trace":
         return [f"/api/runs/{rng.choice(samples.run_ids)}" for _ in range(count)]
+    if kind == "page: runs":
+        return ["/console/runs"] * count
+    if kind == "page: runs filtered":
+        return [f"/console/runs?flow={rng.choice(FLOWS).id}&status=failed" for _ in range(count)]
+    if kind == "page: trace":
+        return [f"/console/runs/{rng.choice(samples.run_ids)}" for _ in range(count)]
+    if kind == "page: overview":
+        return ["/console/"] * count
     return ["/api/summary"] * count
 
 
 KINDS = ("list, first page", "list, flow + status", "list, status failed", "list, business key", "list, one day",
-         "list, deep page", "trace", "summary")
+         "list, deep page", "trace", "summary", "page: runs", "page: runs filtered", "page: trace", "page: overview")
+"""What is timed: the API's reads, then the console's pages (HTML rendered from the same reads)."""
 
 
 async def measure(store: Store, count: int, budget: float, samples: Samples, end: datetime) -> None:
@@ -390,6 +400,9 @@ async def measure(store: Store, count: int, budget: float, samples: Samples, end
                 response = await client.get(path)
                 took.append((time.perf_counter() - began) * 1e3)
                 response.raise_for_status()
+                if kind.startswith("page"):
+                    items += response.text.count("<tr>") + response.text.count('<li class="step">')
+                    continue
                 body = response.json()
                 items += len(body.get("items", body.get("steps", ())))
             cuts = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else took * 99
