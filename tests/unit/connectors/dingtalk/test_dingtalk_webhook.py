@@ -189,7 +189,7 @@ class Receiver:
         if self.calls <= self.bad_first or self.mode == "always_bad":
             self.clock.advance(10)
             if self.mode == "slow":
-                await asyncio.sleep(0.4)
+                await asyncio.sleep(1.0)  # well past the sandbox's ack timeout
             elif self.mode == "forged":
                 return web.json_response({**self.codec.reply(), "msg_signature": "f" * 40})
             elif self.mode == "http500":
@@ -217,7 +217,8 @@ async def world(receiver: Receiver) -> AsyncIterator[World]:
     app = web.Application()
     app.router.add_post("/dingtalk/callback", receiver.handle)
     company = make_company()
-    sandbox = DingTalkSandbox(**APP, company=company, clock=receiver.clock, ack_timeout=0.2,
+    # a good reply must beat the ack timeout even on a loaded machine; a slow one sleeps past it
+    sandbox = DingTalkSandbox(**APP, company=company, clock=receiver.clock, ack_timeout=0.6,
                               retry_schedule=(0.01, 0.01, 0.01), faults=FaultPlan())
     async with SandboxServer(app) as hub:
         sandbox.subscribe(f"{hub.url}/dingtalk/callback")
