@@ -210,10 +210,7 @@ def start_flow(request: Request, flow_id: str, body: StartRequest) -> dict[str, 
 def summary(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     """What the hub has done so far, counted at ``as_of`` (a few seconds ago at most on a big store)."""
     cache: SummaryCache = request.app.state.summary
-    answer, refresh = cache.get()
-    if refresh:
-        background.add_task(cache.refresh)
-    return answer
+    return cache.answer(background)
 
 
 def _utc(value: datetime) -> datetime:

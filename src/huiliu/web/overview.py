@@ -328,9 +328,7 @@ router = APIRouter(prefix="/api", tags=["api"])
 def overview(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     """The overview's figures at ``as_of`` (a few seconds ago at most on a big store)."""
     cache: SummaryCache = request.app.state.overview
-    answer, refresh = cache.get()
-    if refresh:
-        background.add_task(cache.refresh)
+    answer = cache.answer(background)
     as_of = answer["as_of"]
     if isinstance(as_of, datetime):  # the cache stamps when it computed, in UTC: shown in the hub's zone
         answer = {**answer, "as_of": as_of.astimezone(ZoneInfo(answer["tz"])).isoformat()}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import BackgroundTasks
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from huiliu.model import Clock
@@ -89,6 +90,13 @@ class SummaryCache:
                     start, self._refreshing = not self._refreshing, True
                 return last.body, start
         return self._counted().body, False
+
+    def answer(self, background: BackgroundTasks) -> dict[str, Any]:
+        """:meth:`get` for a request: an older answer is counted again after the response is sent."""
+        answer, refresh = self.get()
+        if refresh:
+            background.add_task(self.refresh)
+        return answer
 
     def refresh(self) -> None:
         """Count again (after a response that gave an older answer)."""

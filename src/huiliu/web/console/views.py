@@ -7,6 +7,7 @@ number on a page and in ``/api`` can never disagree) and changes through the sam
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -289,17 +290,23 @@ def _trace(request: Request, run_id: str) -> dict[str, Any]:
     with _hub(request).db.read() as conn:
         text = conn.execute(select(flow_versions.c.text).where(
             flow_versions.c.flow_id == run["flow_id"], flow_versions.c.digest == run["flow_digest"])).scalar()
-    definitions: dict[str, Any] = {}
-    try:
-        document = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
-        document = None
-    if isinstance(document, dict) and isinstance(document.get("steps"), list):
-        definitions = {str(s.get("id")): s for s in document["steps"] if isinstance(s, dict)}
+    definitions = _step_definitions(text) if text else {}
     calls = [e for e in trace["events"] if e["system"] != "hub"]
     live = run["status"] in ("running", "waiting", "compensating")
     return {"run": run, "steps": trace["steps"], "effects": trace["effects"], "events": trace["events"],
             "calls": calls, "definitions": definitions, "live": live}
+
+
+@functools.lru_cache(maxsize=64)
+def _step_definitions(text: str) -> dict[str, Any]:
+    """A flow version's steps as written, by id (versions never change: parsed once)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
+        return {}
+    return {str(s.get("id")): s for s in document["steps"] if isinstance(s, dict)}
 
 
 # --- dead letters -------------------------------------------------------------------------------------------
