@@ -142,7 +142,7 @@ async def test_the_pages_show_the_runs_their_traces_and_switch_language(
             async with http.get(f"{base}/console/runs/{run_id}") as resp:
                 trace = await resp.text()
             assert "kingdee.voucher.create" in trace and "对外调用" in trace
-            assert "输入（步骤定义）" in trace and "action: kingdee.voucher.create" in trace  # the step as written
+            assert "输入（步骤定义）" in trace and "entity: employee" in trace  # the step as written
             assert 'hx-trigger="every 2s"' not in trace  # a finished run is not polled
             async with http.get(f"{base}/console/runs?key={keys[0]}&status=succeeded") as resp:
                 page = await resp.text()
