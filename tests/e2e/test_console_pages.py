@@ -225,3 +225,28 @@ async def test_a_filter_form_with_empty_fields_and_a_bad_date(make_stack: Callab
                 assert resp.status == 404 and "死信 7 不存在" in await resp.text()
             async with http.get(f"{base}/console/audit") as resp:
                 assert resp.status == 200 and "孙审计" in await resp.text()  # the login is in the audit log
+
+
+async def test_dead_letters_show_where_it_fails_most(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack() as stack:
+        mistakes = stack.plan_mistakes(2)
+        for spec in mistakes:
+            stack.submit(spec)
+        stack.submit(ClaimSpec(stack.company.employees[0], "差旅", (ExpenseItem("差旅费", Decimal("10.00"), "x"),),
+                               "approved"))
+        assert await stack.settle(expected_runs=3, timeout=60)
+        base = f"http://127.0.0.1:{stack.port}"
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/api/dead-letters",
+                                                             headers=stack.api_headers("viewer")) as resp:
+            body = await resp.json()
+        [cause] = body["causes"]  # two refusals of the same field in the same step: one cause, counted twice
+        assert (cause["count"], cause["flow"], cause["action"], cause["field"], cause["label"]["zh"]) == (
+            2, "expense-claim-to-voucher", "kingdee.voucher.create", "FACCOUNTID", "科目")
+        assert "6602.08" in cause["message"] and cause["example"] == max(d["id"] for d in body["items"])
+        add_user(stack, "周财务", "viewer")
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            await sign_in(http, base, "周财务")
+            async with http.get(f"{base}/console/dead-letters") as resp:
+                page = await resp.text()
+        table = page[page.index('id="top-causes"'):].split("</table>")[0]
+        assert "<strong>2</strong>" in table and "科目" in table and "ERP 拒绝" in table

@@ -29,6 +29,7 @@ from huiliu.bus.deadletterview import (
     FlowView,
     NamedField,
     VendorFields,
+    key_label,
     named_field,
     request_fields,
 )
@@ -41,7 +42,7 @@ from huiliu.model import Clock, SystemClock
 from huiliu.store import Database, dumps, loads
 from huiliu.store.schema import crosswalk, dead_letters, employees, inbox, org_users, outbox, runs
 
-__all__ = ["DeadLetter", "DeadLetterFilter", "DeadLetters"]
+__all__ = ["Cause", "DeadLetter", "DeadLetterFilter", "DeadLetters"]
 
 _MARK = update(dead_letters).where(dead_letters.c.id == bindparam("d_id"))
 EFFECT = "effect"
@@ -82,6 +83,29 @@ class DeadLetter:
     def open(self) -> bool:
         """Neither replayed since it died nor discarded."""
         return self.discarded_at is None and self.replayed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """Open dead letters that failed the same way (:meth:`DeadLetters.causes`).
+
+    Attributes:
+        flow: the flow of their runs; step, action: the call step and its action (for an effect).
+        reason: the dead letters' reason; system, field: the system that refused and the field it named.
+        label: the field's name for people (科目, 借方金额 …), where the connector's table knows it.
+        count: how many; example: the newest one's id; message: its ERP message (or error) as written.
+    """
+
+    flow: str | None
+    step: str | None
+    action: str | None
+    reason: str
+    system: str | None
+    field: str | None
+    label: Text | None
+    count: int
+    example: int
+    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +161,39 @@ class DeadLetters:
         query = DeadLetterFilter().apply(select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason))
         with self.db.read() as conn:
             return {str(reason): int(n) for reason, n in conn.execute(query).all()}
+
+    def causes(self, *, limit: int = 10, scan: int = 5000) -> list[Cause]:
+        """Open dead letters grouped by how they failed, most first, each with one to look at.
+
+        The same flow, step, reason, system and field named by the ERP make one cause: the rule or mapping
+        that fails most comes first. Reads the newest ``scan`` open ones (there are rarely more: each is
+        work a person must see to).
+        """
+        with self.db.read() as conn:
+            rows = conn.execute(DeadLetterFilter().apply(
+                select(dead_letters.c.id, dead_letters.c.payload, dead_letters.c.reason, dead_letters.c.last_error,
+                       dead_letters.c.detail)).order_by(dead_letters.c.id.desc()).limit(scan)).all()
+            decoded = [(r, loads(r.payload), loads(r.detail) if r.detail else {}) for r in rows]
+            effects = {e.id: e for e in conn.execute(select(outbox.c.id, outbox.c.action, outbox.c.step_id).where(
+                outbox.c.id.in_([str(p["outbox_id"]) for _, p, _ in decoded if "outbox_id" in p])))}
+            flows = dict(conn.execute(select(runs.c.id, runs.c.flow_id).where(
+                runs.c.id.in_([str(p["run_id"]) for _, p, _ in decoded if "run_id" in p]))).all())
+        groups: dict[tuple[str | None, ...], list[tuple[Any, dict[str, Any], dict[str, Any]]]] = {}
+        for row, payload, detail in decoded:
+            effect = effects.get(str(payload.get("outbox_id")))
+            action = effect.action if effect is not None else None
+            key = (flows.get(str(payload.get("run_id"))), effect.step_id if effect is not None else None, action,
+                   row.reason, detail.get("system"), detail.get("field"))
+            groups.setdefault(key, []).append((row, payload, detail))
+        found = []
+        for (flow, step, action, reason, system, field), members in groups.items():
+            newest, _, detail = members[0]
+            template = self.vendor_fields.get(action or "", {}).get(str(field)) if field else None
+            label = key_label(template.rsplit(".", 1)[-1]) if template else None
+            message = str(detail.get("vendor_message") or newest.last_error.split("；", 1)[0])
+            found.append(Cause(flow, step, action, str(reason), system, field, label, len(members), newest.id,
+                               message[:300]))
+        return sorted(found, key=lambda c: (-c.count, -c.example))[:limit]
 
     def get(self, dead_id: int) -> DeadLetter:
         """One dead letter, or a clear error."""

@@ -32,6 +32,7 @@ __all__ = [
     "RequestField",
     "VendorFields",
     "field_label",
+    "key_label",
     "leaves",
     "path_text",
     "value_type",
@@ -231,6 +232,11 @@ def editable(path: Path, value: Any) -> bool:
     if value is None or (keys and keys[-1] in READ_ONLY_KEYS):
         return False
     return not (len(path) >= 2 and path[-1] == 0 and "aux" in keys)  # a dimension's name, not its value
+
+
+def key_label(key: str) -> Text | None:
+    """A request key's name as finance says it (``account`` → 科目), or ``None``."""
+    return _LABELS.get(key)
 
 
 def field_label(path: Path, request: Mapping[str, Any]) -> Text | None:

@@ -121,6 +121,7 @@ def list_dead_letters(
     items = dl.find(DeadLetterFilter(reason=reason, key=key, include_closed=include_closed), limit=limit,
                     offset=offset)
     return {"items": [to_jsonable(d) for d in items], "counts_by_reason": dl.counts_by_reason(),
+            "causes": to_jsonable(dl.causes()),
             "limit": limit, "offset": offset}
 
 

@@ -325,7 +325,7 @@ def dead_letters_page(
                                   limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     counts = sorted(found["counts_by_reason"].items(), key=lambda kv: -kv[1])
     query = {k: v for k, v in {"reason": reason, "key": key, "closed": "true" if closed else None}.items() if v}
-    return render(request, "dead_letters.html", items=found["items"][:PAGE_SIZE],
+    return render(request, "dead_letters.html", items=found["items"][:PAGE_SIZE], causes=found["causes"],
                   more=len(found["items"]) > PAGE_SIZE, page=page, counts=counts, query=query,
                   query_string=urlencode(query), closed=closed)
 
