@@ -35,13 +35,14 @@ async def test_ten_percent_vendor_faults_every_approval_done_once(make_stack: Ca
         assert await stack.settle(expected_runs=len(approved), timeout=120)
         assert stack.hub is not None
         with stack.hub.db.read() as conn:
-            dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
+            dead = conn.execute(select(dead_letters.c.topic, dead_letters.c.reason, dead_letters.c.attempts,
+                                       dead_letters.c.last_error, dead_letters.c.attempt_log)).all()
             retried = conn.execute(select(func.count()).select_from(event_log).where(
                 event_log.c.activity.like("attempt.%"))).scalar_one()
     injected = sum(ding_faults.injected.values()) + sum(kd_faults.injected.values())
     assert injected >= 30, f"only {injected} faults were injected"
     assert retried > 0
-    assert dead == 0
+    assert dead == [], [tuple(d) for d in dead]  # which message gave up, why, and its attempts
     assert stack.kd.count() == len(approved)
     for instance_id, spec in specs.items():
         remarks = [r for r in stack.ding.instances[instance_id].records if r["type"] == "ADD_REMARK"]
