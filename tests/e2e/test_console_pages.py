@@ -159,11 +159,16 @@ async def test_the_pages_show_the_runs_their_traces_and_switch_language(
             assert "/console/static/vendor/echarts.min.js" in page
             async with http.get(f"{base}/console/static/vendor/echarts.min.js") as resp:
                 assert resp.status == 200 and len(await resp.read()) > 500_000  # served by the hub, no CDN
+            number = stack.ding.instances[keys[1]].business_id  # 审批单号, what finance has at hand
+            async with http.get(f"{base}/console/runs?key={number}") as resp:
+                page = await resp.text()
+            assert keys[1] in page and keys[0] not in page and number in page
+            assert f"{specs[1].employee.name}提交的报销申请" in page  # the document as people know it
             async with http.get(f"{base}/console/runs?lang=en") as resp:
-                assert "Business key" in await resp.text()
+                assert "Approval no. or business key" in await resp.text()
             async with http.get(f"{base}/console/runs") as resp:  # the choice is remembered
                 text = await resp.text()
-                assert "Business key" in text and "业务键" not in text
+                assert "Approval no. or business key" in text and "审批单号" not in text
 
 
 async def test_connectors_show_their_health_and_flows_their_versions(make_stack: Callable[..., DemoStack]) -> None:

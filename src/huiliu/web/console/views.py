@@ -29,7 +29,7 @@ from huiliu.identity.accounts import Accounts, LoginRefused, Principal
 from huiliu.service import Hub, health
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import audit_log, flow_versions
+from huiliu.store.schema import audit_log, crosswalk, flow_versions, inbox, runs
 from huiliu.web import api, catalog, overview
 from huiliu.web.api import DeadId
 from huiliu.web.auth import COOKIE, AuthError, caller, check_role
@@ -258,18 +258,44 @@ def runs_page(
 ) -> HTMLResponse:
     """Runs, newest first, with filters: flow, system, status, business key, days (in the hub's zone)."""
     zone = _zone(request)
+    hub = _hub(request)
     since, until = _day(since_text, "since"), _day(until_text, "until")  # a form sends an empty field as ""
-    found = api.list_runs(request, status=status or None, flow=flow or None, key=key or None,
+    business_key = _business_key(hub, key.strip()) if key and key.strip() else None
+    found = api.list_runs(request, status=status or None, flow=flow or None, key=business_key,
                           since=_day_start(since, zone),
                           until=_day_start(until + timedelta(days=1), zone) if until else None,
                           system=system or None, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     items = found["items"]
     query = {k: v for k, v in {"status": status, "flow": flow, "system": system, "key": key,
                                "since": since, "until": until}.items() if v}
-    hub = _hub(request)
+    documents = _documents(hub, [r["id"] for r in items[:PAGE_SIZE]])
     return render(request, "runs.html", items=items[:PAGE_SIZE], more=len(items) > PAGE_SIZE, page=page,
+                  documents=documents,
                   query=query, query_string=urlencode(query), statuses=api.RUN_STATUSES,
                   flows=sorted(f.id for f in hub.flows), systems=catalog.known_systems(hub))
+
+
+def _business_key(hub: Hub, typed: str) -> str:
+    """What a person typed as a key: an approval's own number (审批单号) finds its instance; else as typed."""
+    with hub.db.read() as conn:
+        found = conn.execute(select(crosswalk.c.native_id).where(
+            crosswalk.c.native_type == "process_instance", crosswalk.c.native_number == typed).limit(1)).scalar()
+    return str(found) if found is not None else typed
+
+
+def _documents(hub: Hub, run_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each run's document as people know it: the approval's title and number (from its envelope)."""
+    if not run_ids:
+        return {}
+    with hub.db.read() as conn:
+        rows = conn.execute(select(runs.c.id, inbox.c.payload).select_from(
+            runs.join(inbox, inbox.c.id == runs.c.envelope_id)).where(runs.c.id.in_(run_ids))).all()
+    found: dict[str, dict[str, Any]] = {}
+    for run_id, payload in rows:
+        instance = loads(payload).get("instance")
+        if isinstance(instance, dict):
+            found[run_id] = {"title": instance.get("title"), "number": instance.get("business_id")}
+    return found
 
 
 @router.get("/runs/{run_id}")
