@@ -17,6 +17,7 @@ from sqlalchemy import select
 from huiliu.cli.demo import DemoStack
 from huiliu.identity.accounts import MAX_FAILURES, ROLES, Accounts
 from huiliu.sandbox.company import ClaimSpec, ExpenseItem
+from huiliu.service import TEMPLATES
 from huiliu.store.schema import audit_log
 from huiliu.web import create_app
 from huiliu.web.auth import PERMISSIONS
@@ -255,3 +256,25 @@ async def test_dead_letters_show_where_it_fails_most(make_stack: Callable[..., D
                 page = await resp.text()
         table = page[page.index('id="top-causes"'):].split("</table>")[0]
         assert "<strong>2</strong>" in table and "科目" in table and "ERP 拒绝" in table
+
+
+async def test_an_integrator_checks_a_flow_file_on_the_page(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        add_user(stack, "吴实施", "integrator")
+        base = f"http://127.0.0.1:{stack.port}"
+        template = (TEMPLATES / "expense_claim_voucher.yaml").read_text(encoding="utf-8")
+        typo = template.replace("call: kingdee.voucher.create", "call: kingdee.vouchr.create")
+        line = next(i for i, text in enumerate(typo.splitlines(), 1) if "kingdee.vouchr.create" in text)
+        async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+            csrf = await sign_in(http, base, "吴实施")
+            async with http.get(f"{base}/console/flows") as resp:
+                assert 'id="validate"' in await resp.text()
+            async with http.post(f"{base}/console/flows/validate", data={"csrf": csrf, "text": template}) as resp:
+                assert "有效：可以加载" in await resp.text()
+            async with http.post(f"{base}/console/flows/validate", data={"csrf": csrf, "text": typo}) as resp:
+                page = await resp.text()
+            result = page[page.index('id="validation"'):]
+            assert f'<td class="num">{line}</td>' in result and "kingdee.vouchr.create" in result
+            async with http.post(f"{base}/console/flows/validate",
+                                 data={"csrf": csrf, "text": "a: &x [*x, *x]\n" * 3}) as resp:
+                assert resp.status == 200 and 'id="validation"' in await resp.text()  # hostile YAML: an answer

@@ -80,6 +80,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/console/connectors/{name}/check"): OPERATE,
     ("GET", "/console/flows"): READ,
     ("GET", "/console/flows/{flow_id}"): READ,
+    ("POST", "/console/flows/validate"): OPERATE,
     ("GET", "/console/audit"): AUDIT,
     ("POST", "/console/logout"): READ,
     ("GET", "/api/auth/me"): READ,

@@ -417,6 +417,19 @@ def flows_page(request: Request, principal: Principal = Depends(viewer)) -> HTML
     return render(request, "flows.html", flows=catalog.flow_list(_hub(request)))
 
 
+@router.post("/flows/validate")
+async def validate_flow(request: Request, principal: Principal = Depends(changer)) -> HTMLResponse:  # noqa: B008
+    """Check a pasted flow file as the hub would load it: every problem with its line, column and fix."""
+    form = await request.form()
+    text = str(form.get("text", ""))
+    if len(text) > catalog.MAX_FLOW_TEXT:
+        raise HuiliuError(t("流程文本过长", "the flow text is too long"), where="text",
+                          fix=t(f"不超过 {catalog.MAX_FLOW_TEXT:,} 个字符",
+                                f"at most {catalog.MAX_FLOW_TEXT:,} characters"))
+    result = catalog.validate_flow_text(_hub(request), text)
+    return render(request, "flows.html", flows=catalog.flow_list(_hub(request)), checked=result, text=text)
+
+
 @router.get("/flows/{flow_id}")
 def flow_page(request: Request, flow_id: str, principal: Principal = Depends(viewer),  # noqa: B008
               old: str | None = Query(None, max_length=64),
