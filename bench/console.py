@@ -41,8 +41,8 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,8 @@ from huiliu.identity.accounts import Accounts
 from huiliu.service import Hub, Settings
 from huiliu.store import Database
 from huiliu.store.schema import api_tokens, audit_log, metadata, sessions, users
-from huiliu.web import create_app, summary
+from huiliu.web import create_app
+from huiliu.web.summary import count_summary
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK = 10_000
@@ -373,20 +374,34 @@ KINDS = ("list, first page", "list, flow + status", "list, status failed", "list
 """What is timed: the API's reads, then the console's pages (HTML rendered from the same reads)."""
 
 
+def percentiles(took: list[float]) -> list[float]:
+    """The 1st … 99th percentiles of ``took`` (one sample: itself 99 times)."""
+    return statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else took * 99
+
+
+@asynccontextmanager
+async def viewer_client(hub: Hub) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the real app around ``hub`` (httpx's ASGI transport) with a viewer's token.
+
+    The API refuses anonymous calls, so the figures include checking a token. An older revision (``--before``)
+    has no account tables: they are added.
+    """
+    metadata.create_all(hub.db.engine, tables=[users, api_tokens, sessions, audit_log], checkfirst=True)
+    accounts = Accounts(hub.clock)
+    with hub.db.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.name == "bench")).first() is None:
+            accounts.add_user(conn, "bench", "bench-password-not-secret", "viewer")
+        token = accounts.create_token(conn, "bench", "bench")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(hub)), base_url="http://hub",
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client
+
+
 async def measure(store: Store, count: int, budget: float, samples: Samples, end: datetime) -> None:
     hub = Hub(Settings(database_url=store.url, schedules=False))
     rng = random.Random(7)
     print(f"{'request':22} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'items':>6}")
-    accounts = Accounts(hub.clock)
-    # An older revision (--before) has no account tables: add them, the API needs a caller
-    metadata.create_all(hub.db.engine, tables=[users, api_tokens, sessions, audit_log], checkfirst=True)
-    with hub.db.begin() as conn:  # the API refuses anonymous calls: the figures include checking a token
-        if conn.execute(select(users.c.id).where(users.c.name == "bench")).first() is None:
-            accounts.add_user(conn, "bench", "bench-password-not-secret", "viewer")
-        token = accounts.create_token(conn, "bench", "bench")
-    transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub",
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with viewer_client(hub) as client:
         for kind in KINDS:
             paths = requests(kind, count, rng, samples, end)
             for path in paths[:5]:  # warm-up: the connection pool, the statement cache
@@ -405,18 +420,17 @@ async def measure(store: Store, count: int, budget: float, samples: Samples, end
                     continue
                 body = response.json()
                 items += len(body.get("items", body.get("steps", ())))
-            cuts = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else took * 99
+            cuts = percentiles(took)
             print(f"{kind:22} {len(took):>5} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} {max(took):>8.1f}  "
                   f"{items / len(took):>6.1f}")
-    if hasattr(summary, "count_summary"):  # what the summary costs when it is not reused: counted afresh
-        took = []
-        deadline = time.perf_counter() + budget
-        while len(took) < 20 and time.perf_counter() < deadline:
-            began = time.perf_counter()
-            summary.count_summary(hub.db)
-            took.append((time.perf_counter() - began) * 1e3)
-        print(f"{'summary, counted':22} {len(took):>5} {statistics.median(took):>8.1f} {'':>8} {'':>8} "
-              f"{max(took):>8.1f}  (count_summary itself, no reuse)")
+    took = []  # what the summary costs when it is not reused: counted afresh
+    deadline = time.perf_counter() + budget
+    while len(took) < 20 and time.perf_counter() < deadline:
+        began = time.perf_counter()
+        count_summary(hub.db)
+        took.append((time.perf_counter() - began) * 1e3)
+    print(f"{'summary, counted':22} {len(took):>5} {statistics.median(took):>8.1f} {'':>8} {'':>8} "
+          f"{max(took):>8.1f}  (count_summary itself, no reuse)")
     hub.db.dispose()
 
 
@@ -429,40 +443,54 @@ def migrate(database: Database, revision: str) -> None:
     database.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The options every store bench takes (``--runs``, ``--backends``); each adds its own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--requests", type=int, default=300, help="requests of each kind (at least 200 for a p99)")
-    parser.add_argument("--budget", type=float, default=60.0,
-                        help="seconds of requests of one kind at most (n says how many were made)")
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--before", metavar="REVISION",
-                        help="load and measure at this schema revision, then upgrade to the newest and measure again")
-    args = parser.parse_args()
-    print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{args.runs:,} runs, {args.requests} requests of each kind")
-    end = datetime.now(UTC).replace(microsecond=0)
-    with stores(args.backends.split(",")) as each:
+    return parser
+
+
+def each_store(backends: str, before: str | None, rows: Callable[[Samples], Iterator[dict[str, list[tuple[Any, ...]]]]],
+               measure_round: Callable[[Store, Samples], Coroutine[Any, Any, None]]) -> None:
+    """For each backend: load ``rows`` at revision ``before`` (the newest when ``None``), measure a round; with
+    ``before``, upgrade to the newest (timed) and measure again."""
+    with stores(backends.split(",")) as each:
         for store in each:
             print(f"\n== {store.name}")
             database = Database(store.url)
-            migrate(database, args.before or "head")
+            migrate(database, before or "head")
             samples = Samples()
             began = time.perf_counter()
-            counts = store.load(generate(args.runs, end, random.Random(1), samples))
+            counts = store.load(rows(samples))
             seconds = time.perf_counter() - began
             total = sum(counts.values())
             print(f"loaded {total:,} rows in {seconds:.0f} s ({total / seconds:,.0f} rows/s, generating included): "
                   + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
             if isinstance(store, SqliteStore):
                 print(f"file: {store.path.stat().st_size / 2**30:.2f} GiB")
-            print(f"\nschema at revision {args.before or 'head'}")
-            asyncio.run(measure(store, args.requests, args.budget, samples, end))
-            if args.before:
+            print(f"\nschema at revision {before or 'head'}")
+            asyncio.run(measure_round(store, samples))
+            if before:
                 began = time.perf_counter()
                 migrate(database, "head")
                 print(f"\nupgraded to head in {time.perf_counter() - began:.1f} s")
-                asyncio.run(measure(store, args.requests, args.budget, samples, end))
+                asyncio.run(measure_round(store, samples))
+
+
+def main() -> None:
+    parser = arguments(__doc__)
+    parser.add_argument("--requests", type=int, default=300, help="requests of each kind (at least 200 for a p99)")
+    parser.add_argument("--budget", type=float, default=60.0,
+                        help="seconds of requests of one kind at most (n says how many were made)")
+    parser.add_argument("--before", metavar="REVISION",
+                        help="load and measure at this schema revision, then upgrade to the newest and measure again")
+    args = parser.parse_args()
+    print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"{args.runs:,} runs, {args.requests} requests of each kind")
+    end = datetime.now(UTC).replace(microsecond=0)
+    each_store(args.backends, args.before, lambda samples: generate(args.runs, end, random.Random(1), samples),
+               lambda store, samples: measure(store, args.requests, args.budget, samples, end))
 
 
 if __name__ == "__main__":

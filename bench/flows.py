@@ -175,8 +175,9 @@ def bench_load(repeat: int, cold_repeat: int) -> None:
         imports.append(imported)
         warm = median_time(partial(load_flow, path, known_actions=SHIPPED_ACTIONS), repeat)
         y, s, c = phases(path, repeat)
+        per_expr = f"{c / count[0] * 1e6:>7.0f}" if count[0] else f"{'-':>7}"  # a flow of plain paths compiles none
         print(f"{path.name:36} {path.stat().st_size:>6} {len(flow.steps):>5} {count[0]:>5} {cold * 1e3:>8.2f} "
-              f"{warm * 1e3:>8.2f} {y * 1e3:>6.2f} {s * 1e3:>6.2f} {c * 1e3:>7.2f} {c / count[0] * 1e6:>7.0f}")
+              f"{warm * 1e3:>8.2f} {y * 1e3:>6.2f} {s * 1e3:>6.2f} {c * 1e3:>7.2f} {per_expr}")
     imported, cold = cold_time(TEMPLATES, cold_repeat)
     imports.append(imported)
     warm = median_time(lambda: load_flows(TEMPLATES, known_actions=SHIPPED_ACTIONS), repeat)
@@ -350,7 +351,7 @@ def bench_stored(envelopes: int, pure: dict[str, float], use_pg: bool) -> None:
           "(steps up to the first call; its outbox row and message)")
     print(f"{'database':26} {'template':28} {'ms/run':>7} {'pure ms':>7} {'runs/s':>7} {'steps/s':>8} "
           f"{'pure/stored':>11}")
-    cases = [case(SIMPLE), case(RULES)]
+    cases = {SIMPLE: case(SIMPLE), RULES: case(RULES)}
     backends: list[tuple[str, Callable[[Path], tuple[Database, RunStore]]]] = [
         ("sqlite, synchronous=FULL", lambda tmp: database(f"sqlite:///{tmp / 'full.db'}")),
         ("sqlite, synchronous=NORMAL", lambda tmp: database(f"sqlite:///{tmp / 'normal.db'}", synchronous="NORMAL")),
@@ -369,9 +370,8 @@ def bench_stored(envelopes: int, pure: dict[str, float], use_pg: bool) -> None:
             for label, open_db in backends:
                 db, store = open_db(Path(tmp))
                 try:
-                    load_masterdata(db, store, cases)
-                    for c in cases:
-                        name = SIMPLE if c is cases[0] else RULES
+                    load_masterdata(db, store, list(cases.values()))
+                    for name, c in cases.items():
                         stored_starts(db, store, c, 10, f"warm-{name}")  # connections, statement caches
                         steps, seconds = stored_starts(db, store, c, envelopes, name)
                         rate = steps / seconds

@@ -22,8 +22,6 @@ Measured 2026-11-26 (see the module docstring of ``huiliu.web.overview``).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
 import platform
 import random
@@ -34,16 +32,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import select
 
-from console import Samples, SqliteStore, Store, generate, migrate, stores
-from huiliu.identity.accounts import Accounts
+from console import Store, arguments, each_store, generate, percentiles, viewer_client
 from huiliu.model import SystemClock
 from huiliu.service import Hub, Settings
 from huiliu.store import Database
-from huiliu.store.schema import api_tokens, audit_log, inbox, metadata, outbox, runs, sessions, users
-from huiliu.web import create_app
+from huiliu.store.schema import inbox, outbox, runs
 from huiliu.web.overview import APPROVAL_TYPES, DOCUMENT_ACTIONS, compute_overview
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -62,7 +57,7 @@ def overview_rows(chunks: Iterator[dict[str, list[tuple[Any, ...]]]],
 
 def cuts(took: list[float]) -> str:
     """p50 / p95 / max of milliseconds."""
-    q = statistics.quantiles(took, n=100, method="inclusive") if len(took) > 1 else took * 99
+    q = percentiles(took)
     return f"{len(took):>5} {q[49]:>8.1f} {q[94]:>8.1f} {max(took):>8.1f}"
 
 
@@ -97,15 +92,7 @@ async def measure(store: Store, calls: int, requests: int) -> None:
     print(f"    today {body['day']}: approvals {body['approvals_today']:,}, documents {body['documents_today']:,} "
           f"of {body['documents_total']:,}, latency {body['latency_ms']}, success {body['success_rate']}, "
           f"runs {sum(body['runs_today'].values()):,}, errors {body['errors_by_system'][:3]}")
-    metadata.create_all(hub.db.engine, tables=[users, api_tokens, sessions, audit_log], checkfirst=True)
-    accounts = Accounts(hub.clock)
-    with hub.db.begin() as conn:
-        if conn.execute(select(users.c.id).where(users.c.name == "bench")).first() is None:
-            accounts.add_user(conn, "bench", "bench-password-not-secret", "viewer")
-        token = accounts.create_token(conn, "bench", "bench")
-    transport = httpx.ASGITransport(app=create_app(hub))
-    async with httpx.AsyncClient(transport=transport, base_url="http://hub",
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with viewer_client(hub) as client:
         (await client.get("/api/overview")).raise_for_status()
         took = []
         for _ in range(requests):
@@ -118,36 +105,19 @@ async def measure(store: Store, calls: int, requests: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser = arguments(__doc__)
     parser.add_argument("--days", type=int, default=365, help="the runs' start times spread over this many days")
     parser.add_argument("--calls", type=int, default=20, help="fresh computations")
     parser.add_argument("--requests", type=int, default=200, help="requests through the app")
     parser.add_argument("--before", default="0011", help="revision of the first round (the load happens there)")
-    parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{args.runs:,} runs over {args.days} days")
     end = datetime.now(UTC).replace(microsecond=0)
-    with stores(args.backends.split(",")) as each:
-        for store in each:
-            print(f"\n== {store.name}")
-            database = Database(store.url)
-            migrate(database, args.before)
-            began = time.perf_counter()
-            counts = store.load(overview_rows(generate(args.runs, end, random.Random(1), Samples(),
-                                                       span=timedelta(days=args.days)), random.Random(2)))
-            seconds = time.perf_counter() - began
-            print(f"loaded {sum(counts.values()):,} rows in {seconds:.0f} s: "
-                  + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
-            if isinstance(store, SqliteStore):
-                print(f"file: {store.path.stat().st_size / 2**30:.2f} GiB")
-            print(f"\nschema at revision {args.before}")
-            asyncio.run(measure(store, args.calls, args.requests))
-            began = time.perf_counter()
-            migrate(database, "head")
-            print(f"\nupgraded to head in {time.perf_counter() - began:.1f} s")
-            asyncio.run(measure(store, args.calls, args.requests))
+    each_store(args.backends, args.before,
+               lambda samples: overview_rows(generate(args.runs, end, random.Random(1), samples,
+                                                      span=timedelta(days=args.days)), random.Random(2)),
+               lambda store, _: measure(store, args.calls, args.requests))
 
 
 if __name__ == "__main__":

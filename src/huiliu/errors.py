@@ -42,6 +42,7 @@ __all__ = [
     "UnbalancedVoucher",
     "VendorRejected",
     "WebhookRejected",
+    "describe",
 ]
 
 
@@ -216,3 +217,8 @@ class VendorRejected(ConnectorError):
     """The vendor refused the request on business grounds (validation, permissions, closed period)."""
 
     kind = "vendor_rejected"
+
+
+def describe(exc: BaseException) -> str:
+    """An error as the hub stores it: a HuiliuError's Chinese message, else the exception's type and text."""
+    return exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"

@@ -5,10 +5,12 @@ and every change and login is in the audit log."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from fastapi.routing import APIRoute
 
 from huiliu.cli.demo import DemoStack
@@ -124,3 +126,32 @@ async def test_changes_are_audited_and_a_revoked_token_stops_working(make_stack:
                 assert Accounts(hub.clock).revoke_token(conn, operator) == 1
             async with http.get(f"{base}/runs", headers=bearer) as resp:
                 assert resp.status == 401
+
+
+@pytest.mark.sqlite_only
+async def test_who_calls_is_read_without_waiting_for_the_writers(make_stack: Callable[..., DemoStack]) -> None:
+    """Every request and page looks its caller up: with SQLite's write lock held by a worker, it still answers."""
+    async with make_stack(worker=False) as stack:
+        hub = stack.hub
+        assert hub is not None
+        with hub.db.begin() as conn:
+            Accounts(hub.clock).add_user(conn, "郑主管", "正确的密码-2026", "viewer")
+        base = f"http://127.0.0.1:{stack.port}/api"
+        bearer = stack.api_headers("viewer")
+        path = hub.settings.database_url.removeprefix("sqlite:///")
+        quick = aiohttp.ClientTimeout(total=5)  # the busy timeout a write would wait is 30 s
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=quick) as http:
+            async with http.post(f"{base}/auth/login", json={"name": "郑主管", "password": "正确的密码-2026"}) as resp:
+                assert resp.status == 200
+            async with http.get(f"{base}/auth/me", headers=bearer) as resp:
+                assert resp.status == 200  # the token's first use is recorded now; the next is not due yet
+            writer = sqlite3.connect(path, timeout=0)
+            try:
+                writer.execute("BEGIN IMMEDIATE")  # a worker in the middle of a transaction
+                async with http.get(f"{base}/auth/me") as resp:
+                    assert resp.status == 200 and (await resp.json())["via"] == "session"
+                async with http.get(f"{base}/auth/me", headers=bearer) as resp:
+                    assert resp.status == 200 and (await resp.json())["via"] == "token"
+            finally:
+                writer.rollback()
+                writer.close()

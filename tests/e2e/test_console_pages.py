@@ -6,9 +6,11 @@ form locks and never redirects off the console, the pages show what the hub did,
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import aiohttp
 from fastapi.routing import APIRoute
@@ -278,3 +280,11 @@ async def test_an_integrator_checks_a_flow_file_on_the_page(make_stack: Callable
             async with http.post(f"{base}/console/flows/validate",
                                  data={"csrf": csrf, "text": "a: &x [*x, *x]\n" * 3}) as resp:
                 assert resp.status == 200 and 'id="validation"' in await resp.text()  # hostile YAML: an answer
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            too_long = io.BytesIO(urlencode({"csrf": csrf, "text": "a" * 1_000_001}).encode())  # streamed
+            async with http.post(f"{base}/console/flows/validate", data=too_long, headers=form) as resp:
+                assert resp.status == 400 and "流程文本过长" in await resp.text()  # refused, not written anywhere
+            too_big = io.BytesIO(urlencode({"csrf": csrf, "text": "#" * 400_000}).encode())  # 1.2 MB encoded
+            async with http.post(f"{base}/console/flows/validate", data=too_big, headers=form) as resp:
+                page = await resp.text()
+                assert resp.status == 400 and "表单无法读取" in page and resp.content_type == "text/html"

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from huiliu.cli.demo import DemoStack
+from huiliu.connectors import ActionContext
+from huiliu.errors import MappingError
+from huiliu.i18n import Lang
 from huiliu.sandbox import Fault, FaultKind
 from huiliu.service import TEMPLATES
 from huiliu.store import loads
@@ -53,6 +57,17 @@ def department_chart(stack: DemoStack) -> None:
             stack.kd.chart[account] = ("department",)
 
 
+async def settled_claims(stack: DemoStack, count: int) -> tuple[list[Any], list[str], date]:
+    """``count`` approved claims submitted and their runs settled; their specs, ids and (Beijing) day."""
+    assert stack.hub is not None
+    specs = [stack.company.claim(approve_rate=1.0) for _ in range(count)]
+    ids = [stack.submit(spec) for spec in specs]
+    assert await stack.settle(expected_runs=count, timeout=60)
+    with stack.hub.db.read() as conn:
+        finished = conn.execute(select(inbox.c.occurred_at).where(inbox.c.business_key == ids[0])).scalar_one()
+    return specs, ids, finished.astimezone(BEIJING).date()
+
+
 def entries(voucher: Any) -> list[tuple[str, Decimal, Decimal]]:
     return [(e["FACCOUNTID"]["FNumber"], Decimal(str(e.get("FDEBIT") or 0)), Decimal(str(e.get("FCREDIT") or 0)))
             for e in voucher.model["FEntity"]]
@@ -66,13 +81,8 @@ async def test_approvals_are_merged_into_one_voucher_per_day_and_department(
         department_chart(stack)
         scheduler = hub.scheduler()
         scheduler.tick()
-        specs = [stack.company.claim(approve_rate=1.0) for _ in range(8)]
-        ids = [stack.submit(spec) for spec in specs]
-        assert await stack.settle(expected_runs=8, timeout=60)
+        specs, _ids, day = await settled_claims(stack, 8)
         assert stack.kd.count() == 0  # each claim's voucher is built, none posted
-        with hub.db.read() as conn:
-            finished = conn.execute(select(inbox.c.occurred_at).where(inbox.c.business_key == ids[0])).scalar_one()
-        day = finished.astimezone(BEIJING).date()
         fire = datetime(day.year, day.month, day.day, 1, 0, tzinfo=BEIJING) + timedelta(days=1)
         fired = {f.flow_id: f for f in scheduler.tick(fire.astimezone(UTC) + timedelta(seconds=3))}
         assert fired["daily-voucher-merge"].started
@@ -119,12 +129,7 @@ async def test_a_merge_whose_reply_was_lost_is_not_posted_twice(
         hub = stack.hub
         assert hub is not None
         department_chart(stack)
-        specs = [stack.company.claim(approve_rate=1.0) for _ in range(5)]
-        ids = [stack.submit(spec) for spec in specs]
-        assert await stack.settle(expected_runs=5, timeout=60)
-        with hub.db.read() as conn:
-            finished = conn.execute(select(inbox.c.occurred_at).where(inbox.c.business_key == ids[0])).scalar_one()
-        day = finished.astimezone(BEIJING).date()
+        specs, _ids, day = await settled_claims(stack, 5)
         stack.kd.faults.script("batch_save", Fault(FaultKind.APPLIED_REPLY_LOST))  # saved, the answer lost
         _key, started = hub.start_flow("merge-again", inputs={"day": day.isoformat()})
         assert started and await stack.settle(expected_runs=6, timeout=60)
@@ -135,3 +140,22 @@ async def test_a_merge_whose_reply_was_lost_is_not_posted_twice(
             merge = loads(conn.execute(select(runs.c.context).where(runs.c.flow_id == "merge-again"))
                           .scalar_one())["steps"]["merge"]
         assert len(merge["vouchers"]) == len(departments) and merge["failed"] == []
+
+
+async def test_bad_merge_requests_are_clear_errors(make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
+    async with make_stack(worker=False, settings={"flows_dir": flows(tmp_path)}) as stack:
+        assert stack.hub is not None
+        merge = stack.hub.actions.get("hub.voucher.merge")
+        ctx = ActionContext("test", 1, "x")
+        flow = "expense-claim-daily-voucher"
+        for request, where, says in [
+                ({"day": "2026-11-25"}, "hub.voucher.merge.flow", "`flow`"),
+                ({"flow": "nope", "day": "2026-11-25"}, "hub.voucher.merge.flow", "flow nope is not loaded"),
+                ({"flow": flow, "day": "25/11/2026"}, "hub.voucher.merge.day", "not a date"),
+                ({"flow": flow, "day": "2026-11-25", "post": "kingdee.nope"}, "hub.voucher.merge.post",
+                 "kingdee.nope")]:
+            with pytest.raises(MappingError) as info:
+                await merge(request, ctx)
+            assert info.value.where == where and says in info.value.render(Lang.EN), request
+        empty = await merge({"flow": flow, "day": "2020-01-01"}, ctx)
+        assert (empty["sources"], empty["vouchers"], empty["pending"], empty["earlier"]) == ([], [], [], 0)

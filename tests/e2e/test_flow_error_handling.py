@@ -65,10 +65,14 @@ STEP_ON_ERROR
 """
 
 
-def flow(directory: Path, *, on_error: str = "", step_on_error: str = "") -> None:
+def flows_dir(tmp_path: Path, *, on_error: str = "", step_on_error: str = "") -> Path:
+    """A flows directory holding the saga flow with the given ``on_error`` of the flow and of ``write_back``."""
     text = HEAD.replace("STEP_ON_ERROR\n", f"    on_error: {step_on_error}\n" if step_on_error else "")
     text = text.replace("FLOW_ON_ERROR\n", f"on_error: {on_error}\n" if on_error else "")
+    directory = tmp_path / "flows"
+    directory.mkdir()
     (directory / "saga.yaml").write_text(text, encoding="utf-8")
+    return directory
 
 
 def run_of(stack: DemoStack, instance_id: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -101,10 +105,7 @@ def posted(stack: DemoStack, instance_id: str) -> list[Any]:
 async def write_back_fails(make_stack: Callable[..., DemoStack], tmp_path: Path, seed: int,
                            **options: str) -> AsyncIterator[tuple[DemoStack, str]]:
     """One approved claim whose write-back fails twice (its retry allows two attempts)."""
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    flow(flows, **options)
-    async with make_stack(seed=seed, settings={"flows_dir": flows}) as stack:
+    async with make_stack(seed=seed, settings={"flows_dir": flows_dir(tmp_path, **options)}) as stack:
         stack.ding.faults.script("comment", Fault(FaultKind.SERVER_ERROR), Fault(FaultKind.SERVER_ERROR))
         instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
         assert await stack.settle(expected_runs=1, timeout=60)
@@ -164,10 +165,7 @@ async def test_compensation_after_a_failure_part_way_reverses_the_voucher_alread
 
 async def test_a_posted_voucher_is_compensated_by_a_red_reversal(
         make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    flow(flows, on_error="compensate")
-    async with make_stack(seed=45, settings={"flows_dir": flows}) as stack:
+    async with make_stack(seed=45, settings={"flows_dir": flows_dir(tmp_path, on_error="compensate")}) as stack:
         stack.ding.faults.script("comment", Fault(FaultKind.SLOW, delay=1.0), Fault(FaultKind.SERVER_ERROR),
                                  Fault(FaultKind.SERVER_ERROR))
         instance_id = stack.submit(stack.company.claim(approve_rate=1.0))
@@ -186,10 +184,7 @@ async def test_a_posted_voucher_is_compensated_by_a_red_reversal(
 
 async def test_a_failing_compensation_is_dead_lettered_and_a_replay_finishes_it(
         make_stack: Callable[..., DemoStack], tmp_path: Path) -> None:
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    flow(flows, on_error="compensate")
-    async with make_stack(seed=46, settings={"flows_dir": flows}) as stack:
+    async with make_stack(seed=46, settings={"flows_dir": flows_dir(tmp_path, on_error="compensate")}) as stack:
         stack.ding.faults.script("comment", Fault(FaultKind.SERVER_ERROR), Fault(FaultKind.SERVER_ERROR))
         stack.kd.faults.script("unaudit", *[Fault(FaultKind.SERVER_ERROR)] * 3)  # every attempt
         instance_id = stack.submit(stack.company.claim(approve_rate=1.0))

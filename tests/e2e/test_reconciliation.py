@@ -109,6 +109,23 @@ async def test_bad_reconciliation_requests_are_clear_errors(make_stack: Callable
         assert (empty["checked"], empty["differences"], empty["repair"]) == (0, [], None)
 
 
+async def test_a_redrive_needs_tz_aware_iso_times(make_stack: Callable[..., DemoStack]) -> None:
+    async with make_stack(worker=False) as stack:
+        assert stack.hub is not None
+        redrive = stack.hub.actions.get("hub.flow.redrive")
+        ctx = ActionContext("test", 1, "x")
+        until = "2026-11-26T00:00:00+08:00"
+        for request, where, says in [
+                ({"since": "2026-11-25T00:00:00+08:00", "until": until}, "hub.flow.redrive.flow", "`flow`"),
+                ({"flow": CLAIMS, "since": "yesterday", "until": until}, "hub.flow.redrive.since", "ISO 8601"),
+                ({"flow": CLAIMS, "since": "2026-11-25T00:00:00", "until": until}, "hub.flow.redrive.since",
+                 "no time zone"),
+                ({"flow": CLAIMS, "since": "2026-11-25T00:00:00+08:00"}, "hub.flow.redrive.until", "`until`")]:
+            with pytest.raises(MappingError) as info:
+                await redrive(request, ctx)
+            assert info.value.where == where and says in info.value.render(Lang.EN), request
+
+
 def latest_run(stack: DemoStack, flow_id: str) -> tuple[str, dict[str, Any]]:
     assert stack.hub is not None
     with stack.hub.db.read() as conn:

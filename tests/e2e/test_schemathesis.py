@@ -36,7 +36,7 @@ CHECKS = [not_a_server_error, content_type_conformance]
 KNOWN: dict[str, str] = {}
 """Failures found in routes owned elsewhere (huiliu.web.deadletters), reported to their owner: still fuzzed,
 and listed here until fixed; any other failure fails the test. Remove an entry once its route bounds the id
-(``huiliu.web.catalog.MAX_ID``), as the dead-letter routes of ``huiliu.web.api`` do."""
+(``huiliu.web.common.MAX_ID``), as the dead-letter routes of ``huiliu.web.api`` do."""
 
 
 def fuzz_operation(operation: Any, session: requests.Session, base_url: str, headers: dict[str, str]) -> list[str]:

@@ -29,6 +29,7 @@ from huiliu.flows.expressions import (
 )
 from huiliu.flows.location import Loc, Locator, Problem, field_path, suggest
 from huiliu.flows.model import (
+    DEFAULT_TIMEZONE,
     ON_ERROR_KEYWORDS,
     AccountRulesSpec,
     AccountTableSpec,
@@ -59,7 +60,7 @@ from huiliu.flows.steps import (
 from huiliu.i18n import Text, t
 from huiliu.model import ApprovalInstance, Voucher
 
-__all__ = ["DEFAULT_TIMEZONE", "Compiler"]
+__all__ = ["Compiler"]
 
 EVENT_FIELDS = frozenset({"id", "type", "source", "business_key", "received_at"})
 """``event`` in a run's context (``service.runs.initial_context``)."""
@@ -75,9 +76,6 @@ TIME_FIELDS = frozenset({"created_at", "finished_at", "received_at"})
 DATA_FIELDS = frozenset({"form", "tasks", "attachments"})
 """Fields of ``instance`` that hold a mapping or a list."""
 AMOUNT_FILTERS = frozenset({"decimal", "fen"})
-
-DEFAULT_TIMEZONE = "Asia/Shanghai"
-"""A schedule's time zone when the flow names none: Beijing time, what a Chinese company's clock says."""
 
 
 def _hint(guess: str | None, rest: Text) -> Text:
@@ -574,8 +572,9 @@ class Compiler:
         steps = tuple(self.step(step, i) for i, step in enumerate(self.spec.steps))
         self.reachable()
         line, column = self.locator.position(("id",))
+        zone = trigger.timezone or DEFAULT_TIMEZONE
         if trigger.schedule is not None:
-            self.schedule(trigger.schedule, trigger.timezone or DEFAULT_TIMEZONE)
+            self.schedule(trigger.schedule, zone)
             events: tuple[str, ...] = (f"schedule.{self.spec.id}",)
         elif trigger.manual:
             events = (f"manual.{self.spec.id}",)
@@ -583,11 +582,10 @@ class Compiler:
             events = (trigger.event,) if isinstance(trigger.event, str) else tuple(trigger.event or ())
         return Flow(id=self.spec.id, version=self.spec.version, title=self.spec.title, source=source,
                     trigger=Trigger(events, trigger.when, condition, schedule=trigger.schedule,
-                                    timezone=trigger.timezone or DEFAULT_TIMEZONE, manual=trigger.manual),
+                                    timezone=zone, manual=trigger.manual),
                     steps=steps,
                     description=self.spec.description, id_where=f"{self.locator.file}:{line}:{column}", text=text,
                     on_error=self.spec.on_error)
-
 
     def schedule(self, cron: str, timezone: str) -> None:
         """A five-field cron expression and a known time zone."""
@@ -600,7 +598,7 @@ class Compiler:
                         "\"30 8 * * 1-5\" weekdays at 08:30"))
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory (`Asia`), too long a name
             self.fail(("trigger", "timezone"), t(f"未知的时区 `{timezone}`", f"unknown time zone `{timezone}`"),
                       t("用 IANA 时区名，例如 Asia/Shanghai", "use an IANA zone name, e.g. Asia/Shanghai"))
 

@@ -32,15 +32,7 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError,
 from jinja2.parser import Parser
 
 from huiliu.errors import MappingError
-from huiliu.flows.environment import (
-    MAX_POWER_BITS,
-    MAX_SIZE,
-    MAX_WEIGHT,
-    check_size,
-    environment,
-    refuse,
-    weight,
-)
+from huiliu.flows.environment import MAX_POWER_BITS, MAX_SIZE, check_size, check_weight, environment, refuse
 from huiliu.i18n import Text, t
 
 __all__ = [
@@ -131,26 +123,34 @@ class ParsedSource:
     ("instance", "finished_at"))``: what the loader checks against the type the data has there."""
 
 
-def _path_of(node: nodes.Node) -> tuple[str, ...] | None:
-    """``name.a.b`` / ``name['a']`` as a tuple, when every key is constant."""
+def _chain(node: nodes.Node) -> tuple[str, tuple[str, ...], bool] | None:
+    """A ``name.a['b'][x].c`` chain as (name, constant keys up to a computed one, whether all are constant).
+
+    Here ``("name", ("a", "b"), False)``; ``None`` unless the chain starts at a name with a constant key.
+    """
     keys: list[str] = []
+    constant = True
     while isinstance(node, nodes.Getattr | nodes.Getitem):
         if isinstance(node, nodes.Getattr):
             keys.append(node.attr)
         elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
             keys.append(node.arg.value)
         else:
-            return None
+            keys.clear()  # a computed key: only what lies between it and the name is known
+            constant = False
         node = node.node
-    return (node.name, *reversed(keys)) if isinstance(node, nodes.Name) and keys else None
+    if not isinstance(node, nodes.Name) or not keys:
+        return None
+    return node.name, tuple(reversed(keys)), constant
 
 
 def _filtered(tree: nodes.Node) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """(filter, path) for every filter applied straight to a chain of constant keys."""
     found = set()
     for node in tree.find_all(nodes.Filter):
-        path = _path_of(node.node) if node.node is not None else None
-        if path is not None:
-            found.add((node.name, path))
+        chain = _chain(node.node) if node.node is not None else None
+        if chain is not None and chain[2]:
+            found.add((node.name, (chain[0], *chain[1])))
     return frozenset(found)
 
 
@@ -158,18 +158,9 @@ def _paths(tree: nodes.Node) -> frozenset[tuple[str, ...]]:
     """Every ``name.a.b`` / ``name['a']`` chain of constant keys, from its name (at most three deep)."""
     found: set[tuple[str, ...]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        keys: list[str] = []
-        current: nodes.Node = node
-        while isinstance(current, nodes.Getattr | nodes.Getitem):
-            if isinstance(current, nodes.Getattr):
-                keys.append(current.attr)
-            elif isinstance(current.arg, nodes.Const) and isinstance(current.arg.value, str):
-                keys.append(current.arg.value)
-            else:
-                keys.clear()  # a computed key: only what lies under it is constant
-            current = current.node
-        if isinstance(current, nodes.Name) and keys:
-            found.add((current.name, *reversed(keys))[:3])
+        chain = _chain(node)
+        if chain is not None:
+            found.add((chain[0], *chain[1])[:3])
     return frozenset(found)
 
 
@@ -271,6 +262,10 @@ def parse_condition(source: str) -> ParsedSource:
                         _filtered(expr))
 
 
+_SCALARS = (bool, int, float, Decimal)  # tuples: ``isinstance`` checks them faster than ``X | Y`` unions
+_LISTS = (list, tuple, range)
+
+
 def _plain(value: Any, depth: int = 0) -> Any:
     """Check a native result is data: no undefined, no functions, nothing too large or too deep."""
     if isinstance(value, Undefined):
@@ -278,13 +273,13 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         check_size(value)
         return value
-    if value is None or isinstance(value, bool | int | float | Decimal):
+    if value is None or isinstance(value, _SCALARS):
         return value
     if depth > 50:
         raise refuse("结果嵌套过深", "result nested too deeply")
     if isinstance(value, Mapping):
         return {str(k): _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | range):
+    if isinstance(value, _LISTS):
         check_size(value if not isinstance(value, range) else ())
         return [_plain(v, depth + 1) for v in value]
     if callable(value):
@@ -295,8 +290,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 def _data(value: Any) -> Any:
     """:func:`_plain`, after checking the whole result is not too large (one value can be used many times)."""
-    if weight(value) > MAX_WEIGHT:
-        raise refuse(f"结果过大（嵌套后超过 {MAX_WEIGHT}）", f"result too large (more than {MAX_WEIGHT} nested)")
+    check_weight(value)
     return _plain(value)
 
 

@@ -341,7 +341,7 @@ def _subflows(flows: list[Flow]) -> list[FlowFileError]:
             target = by_id.get(step.flow_id)
             if target is not None and target.trigger.manual:
                 continue
-            where = f"{step.origin.file}:{step.origin.line}:{step.origin.column}"
+            where = step.origin.where
             fix = t(f"可作子流程的（trigger 为 manual: true）：{', '.join(manual) or '（无）'}",
                     f"flows usable as sub-flows (trigger manual: true): {', '.join(manual) or '(none)'}")
             if target is None:

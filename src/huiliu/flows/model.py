@@ -35,6 +35,7 @@ from huiliu.flows.steps import CallStep, Step, SubflowStep, WaitStep
 from huiliu.model import Direction
 
 __all__ = [
+    "DEFAULT_TIMEZONE",
     "ON_ERROR_KEYWORDS",
     "RETRYABLE_KINDS",
     "STEP_KINDS",
@@ -328,6 +329,9 @@ OnError = Annotated[StrictStr, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_
 
 ON_ERROR_KEYWORDS: tuple[str, ...] = ("fail", "continue", "compensate")
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+"""A schedule's time zone when the flow names none: Beijing time, what a Chinese company's clock says."""
+
 
 class SubflowSpec(_Spec):
     """Run another flow (one whose trigger is ``manual: true``) with ``with`` as its ``form``, and wait for it.
@@ -452,7 +456,7 @@ class Trigger:
     when: str | None
     condition: Expression | None = None
     schedule: str | None = None
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     manual: bool = False
 
 

@@ -140,6 +140,14 @@ def _state(flow: Flow, context: Mapping[str, Any]) -> tuple[dict[str, Any], int]
     return state, cursor
 
 
+def _go_to(flow: Flow, state: dict[str, Any], cursor: int, target: int) -> int:
+    """Move ``state``'s cursor from the step at ``cursor`` to ``target``; the steps jumped over are skipped."""
+    for skipped in flow.steps[cursor + 1:target]:
+        state["steps"][skipped.id] = None
+    state["cursor"] = target
+    return target
+
+
 def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
     """Run pure steps from ``context["cursor"]`` until a ``call`` step or the end.
 
@@ -184,10 +192,7 @@ def advance(flow: Flow, context: Mapping[str, Any], lookup: Lookup) -> Advance:
                 after = flow.index(output["goto"])
         steps[step.id] = output
         completed.append((step.id, output))
-        for skipped in flow.steps[cursor + 1:after]:
-            steps[skipped.id] = None
-        cursor = after
-        state["cursor"] = cursor
+        cursor = _go_to(flow, state, cursor, after)
         if isinstance(step, FilterStep) and not output["passed"]:
             return Advance(state, completed, None, done=True, filtered=step.id)
     return Advance(state, completed, None, done=True)
@@ -205,8 +210,8 @@ def complete(flow: Flow, context: Mapping[str, Any], step_id: str,
     """
     state, cursor = _state(flow, context)
     current = flow.steps[cursor] if cursor < len(flow.steps) else None
-    if not isinstance(current, CallStep | WaitStep | SubflowStep) or current.id != step_id:
-        expected = current.id if isinstance(current, CallStep | WaitStep | SubflowStep) else None
+    expected = current.id if isinstance(current, CallStep | WaitStep | SubflowStep) else None
+    if expected != step_id:
         waiting_zh = f"`{expected}`" if expected else "（无）"
         waiting_en = f"`{expected}`" if expected else "nothing"
         raise StepMismatch(
@@ -260,10 +265,7 @@ def recover(flow: Flow, context: Mapping[str, Any], step_id: str | None, error: 
             where=str(flow.source),
             fix=t("只为当前的调用步骤报告失败", "report failures of the current call step only"))
     steps[step_id] = {"failed": True, "error": dict(error)}
-    target = cursor + 1 if rule == "continue" else flow.index(rule)
-    for skipped in flow.steps[cursor + 1:target]:
-        steps[skipped.id] = None
-    state["cursor"] = target
+    _go_to(flow, state, cursor, cursor + 1 if rule == "continue" else flow.index(rule))
     return Recovery("continue", state)
 
 

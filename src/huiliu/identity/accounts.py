@@ -35,6 +35,8 @@ MAX_FAILURES = 5
 LOCK_SECONDS = 900
 SESSION_HOURS = 12
 TOKEN_PREFIX = "hl_"  # noqa: S105 - the visible start of every token, not a secret
+TOUCH_EVERY = timedelta(minutes=1)
+"""A token's last use is recorded at most this often: not a write per request."""
 _hasher = PasswordHasher()
 
 
@@ -58,6 +60,8 @@ class Principal:
     role: str
     via: str
     csrf: str | None = None
+    token_id: int | None = None
+    """The API token whose last use is due to be recorded (:meth:`Accounts.touch`), else ``None``."""
 
 
 def _digest(secret: str) -> str:
@@ -155,17 +159,21 @@ class Accounts:
         return token
 
     def by_token(self, conn: Connection, token: str) -> Principal | None:
-        """The user of a live API token, or ``None``."""
+        """The user of a live API token, or ``None``. Only reads: record the use with :meth:`touch`."""
         row = conn.execute(select(users, api_tokens.c.id.label("token_id"), api_tokens.c.revoked_at,
                                   api_tokens.c.last_used_at).select_from(
             api_tokens.join(users, users.c.id == api_tokens.c.user_id)).where(
             api_tokens.c.token_hash == _digest(token))).first()
         if row is None or row.revoked_at is not None or not row.active:
             return None
-        now = self.clock.now()
-        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):  # not a write per request
-            conn.execute(update(api_tokens).where(api_tokens.c.id == row.token_id).values(last_used_at=now))
-        return Principal(row.id, row.name, row.role, "token")
+        due = row.last_used_at is None or self.clock.now() - row.last_used_at > TOUCH_EVERY
+        return Principal(row.id, row.name, row.role, "token", token_id=row.token_id if due else None)
+
+    def touch(self, conn: Connection, principal: Principal) -> None:
+        """Record that the principal's token was used now, when :meth:`by_token` said it is due."""
+        if principal.token_id is not None:
+            conn.execute(update(api_tokens).where(api_tokens.c.id == principal.token_id).values(
+                last_used_at=self.clock.now()))
 
     def revoke_token(self, conn: Connection, prefix: str) -> int:
         """Revoke the tokens starting with ``prefix``; how many."""

@@ -206,8 +206,7 @@ class Company:
             fen = rng.randint(1_00, 8_000_00)
             city = rng.choice(["上海", "深圳", "北京", "杭州", "成都", "武汉"])
             items.append(ExpenseItem(kind, Decimal(fen).scaleb(-2), f"{city}{kind}"))
-        draw = rng.random()
-        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        outcome = _draw_outcome(rng, approve_rate, refuse_rate)
         reason = f"{employee.name}{rng.choice(['出差', '客户拜访', '项目交付', '培训', '日常办公'])}报销"
         return ClaimSpec(employee, reason, tuple(items), outcome)
 
@@ -221,8 +220,7 @@ class Company:
         for code_, item, unit, low, high in rng.sample(_ITEMS, rng.randint(1, max_lines)):
             lines.append(RequisitionLine(code_, item, unit, Decimal(rng.randint(1, 20)),
                                          Decimal(rng.randint(low, high)).scaleb(-2), f"{employee.name}申购{item}"))
-        draw = rng.random()
-        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        outcome = _draw_outcome(rng, approve_rate, refuse_rate)
         reason = f"{rng.choice(['新员工入职', '办公用品补充', '项目采购', '设备更新'])}（{employee.name}）"
         return RequisitionSpec(employee, reason, code, name, tax_id, tuple(lines), outcome)
 
@@ -242,18 +240,13 @@ class Company:
         """
         rng = self._rng
         employee = rng.choice(self.employees)
-        drawn = rng.choice(SUPPLIERS)
-        if supplier_code is not None:
-            drawn = next((s for s in SUPPLIERS if s[0] == supplier_code), None) or _unknown(supplier_code)
-        code, name, tax_id = drawn
+        code, name, tax_id = _draw_supplier(rng, supplier_code)
         amount = Decimal(rng.randint(100_00, 200_000_00)).scaleb(-2)
         invoice = f"{rng.randint(10**7, 10**8 - 1)}"
-        draw = rng.random()
-        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        outcome = _draw_outcome(rng, approve_rate, refuse_rate)
         reason = f"{rng.choice(['支付货款', '预付货款', '支付办公用品款', '支付设备款'])}（{employee.name}经办）"
         return PaymentSpec(employee, reason, code, name, tax_id, amount, invoice, pay_date or _beijing_today(),
                            outcome)
-
 
     def contract(self, *, approve_rate: float = 0.8, refuse_rate: float = 0.1, supplier_code: str | None = None,
                  numbered: bool | None = None, signed_on: date | None = None) -> ContractSpec:
@@ -273,17 +266,13 @@ class Company:
         """
         rng = self._rng
         employee = rng.choice(self.employees)
-        drawn = rng.choice(SUPPLIERS)
-        if supplier_code is not None:
-            drawn = next((s for s in SUPPLIERS if s[0] == supplier_code), None) or _unknown(supplier_code)
-        _, name, tax_id = drawn
+        _, name, tax_id = _draw_supplier(rng, supplier_code)
         amount = Decimal(rng.randint(10_000_00, 2_000_000_00)).scaleb(-2)
         kind = rng.choice(_CONTRACT_KINDS)
         terms = rng.choice(_PAYMENT_TERMS)
         lag, months = rng.randint(0, 30), rng.choice((6, 12, 24))
         has_number = rng.random() < 0.5 if numbered is None else numbered
-        draw = rng.random()
-        outcome = "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+        outcome = _draw_outcome(rng, approve_rate, refuse_rate)
         signed = signed_on or _beijing_today()
         start = signed + timedelta(days=lag)
         end = date(start.year + (start.month - 1 + months) // 12, (start.month - 1 + months) % 12 + 1, 1) \
@@ -294,9 +283,25 @@ class Company:
                             "人民币", signed, start, end, terms, outcome)
 
 
-def _unknown(supplier_code: str) -> tuple[str, str, str]:
-    known = ", ".join(s[0] for s in SUPPLIERS)
-    raise KeyError(f"no supplier {supplier_code!r}; known: {known}")
+def _draw_outcome(rng: random.Random, approve_rate: float, refuse_rate: float) -> str:
+    """``approved``, ``refused`` or ``revoked``, drawn with the given rates (one draw from ``rng``)."""
+    draw = rng.random()
+    return "approved" if draw < approve_rate else "refused" if draw < approve_rate + refuse_rate else "revoked"
+
+
+def _draw_supplier(rng: random.Random, supplier_code: str | None) -> tuple[str, str, str]:
+    """A supplier of :data:`SUPPLIERS`: the one with ``supplier_code``, else drawn.
+
+    One draw from ``rng`` either way, so naming a supplier does not shift what the seed generates next.
+    """
+    drawn = rng.choice(SUPPLIERS)
+    if supplier_code is None:
+        return drawn
+    found = next((s for s in SUPPLIERS if s[0] == supplier_code), None)
+    if found is None:
+        known = ", ".join(s[0] for s in SUPPLIERS)
+        raise KeyError(f"no supplier {supplier_code!r}; known: {known}")
+    return found
 
 
 def make_company(seed: int = 7, employees: int = 40) -> Company:

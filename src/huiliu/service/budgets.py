@@ -31,7 +31,7 @@ from huiliu.i18n import Text, t
 from huiliu.model import Money, parse_amount
 from huiliu.model.money import MINOR_UNITS
 from huiliu.service.handlers import Parts
-from huiliu.service.hubactions import ALERT_RAISE
+from huiliu.service.hubactions import ALERT_RAISE, request_text
 from huiliu.store.schema import project_budgets
 from huiliu.store.statements import insert_if_absent
 
@@ -142,18 +142,10 @@ def _bad(what: Text, where: str, fix: Text) -> MappingError:
     return MappingError(what, where=where, fix=fix)
 
 
-def _text(request: Mapping[str, Any], name: str, action: str) -> str:
-    value = request.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise _bad(t(f"请求缺少 `{name}`（文本）", f"the request needs `{name}` (text)"), f"{action}.{name}",
-                   t(f"在 call 步骤的 with 中写出 {name}", f"give {name} in the call step's with"))
-    return value.strip()
-
-
 def _optional(request: Mapping[str, Any], name: str, action: str) -> str | None:
     """An optional text field: absent, ``None`` or empty is ``None``."""
     value = request.get(name)
-    return None if value is None or value == "" else _text(request, name, action)
+    return None if value is None or value == "" else request_text(request, name, action)
 
 
 def _currency(value: object, where: str) -> str:
@@ -184,7 +176,7 @@ def parse_budget(request: Mapping[str, Any], action: str = BUDGET_SET) -> Budget
         MappingError: a missing code or name, a missing, float, negative or non-numeric budget, more decimals
             than the currency has, or a currency that is not an ISO 4217 code; ``where`` names the field.
     """
-    code, name = _text(request, "code", action), _text(request, "name", action)
+    code, name = request_text(request, "code", action), request_text(request, "name", action)
     currency = _currency(request.get("currency", "CNY"), f"{action}.currency")
     if request.get("budget") is None:
         raise _bad(t("请求缺少预算 `budget`", "the request needs `budget`"), f"{action}.budget",

@@ -18,9 +18,9 @@ from sqlalchemy import Connection
 from huiliu.bus import DbTransport, Delivery, Envelope, EventLog, Inbox, Outbox, RetryPolicy, reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.crosswalk import Crosswalk, golden_id_for
-from huiliu.errors import ConfigError, HuiliuError
+from huiliu.errors import ConfigError, HuiliuError, describe
 from huiliu.flows import COMPENSATE_SUFFIX, CallStep, Flow, complete, complete_compensation, matches
-from huiliu.i18n import Lang, t
+from huiliu.i18n import t
 from huiliu.model import Clock
 from huiliu.service.calls import call_rows, current
 from huiliu.service.faultpoints import FaultPoints
@@ -134,7 +134,7 @@ class CallbackHandler:
         case = str(delivery.payload.get("instance_id", "?"))
         self.p.eventlog.record(conn, case_id=case, activity="callback.dead_lettered",
                              system=str(delivery.payload.get("system", "?")),
-                             outcome="failed", detail={"error": _render(error)})
+                             outcome="failed", detail={"error": describe(error)})
         return False
 
 
@@ -248,7 +248,7 @@ class EffectHandler:
         entry = self.p.outbox.get(conn, entry_id)
         if entry is None:
             return False
-        self.p.outbox.failed(conn, entry_id, _render(error))
+        self.p.outbox.failed(conn, entry_id, describe(error))
         if entry.step_id.endswith(COMPENSATE_SUFFIX):  # an undo that failed: a person must look
             self.p.runs.fail(conn, entry.run_id, delivery.key, error, reason="compensation_failed", bury=False)
             return False
@@ -256,7 +256,4 @@ class EffectHandler:
         reason = error.kind if isinstance(error, HuiliuError) else "effect_failed"
         return self.p.runs.failed(conn, run, entry.step_id, error, reason=reason, bury=False)
 
-
-def _render(error: BaseException) -> str:
-    return error.render(Lang.ZH) if isinstance(error, HuiliuError) else f"{type(error).__name__}: {error}"
 

@@ -14,13 +14,13 @@ only read).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, select
 
 from huiliu.bus import Envelope, reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
@@ -34,7 +34,8 @@ from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import departments, employees, inbox, outbox, runs
 
 __all__ = ["ALERT_EVENT", "ALERT_RAISE", "DIRECTORY_READ", "DIRECTORY_SYNC", "FLOW_REDRIVE", "HUB_ACTIONS",
-           "RECONCILE_VOUCHERS", "HubActions", "HubServices"]
+           "RECONCILE_VOUCHERS", "HubActions", "HubServices", "day_approvals", "loaded_flow", "request_day",
+           "request_text"]
 
 ALERT_RAISE = "hub.alert.raise"
 DIRECTORY_SYNC = "hub.directory.sync"
@@ -67,7 +68,12 @@ class HubServices(Protocol):
         """Sync an OA's directory."""
 
 
-def _text(request: Mapping[str, Any], name: str, action: str, *, default: str | None = None) -> str:
+def request_text(request: Mapping[str, Any], name: str, action: str, *, default: str | None = None) -> str:
+    """``request[name]`` (else ``default``) stripped, which must be a non-empty text.
+
+    Raises:
+        MappingError: it is missing, empty or not a text; ``where`` is ``<action>.<name>``.
+    """
     value = request.get(name, default)
     if not isinstance(value, str) or not value.strip():
         raise MappingError(t(f"请求缺少 `{name}`（文本）", f"the request needs `{name}` (text)"),
@@ -76,8 +82,56 @@ def _text(request: Mapping[str, Any], name: str, action: str, *, default: str | 
     return value.strip()
 
 
+def request_day(request: Mapping[str, Any], action: str) -> date:
+    """The request's ``day`` (``YYYY-MM-DD``, anything after the first ten characters ignored).
+
+    Raises:
+        MappingError: it is missing or not a date.
+    """
+    raw = request_text(request, "day", action)
+    try:
+        return date.fromisoformat(raw[:10])
+    except ValueError:
+        raise MappingError(t(f"日期无效：{raw}", f"not a date: {raw}"), where=f"{action}.day",
+                           fix=t("写成 YYYY-MM-DD", "write YYYY-MM-DD")) from None
+
+
+def loaded_flow(flows: Sequence[Flow], flow_id: str, action: str) -> Flow:
+    """The loaded flow ``flow_id``.
+
+    Raises:
+        MappingError: no such flow is loaded; the fix lists those that are.
+    """
+    flow = next((f for f in flows if f.id == flow_id), None)
+    if flow is None:
+        known = ", ".join(f.id for f in flows)
+        raise MappingError(t(f"流程 {flow_id} 未加载", f"flow {flow_id} is not loaded"),
+                           where=f"{action}.flow", fix=t(f"已加载：{known}", f"loaded: {known}"))
+    return flow
+
+
+def day_approvals(conn: Connection, flow: Flow, start: datetime,
+                  end: datetime) -> Iterator[tuple[Row[Any], dict[str, Any]]]:
+    """The inbox rows ``flow`` selects that occurred in ``[start, end)``, with their run context.
+
+    One per business key (its first event), oldest first: what a day's reconciliation or merge covers.
+    """
+    seen: set[str] = set()
+    rows = conn.execute(select(inbox).where(inbox.c.type.in_(flow.trigger.events),
+                                            inbox.c.occurred_at >= start, inbox.c.occurred_at < end)
+                        .order_by(inbox.c.occurred_at)).all()
+    for row in rows:
+        if row.business_key in seen:
+            continue
+        context = initial_context(envelope_id=row.id, event_type=row.type, source=row.source,
+                                  business_key=row.business_key, payload=loads(row.payload), received_at=None)
+        if matches(flow, row.type, context):
+            seen.add(row.business_key)
+            yield row, context
+
+
 def _when(request: Mapping[str, Any], name: str, action: str) -> datetime:
-    raw = _text(request, name, action)
+    raw = request_text(request, name, action)
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
@@ -106,14 +160,14 @@ class HubActions:
 
     async def alert(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Raise an alert once per ``key``: ``{key, kind, level, title, detail}``."""
-        key = _text(request, "key", ALERT_RAISE)
-        kind = _text(request, "kind", ALERT_RAISE)
-        level = _text(request, "level", ALERT_RAISE, default="warning")
+        key = request_text(request, "key", ALERT_RAISE)
+        kind = request_text(request, "kind", ALERT_RAISE)
+        level = request_text(request, "level", ALERT_RAISE, default="warning")
         if level not in LEVELS:
             raise MappingError(t(f"预警级别 `{level}` 无效", f"alert level `{level}` is not valid"),
                                where=f"{ALERT_RAISE}.level", fix=t(f"可用：{', '.join(LEVELS)}",
                                                                    f"use one of {', '.join(LEVELS)}"))
-        title = _text(request, "title", ALERT_RAISE)
+        title = request_text(request, "title", ALERT_RAISE)
         detail = to_jsonable(request.get("detail") or {})
         parts = self.hub.parts()
         now = parts.clock.now()
@@ -129,7 +183,7 @@ class HubActions:
 
     async def directory_sync(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Sync ``{oa}``'s directory (``"*"``: every configured OA); per OA, the counts of what changed."""
-        oa = _text(request, "oa", DIRECTORY_SYNC)
+        oa = request_text(request, "oa", DIRECTORY_SYNC)
         systems = list(self.hub.sources) if oa == "*" else [oa]
         return {"systems": {system: to_jsonable(await self.hub.sync_directory(system)) for system in systems}}
 
@@ -170,7 +224,8 @@ class HubActions:
 
     async def redrive(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Re-drive ``{flow, since, until}``; how many runs were started and resumed."""
-        report = self.hub.redrive(_text(request, "flow", FLOW_REDRIVE), since=_when(request, "since", FLOW_REDRIVE),
+        report = self.hub.redrive(request_text(request, "flow", FLOW_REDRIVE),
+                                  since=_when(request, "since", FLOW_REDRIVE),
                                   until=_when(request, "until", FLOW_REDRIVE))
         return {"started": len(report.started), "resumed": len(report.resumed), "done": report.done,
                 "running": report.running}
@@ -188,21 +243,12 @@ class HubActions:
         ``amount_mismatch`` (the ERP's total differs from what the hub sent). ``repair`` is the received-time
         range a ``hub.flow.redrive`` must cover to post the ``not_posted`` ones.
         """
-        flow_id = _text(request, "flow", RECONCILE_VOUCHERS)
-        step = _text(request, "step", RECONCILE_VOUCHERS, default="post_voucher")
-        read = _text(request, "read", RECONCILE_VOUCHERS, default="kingdee.voucher.read")
-        zone = ZoneInfo(_text(request, "timezone", RECONCILE_VOUCHERS, default="Asia/Shanghai"))
-        raw_day = _text(request, "day", RECONCILE_VOUCHERS)
-        try:
-            day = date.fromisoformat(raw_day[:10])
-        except ValueError:
-            raise MappingError(t(f"日期无效：{raw_day}", f"not a date: {raw_day}"), where=f"{RECONCILE_VOUCHERS}.day",
-                               fix=t("写成 YYYY-MM-DD", "write YYYY-MM-DD")) from None
-        flow = next((f for f in self.hub.flows if f.id == flow_id), None)
-        if flow is None:
-            known = ", ".join(f.id for f in self.hub.flows)
-            raise MappingError(t(f"流程 {flow_id} 未加载", f"flow {flow_id} is not loaded"),
-                               where=f"{RECONCILE_VOUCHERS}.flow", fix=t(f"已加载：{known}", f"loaded: {known}"))
+        flow_id = request_text(request, "flow", RECONCILE_VOUCHERS)
+        step = request_text(request, "step", RECONCILE_VOUCHERS, default="post_voucher")
+        read = request_text(request, "read", RECONCILE_VOUCHERS, default="kingdee.voucher.read")
+        zone = ZoneInfo(request_text(request, "timezone", RECONCILE_VOUCHERS, default="Asia/Shanghai"))
+        day = request_day(request, RECONCILE_VOUCHERS)
+        flow = loaded_flow(self.hub.flows, flow_id, RECONCILE_VOUCHERS)
         if read not in self.hub.actions.names():
             readers = ", ".join(sorted(a for a in self.hub.actions.names() if a.endswith(".voucher.read"))) or "—"
             raise MappingError(t(f"读取凭证的动作 {read} 未配置",
@@ -250,31 +296,21 @@ class HubActions:
     def _claims(self, flow: Flow, step: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """The approvals ``flow`` selects that finished in ``[start, end)``, each with what the hub posted."""
         parts = self.hub.parts()
-        claims: dict[str, dict[str, Any]] = {}
+        claims: list[dict[str, Any]] = []
         with parts.db.read() as conn:
-            rows = conn.execute(select(inbox).where(inbox.c.type.in_(flow.trigger.events),
-                                                    inbox.c.occurred_at >= start, inbox.c.occurred_at < end)
-                                .order_by(inbox.c.occurred_at)).all()
-            for row in rows:
-                if row.business_key in claims:
-                    continue
-                context = initial_context(envelope_id=row.id, event_type=row.type, source=row.source,
-                                          business_key=row.business_key, payload=loads(row.payload),
-                                          received_at=None)
-                if not matches(flow, row.type, context):
-                    continue
+            for row, context in day_approvals(conn, flow, start, end):
                 key = f"{flow.id}:{row.business_key}:{step}"
                 entry = conn.execute(select(outbox.c.status, outbox.c.request).where(
                     outbox.c.idempotency_key == key)).first()
                 status = conn.execute(select(runs.c.status).where(
                     runs.c.id == run_id_for(flow.id, row.id))).scalar()
                 posted = entry is not None and entry.status == "done"
-                claims[row.business_key] = {
+                claims.append({
                     "business_key": row.business_key, "business_id": context["reference"],
                     "reference": reference_for(key), "posted": posted, "run_status": status,
                     "received_at": row.received_at,
-                    "expected": _debit(loads(entry.request)) if entry is not None else None}
-        return list(claims.values())
+                    "expected": _debit(loads(entry.request)) if entry is not None else None})
+        return claims
 
 
 def _decimal(value: object) -> Decimal | None:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from huiliu.bus import DbTransport, Envelope, EventLog, Inbox, Outbox, diagnose, reference_for
 from huiliu.crosswalk import MasterData
-from huiliu.errors import HuiliuError, ProcessingError
+from huiliu.errors import ProcessingError, describe
 from huiliu.flows import (
     Flow,
     Subflow,
@@ -30,7 +30,7 @@ from huiliu.flows import (
     next_compensation,
     recover,
 )
-from huiliu.i18n import Lang, t
+from huiliu.i18n import t
 from huiliu.model import Clock
 from huiliu.service.flowcatalog import FlowCatalog
 from huiliu.store import dumps, loads
@@ -203,7 +203,7 @@ class RunStore:
 
     def _subflow(self, conn: Connection, run: Run, context: dict[str, Any], sub: Subflow) -> None:
         """Start the sub-flow (once) and wait for its end, keyed by the sub-flow run's business key."""
-        child = next((f for f in self.flows.current if f.id == sub.flow_id), None)
+        child = self.flows.get(conn, sub.flow_id, None)
         if child is None or not child.trigger.manual or self.inbox is None:
             self._save(conn, run, context, status="running")
             self.failed(conn, run, None, ProcessingError(
@@ -334,7 +334,7 @@ class RunStore:
         false: the caller already has); going on records the error as the step's output and advances;
         ``compensate`` undoes the calls made, newest first.
         """
-        text = _render(exc)
+        text = describe(exc)
         try:
             recovery = recover(run.flow, run.context, step_id, {"kind": reason, "message": text})
         except ProcessingError:
@@ -480,7 +480,7 @@ class RunStore:
     def fail(self, conn: Connection, run_id: str, business_key: str, exc: BaseException, *,
              reason: str, bury: bool = True) -> None:
         """Mark the run failed; dead-letter it (replay re-drives it from where it stopped)."""
-        text = _render(exc)
+        text = describe(exc)
         now = self.clock.now()
         conn.execute(_UPDATE_RUN, {"r_id": run_id, "status": "failed", "error": text, "updated_at": now,
                                    "finished_at": now})
@@ -491,7 +491,4 @@ class RunStore:
             self.transport.bury(conn, topic=RUN_TOPIC, key=business_key, payload={"run_id": run_id},
                                 reason=reason, error=text, detail=diagnose(exc))
 
-
-def _render(exc: BaseException) -> str:
-    return exc.render(Lang.ZH) if isinstance(exc, HuiliuError) else f"{type(exc).__name__}: {exc}"
 

@@ -25,29 +25,20 @@ from huiliu.bus import reference_for
 from huiliu.connectors import ActionContext, ActionRegistry
 from huiliu.connectors.kingdee import merge_vouchers, voucher_department
 from huiliu.errors import HuiliuError, MappingError
-from huiliu.flows import Flow, matches
+from huiliu.flows import Flow
 from huiliu.i18n import Lang, t
 from huiliu.model import Direction, Voucher
 from huiliu.model.purchasing import voucher_from_json
-from huiliu.service.hubactions import HubServices
-from huiliu.service.runs import initial_context, run_id_for
+from huiliu.service.hubactions import HubServices, day_approvals, loaded_flow, request_day, request_text
+from huiliu.service.runs import run_id_for
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import inbox, outbox, run_steps, runs
+from huiliu.store.schema import outbox, run_steps, runs
 
 __all__ = ["MERGE_ACTIONS", "VOUCHER_MERGE", "VoucherMerge"]
 
 VOUCHER_MERGE = "hub.voucher.merge"
 MERGE_ACTIONS = frozenset({VOUCHER_MERGE})
-
-
-def _text(request: Mapping[str, Any], name: str, default: str | None = None) -> str:
-    value = request.get(name, default)
-    if not isinstance(value, str) or not value.strip():
-        raise MappingError(t(f"请求缺少 `{name}`（文本）", f"the request needs `{name}` (text)"),
-                           where=f"{VOUCHER_MERGE}.{name}",
-                           fix=t(f"在 call 步骤的 with 中写出 {name}", f"give {name} in the call step's with"))
-    return value.strip()
 
 
 class VoucherMerge:
@@ -68,22 +59,12 @@ class VoucherMerge:
 
     async def __call__(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """Merge the day's vouchers and post them in one batch."""
-        flow_id = _text(request, "flow")
-        step = _text(request, "step", "voucher")
-        post = _text(request, "post", "kingdee.voucher.create_batch")
-        zone = ZoneInfo(_text(request, "timezone", "Asia/Shanghai"))
-        raw = _text(request, "day")
-        try:
-            day = date.fromisoformat(raw[:10])
-        except ValueError:
-            raise MappingError(t(f"日期无效：{raw}", f"not a date: {raw}"), where=f"{VOUCHER_MERGE}.day",
-                               fix=t("写成 YYYY-MM-DD", "write YYYY-MM-DD")) from None
-        flow = next((f for f in self.hub.flows if f.id == flow_id), None)
-        if flow is None:
-            raise MappingError(t(f"流程 {flow_id} 未加载", f"flow {flow_id} is not loaded"),
-                               where=f"{VOUCHER_MERGE}.flow",
-                               fix=t(f"已加载：{', '.join(f.id for f in self.hub.flows)}",
-                                     f"loaded: {', '.join(f.id for f in self.hub.flows)}"))
+        flow_id = request_text(request, "flow", VOUCHER_MERGE)
+        step = request_text(request, "step", VOUCHER_MERGE, default="voucher")
+        post = request_text(request, "post", VOUCHER_MERGE, default="kingdee.voucher.create_batch")
+        zone = ZoneInfo(request_text(request, "timezone", VOUCHER_MERGE, default="Asia/Shanghai"))
+        day = request_day(request, VOUCHER_MERGE)
+        flow = loaded_flow(self.hub.flows, flow_id, VOUCHER_MERGE)
         if post not in self.hub.actions.names():
             raise MappingError(t(f"批量记账的动作 {post} 未配置", f"the batch posting action {post} is not configured"),
                                where=f"{VOUCHER_MERGE}.post",
@@ -93,8 +74,8 @@ class VoucherMerge:
         merged = merge_vouchers(vouchers) if vouchers else []
         report: dict[str, Any] = {"day": day.isoformat(), "flow": flow_id, "sources": [v.reference for v in vouchers],
                                   "vouchers": [], "failed": [], "pending": pending, "earlier": earlier}
+        key = f"merge:{flow_id}:{day.isoformat()}"  # the batch's references derive from it: a retry adopts
         if merged:
-            key = f"merge:{flow_id}:{day.isoformat()}"  # the batch's references derive from it: a retry adopts
             reply = await self.hub.actions.get(post)({"vouchers": [to_jsonable(v) for v in merged]},
                                                      ActionContext(key, ctx.attempt, reference_for(key)))
             for item in reply.get("items") or []:
@@ -108,8 +89,8 @@ class VoucherMerge:
                     {**entry, "error": item.get("error")} if item.get("error") else entry)
         parts = self.hub.parts()
         with parts.db.begin() as conn:
-            parts.eventlog.record(conn, case_id=f"merge:{flow_id}:{day.isoformat()}", activity="voucher.merged",
-                                  system="hub", outcome="failed" if report["failed"] else "done",
+            parts.eventlog.record(conn, case_id=key, activity="voucher.merged", system="hub",
+                                  outcome="failed" if report["failed"] else "done",
                                   detail={"sources": len(vouchers), "vouchers": len(report["vouchers"]),
                                           "failed": len(report["failed"]), "pending": len(pending)})
         return report
@@ -121,7 +102,6 @@ class VoucherMerge:
         merged_before: set[str] = set()
         vouchers: list[Voucher] = []
         pending: list[str] = []
-        seen: set[str] = set()
         with parts.db.read() as conn:
             for (result,) in conn.execute(select(outbox.c.result).where(
                     outbox.c.action == VOUCHER_MERGE, outbox.c.status == "done")):
@@ -130,18 +110,7 @@ class VoucherMerge:
                     failed = {f["reference"] for f in done.get("failed") or []}
                     merged_before.update(s for v in done.get("vouchers") or [] for s in v.get("sources") or [])
                     merged_before.difference_update(failed)
-            rows = conn.execute(select(inbox).where(inbox.c.type.in_(flow.trigger.events),
-                                                    inbox.c.occurred_at >= start, inbox.c.occurred_at < end)
-                                .order_by(inbox.c.occurred_at)).all()
-            for row in rows:
-                if row.business_key in seen:
-                    continue
-                context = initial_context(envelope_id=row.id, event_type=row.type, source=row.source,
-                                          business_key=row.business_key, payload=loads(row.payload),
-                                          received_at=None)
-                if not matches(flow, row.type, context):
-                    continue
-                seen.add(row.business_key)
+            for row, _ in day_approvals(conn, flow, start, end):
                 run_id = run_id_for(flow.id, row.id)
                 status = conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
                 output = conn.execute(select(run_steps.c.output).where(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
@@ -12,11 +12,11 @@ from sqlalchemy import func, or_, select
 from huiliu.bus import DeadLetterFilter
 from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import t
-from huiliu.service import Hub
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import event_log, messages, outbox, run_steps, runs
-from huiliu.web.catalog import MAX_ID, flows_touching
+from huiliu.web.catalog import flows_touching
+from huiliu.web.common import MAX_ID, actor_of, as_utc, hub_of
 from huiliu.web.summary import SummaryCache
 
 __all__ = ["router"]
@@ -29,15 +29,10 @@ DeadId = Annotated[int, Path(ge=1, le=MAX_ID, description="a dead letter's id")]
 RUN_STATUSES = ("running", "waiting", "succeeded", "failed", "compensating", "compensated")
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
 @router.get("/health", summary="Liveness and the queue's depth")
 def health(request: Request) -> dict[str, Any]:
     """``ok`` (or ``degraded`` with alarms), how many messages wait, the loaded flows."""
-    hub = _hub(request)
+    hub = hub_of(request)
     with hub.db.read() as conn:
         pending = conn.execute(select(func.count()).select_from(messages)).scalar_one()
     alarms = [{"kind": "long_transaction", **tx}
@@ -72,12 +67,12 @@ def list_runs(
     if key:
         query = query.where(runs.c.business_key == key)
     if since is not None:
-        query = query.where(runs.c.started_at >= _utc(since))
+        query = query.where(runs.c.started_at >= as_utc(since))
     if until is not None:
-        query = query.where(runs.c.started_at < _utc(until))
+        query = query.where(runs.c.started_at < as_utc(until))
     if system is not None:
-        query = query.where(runs.c.flow_id.in_(flows_touching(_hub(request), system)))
-    with _hub(request).db.read() as conn:
+        query = query.where(runs.c.flow_id.in_(flows_touching(hub_of(request), system)))
+    with hub_of(request).db.read() as conn:
         rows = conn.execute(query.order_by(runs.c.started_at.desc()).limit(limit).offset(offset)).all()
     return {"items": [dict(r._mapping) for r in rows], "limit": limit, "offset": offset}
 
@@ -85,7 +80,7 @@ def list_runs(
 @router.get("/runs/{run_id}", summary="One run with its steps, effects and event log (its trace)")
 def get_run(request: Request, run_id: str) -> dict[str, Any]:
     """The trace of one run."""
-    with _hub(request).db.read() as conn:
+    with hub_of(request).db.read() as conn:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
         if row is None:
             raise NotFound(t(f"运行 {run_id} 不存在", f"run {run_id} not found"), where="run_id",
@@ -117,7 +112,7 @@ def list_dead_letters(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Given-up work with its reason, attempts and payload."""
-    dl = _hub(request).deadletters
+    dl = hub_of(request).deadletters
     items = dl.find(DeadLetterFilter(reason=reason, key=key, include_closed=include_closed), limit=limit,
                     offset=offset)
     return {"items": [to_jsonable(d) for d in items], "counts_by_reason": dl.counts_by_reason(),
@@ -128,7 +123,7 @@ def list_dead_letters(
 @router.get("/dead-letters/{dead_id}", summary="One dead letter")
 def get_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """The dead letter with every attempt."""
-    result: dict[str, Any] = to_jsonable(_hub(request).deadletters.get(dead_id))
+    result: dict[str, Any] = to_jsonable(hub_of(request).deadletters.get(dead_id))
     return result
 
 
@@ -154,7 +149,8 @@ class DiscardRequest(BaseModel):
 @router.post("/dead-letters/{dead_id}/replay", summary="Replay one dead letter after a fix")
 def replay_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """Publish it again; handlers count its earlier attempts."""
-    return {"replayed": _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor="api")}
+    replayed = hub_of(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor=actor_of(request))
+    return {"replayed": replayed}
 
 
 @router.post("/dead-letters/replay", summary="Replay the open dead letters matching a filter")
@@ -164,14 +160,14 @@ def replay_dead_letters(request: Request, body: ReplayRequest) -> dict[str, Any]
         raise HuiliuError(t("请至少给出一个条件", "give at least one condition"), where="body",
                           fix=t("给出 reason、key、since 或 until", "give reason, key, since or until"))
     where = DeadLetterFilter(reason=body.reason, key=body.key, since=body.since, until=body.until)
-    return {"replayed": _hub(request).deadletters.replay(where, actor="api")}
+    return {"replayed": hub_of(request).deadletters.replay(where, actor=actor_of(request))}
 
 
 @router.post("/dead-letters/{dead_id}/discard", summary="Close a dead letter without replaying it")
 def discard_dead_letter(request: Request, dead_id: DeadId, body: DiscardRequest) -> dict[str, Any]:
     """Discard with a reason; kept for the record."""
-    return {"discarded": _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=body.note,
-                                                          actor="api")}
+    return {"discarded": hub_of(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=body.note,
+                                                          actor=actor_of(request))}
 
 
 class RedriveRequest(BaseModel):
@@ -186,8 +182,8 @@ class RedriveRequest(BaseModel):
 @router.post("/flows/{flow_id}/redrive", summary="Re-drive a flow over a time range after a fix (idempotent)")
 def redrive_flow(request: Request, flow_id: str, body: RedriveRequest) -> dict[str, Any]:
     """Start missing runs, send failed ones on, leave finished ones alone."""
-    since, until = (v if v.tzinfo else v.replace(tzinfo=UTC) for v in (body.since, body.until))
-    result: dict[str, Any] = to_jsonable(_hub(request).redrive(flow_id, since=since, until=until))
+    since, until = as_utc(body.since), as_utc(body.until)
+    result: dict[str, Any] = to_jsonable(hub_of(request).redrive(flow_id, since=since, until=until))
     return result
 
 
@@ -203,7 +199,8 @@ class StartRequest(BaseModel):
 @router.post("/flows/{flow_id}/start", summary="Start a flow whose trigger is manual (once per key)")
 def start_flow(request: Request, flow_id: str, body: StartRequest) -> dict[str, Any]:
     """Start it; the same key again starts nothing (``started`` false) and names the same run."""
-    business_key, started = _hub(request).start_flow(flow_id, key=body.key, inputs=body.input, actor="api")
+    business_key, started = hub_of(request).start_flow(flow_id, key=body.key, inputs=body.input,
+                                                       actor=actor_of(request))
     return {"business_key": business_key, "started": started}
 
 
@@ -213,7 +210,3 @@ def summary(request: Request, background: BackgroundTasks) -> dict[str, Any]:
     cache: SummaryCache = request.app.state.summary
     return cache.answer(background)
 
-
-def _utc(value: datetime) -> datetime:
-    """A query's time, UTC when it names no zone."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

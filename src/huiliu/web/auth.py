@@ -23,14 +23,15 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from huiliu.errors import HuiliuError
 from huiliu.i18n import Text, t
-from huiliu.identity.accounts import Accounts, LoginRefused, Principal
-from huiliu.service import Hub
+from huiliu.identity.accounts import SESSION_HOURS, Accounts, LoginRefused, Principal
 from huiliu.store import loads
 from huiliu.store.schema import audit_log
+from huiliu.web.common import hub_of
 from huiliu.web.errors import error_body
 
-__all__ = ["COOKIE", "PERMISSIONS", "AuditMiddleware", "AuthError", "audit_router", "auth_error_response",
-           "auth_router", "authorize", "caller", "check_role", "public_router"]
+__all__ = ["COOKIE", "PERMISSIONS", "AuditMiddleware", "AuthError", "audit_entries", "audit_router",
+           "auth_error_response", "auth_router", "authorize", "caller", "check_csrf", "check_role", "end_session",
+           "public_router", "set_session", "sign_in"]
 
 COOKIE = "huiliu_session"
 READ = frozenset({"viewer", "auditor", "integrator", "admin"})
@@ -101,26 +102,38 @@ class AuthError(HuiliuError):
         self.headers = headers
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
 def _accounts(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
 
 
 def caller(request: Request) -> Principal | None:
-    """Who calls: the bearer token's user, or the console session's, or ``None``."""
-    hub, accounts = _hub(request), _accounts(request)
+    """Who calls: the bearer token's user, or the console session's, or ``None``.
+
+    Looked up with a read (every request and every page does this: on SQLite a write transaction would
+    queue behind the workers); a token's last use is written at most once a minute.
+    """
+    accounts = _accounts(request)
     header = request.headers.get("authorization", "")
-    with hub.db.begin() as conn:
+    with hub_of(request).db.read() as conn:
         if header.lower().startswith("bearer "):
-            return accounts.by_token(conn, header[7:].strip())
-        if request.cookies.get(COOKIE):
-            return accounts.by_session(conn, request.cookies[COOKIE])
-    return None
+            principal = accounts.by_token(conn, header[7:].strip())
+        elif request.cookies.get(COOKIE):
+            principal = accounts.by_session(conn, request.cookies[COOKIE])
+        else:
+            return None
+    if principal is not None and principal.token_id is not None:
+        with hub_of(request).db.begin() as conn:
+            accounts.touch(conn, principal)
+    return principal
+
+
+def check_csrf(principal: Principal, sent: str, where: str) -> None:
+    """Refuse (403) a session's change without its CSRF token (a token's calls need none)."""
+    if principal.via == "session" and not secrets.compare_digest(sent, principal.csrf or ""):
+        raise AuthError(t("缺少或错误的 CSRF 令牌", "missing or wrong CSRF token"), status=403, where=where,
+                        fix=t("随请求带上登录时得到的 csrf（控制台：刷新页面后重新提交）",
+                              "send the csrf value the login returned (console: reload the page and submit again)"))
 
 
 def authorize(request: Request) -> Principal:
@@ -130,10 +143,8 @@ def authorize(request: Request) -> Principal:
         raise AuthError(t("未登录或令牌无效", "not signed in, or the token is not valid"), status=401,
                         where="Authorization", fix=t("在控制台登录，或带上 Authorization: Bearer <令牌>",
                                                      "sign in to the console, or send Authorization: Bearer <token>"))
-    if principal.via == "session" and request.method in UNSAFE and not secrets.compare_digest(
-            request.headers.get("x-csrf-token", ""), principal.csrf or ""):
-        raise AuthError(t("缺少或错误的 CSRF 令牌", "missing or wrong CSRF token"), status=403, where="X-CSRF-Token",
-                        fix=t("随请求带上登录时得到的 csrf", "send the csrf value the login returned"))
+    if request.method in UNSAFE:
+        check_csrf(principal, request.headers.get("x-csrf-token", ""), "X-CSRF-Token")
     check_role(request, principal)
     return principal
 
@@ -163,7 +174,7 @@ class AuditMiddleware(BaseHTTPMiddleware):
         principal: Principal | None = getattr(request.state, "principal", None)
         if principal is not None and request.method in UNSAFE and not request.url.path.startswith(_NOT_AUDITED):
             route = request.scope.get("route")
-            with _hub(request).db.begin() as conn:
+            with hub_of(request).db.begin() as conn:
                 _accounts(request).audit(
                     conn, actor=principal.name, action=f"{request.method} {getattr(route, 'path', '')}",
                     target=request.url.path, outcome="ok" if response.status_code < 400 else str(response.status_code),
@@ -197,34 +208,55 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def sign_in(request: Request, name: str, password: str) -> tuple[Principal, str]:
+    """Check a password; the principal and its session cookie value.
+
+    Raises:
+        LoginRefused: as :meth:`Accounts.login` says, after the refusal is committed (its count locks the
+            user, its audit row stays).
+    """
+    refused: LoginRefused | None = None
+    with hub_of(request).db.begin() as conn:
+        try:
+            return _accounts(request).login(conn, name, password)
+        except LoginRefused as exc:
+            refused = exc
+    raise refused
+
+
+def set_session(request: Request, response: Response, cookie: str) -> None:
+    """Give the browser its session cookie: HTTP only, same site, secure over HTTPS, 12 hours."""
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+                        max_age=SESSION_HOURS * 3600, path="/")
+
+
+def end_session(request: Request, response: Response) -> None:
+    """Forget the caller's session, on the server and in the browser."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        with hub_of(request).db.begin() as conn:
+            _accounts(request).logout(conn, cookie)
+    response.delete_cookie(COOKIE, path="/")
+
+
 @auth_router.post("/login", summary="Sign in to the console: a session cookie and its CSRF token")
 def login(request: Request, response: Response, body: LoginRequest) -> dict[str, Any]:
     """Check the password; lock after repeated failures (429 with Retry-After)."""
-    hub, accounts = _hub(request), _accounts(request)
-    refused: LoginRefused | None = None
-    with hub.db.begin() as conn:  # a refusal is committed too: its count locks the user, its audit row stays
-        try:
-            principal, cookie = accounts.login(conn, body.name, body.password)
-        except LoginRefused as exc:
-            refused = exc
-    if refused is not None:
+    try:
+        principal, cookie = sign_in(request, body.name, body.password)
+    except LoginRefused as refused:
         if refused.retry_after is not None:
             raise AuthError(refused.what, status=429, where="login", fix=refused.fix,
-                            headers={"Retry-After": str(int(refused.retry_after) + 1)})
-        raise AuthError(refused.what, status=401, where="login", fix=refused.fix)
-    response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        max_age=12 * 3600, path="/")
+                            headers={"Retry-After": str(int(refused.retry_after) + 1)}) from None
+        raise AuthError(refused.what, status=401, where="login", fix=refused.fix) from None
+    set_session(request, response, cookie)
     return {"name": principal.name, "role": principal.role, "csrf": principal.csrf}
 
 
 @auth_router.post("/logout", summary="End the console session")
 def logout(request: Request, response: Response, principal: Principal = Depends(authorize)) -> dict[str, Any]:  # noqa: B008
     """Forget the session."""
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
-        with _hub(request).db.begin() as conn:
-            _accounts(request).logout(conn, cookie)
-    response.delete_cookie(COOKIE, path="/")
+    end_session(request, response)
     return {"signed_out": principal.name}
 
 
@@ -234,14 +266,19 @@ def me(principal: Principal = Depends(authorize)) -> dict[str, Any]:  # noqa: B0
     return {"name": principal.name, "role": principal.role, "via": principal.via}
 
 
+def audit_entries(request: Request, *, limit: int, offset: int = 0, actor: str | None = None) -> list[dict[str, Any]]:
+    """The audit log, newest first (the API and the console's page)."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    if actor is not None:
+        query = query.where(audit_log.c.actor == actor)
+    with hub_of(request).db.read() as conn:
+        rows = conn.execute(query).all()
+    return [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "target": r.target,
+             "outcome": r.outcome, "detail": loads(r.detail) if r.detail else None} for r in rows]
+
+
 @audit_router.get("/audit", summary="The audit log, newest first: who changed or replayed what")
 def audit(request: Request, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
           actor: str | None = Query(None, max_length=100)) -> dict[str, Any]:
     """Logins and every change made through the API."""
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
-    if actor is not None:
-        query = query.where(audit_log.c.actor == actor)
-    with _hub(request).db.read() as conn:
-        rows = conn.execute(query).all()
-    return {"items": [{"at": r.at.isoformat(), "actor": r.actor, "action": r.action, "target": r.target,
-                       "outcome": r.outcome, "detail": loads(r.detail) if r.detail else None} for r in rows]}
+    return {"items": audit_entries(request, limit=limit, offset=offset, actor=actor)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,10 +37,10 @@ from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
 from huiliu.store.schema import crosswalk, event_log, messages, runs
 from huiliu.store.schema import flow_versions as versions_table
+from huiliu.web.common import MAX_ID, as_utc, hub_of
 
 __all__ = [
     "MAX_FLOW_TEXT",
-    "MAX_ID",
     "crosswalk_entries",
     "event_entries",
     "flow_detail",
@@ -60,23 +60,11 @@ router = APIRouter(prefix="/api", tags=["catalog"])
 MAX_FLOW_TEXT = 1_000_000
 """Longest flow text ``POST /api/flows/validate`` accepts (the loader itself refuses far less)."""
 
-MAX_ID = 2**31 - 1
-"""Largest id of a table's integer key (PostgreSQL's ``integer``): a bound for ids in paths and queries."""
-
 MIN_PREFIX = 6
 """Shortest digest prefix that names a flow version."""
 
 _NOT_SYSTEMS = frozenset({"schedule", "manual"})  # the hub's own trigger events, not a system's
 
-
-
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _text(text: Text) -> dict[str, str]:
@@ -224,8 +212,14 @@ def validate_flow_text(hub: Hub, text: str, name: str | None = None) -> dict[str
     """Check a flow file's text as ``huiliu flow validate`` does, against the actions this hub provides.
 
     Every problem is reported with its line and column; hostile input (alias bombs, deep nesting, control
-    characters, huge texts) is an error in the answer, never an exception.
+    characters, texts the loader finds too big) is an error in the answer.
+
+    Raises:
+        HuiliuError: a text over :data:`MAX_FLOW_TEXT` characters, refused before it is written anywhere.
     """
+    if len(text) > MAX_FLOW_TEXT:
+        raise HuiliuError(t("流程文本过长", "the flow text is too long"), where="text",
+                          fix=t(f"不超过 {MAX_FLOW_TEXT:,} 个字符", f"at most {MAX_FLOW_TEXT:,} characters"))
     file_name = name or "flow.yaml"
     try:
         data = text.encode("utf-8")
@@ -305,9 +299,9 @@ def event_entries(hub: Hub, *, case_id: str | None = None, run_id: str | None = 
         else:
             query = query.where(event_log.c.activity == activity)
     if since is not None:
-        query = query.where(event_log.c.at >= _utc(since))
+        query = query.where(event_log.c.at >= as_utc(since))
     if until is not None:
-        query = query.where(event_log.c.at < _utc(until))
+        query = query.where(event_log.c.at < as_utc(until))
     if before_id is not None:
         query = query.where(event_log.c.id < before_id)
     with hub.db.read() as conn:
@@ -368,25 +362,25 @@ class ValidateRequest(BaseModel):
 @router.get("/flows", summary="The flows in force: trigger, systems touched, version")
 def get_flows(request: Request) -> dict[str, Any]:
     """Every loaded flow."""
-    return {"items": flow_list(_hub(request))}
+    return {"items": flow_list(hub_of(request))}
 
 
 @router.post("/flows/validate", summary="Check a flow file's text as `huiliu flow validate` does")
 def post_validate(request: Request, body: ValidateRequest) -> dict[str, Any]:
     """``valid`` and every error with its line, column and fix."""
-    return validate_flow_text(_hub(request), body.text, body.name)
+    return validate_flow_text(hub_of(request), body.text, body.name)
 
 
 @router.get("/flows/{flow_id}", summary="One flow: summary, steps and YAML text")
 def get_flow(request: Request, flow_id: str) -> dict[str, Any]:
     """A loaded flow in full."""
-    return flow_detail(_hub(request), flow_id)
+    return flow_detail(hub_of(request), flow_id)
 
 
 @router.get("/flows/{flow_id}/versions", summary="A flow's version history, newest first, with run counts")
 def get_flow_versions(request: Request, flow_id: str) -> dict[str, Any]:
     """Every version the hub has loaded."""
-    return {"flow_id": flow_id, "items": flow_versions(_hub(request), flow_id)}
+    return {"flow_id": flow_id, "items": flow_versions(hub_of(request), flow_id)}
 
 
 @router.get("/flows/{flow_id}/diff", summary="What changed between two versions of a flow")
@@ -396,19 +390,19 @@ def get_flow_diff(request: Request, flow_id: str,
                                                    description="default: the version in force")] = None,
                   ) -> dict[str, Any]:
     """Step by step: added, removed, moved and changed steps."""
-    return flow_diff(_hub(request), flow_id, old, new)
+    return flow_diff(hub_of(request), flow_id, old, new)
 
 
 @router.get("/connectors", summary="Configured connectors: kind, settings without secrets, actions, last check")
 def get_connectors(request: Request) -> dict[str, Any]:
     """Every configured connector."""
-    return {"items": connector_list(_hub(request))}
+    return {"items": connector_list(hub_of(request))}
 
 
 @router.post("/connectors/{name}/check", summary="Check a connector now with its cheapest authenticated call")
 async def post_connector_check(request: Request, name: str) -> dict[str, Any]:
     """``ok``, latency and the vendor's error, if any."""
-    return await connector_check(_hub(request), name)
+    return await connector_check(hub_of(request), name)
 
 
 @router.get("/crosswalk", summary="Crosswalk links: one object's ids in every system")
@@ -417,7 +411,7 @@ def get_crosswalk(request: Request, entity: Text100 = None, system: Text100 = No
                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
                   offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
     """A page of links, newest first."""
-    items = crosswalk_entries(_hub(request), entity=entity, system=system, golden_id=golden_id,
+    items = crosswalk_entries(hub_of(request), entity=entity, system=system, golden_id=golden_id,
                               native_id=native_id, native_number=native_number, limit=limit, offset=offset)
     return {"items": items, "limit": limit, "offset": offset}
 
@@ -432,7 +426,7 @@ def get_events(request: Request, case_id: Text200 = None, run_id: Text100 = None
                before_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="ids below this")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
     """A page of events; ``next_before_id`` continues it."""
-    items = event_entries(_hub(request), case_id=case_id, run_id=run_id, activity=activity, system=system,
+    items = event_entries(hub_of(request), case_id=case_id, run_id=run_id, activity=activity, system=system,
                           outcome=outcome, since=since, until=until, before_id=before_id, limit=limit)
     return {"items": items, "limit": limit,
             "next_before_id": items[-1]["id"] if len(items) == limit else None}
@@ -443,11 +437,11 @@ def get_messages(request: Request, topic: Text100 = None, key: Text200 = None,
                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> dict[str, Any]:
     """A page of pending messages."""
-    items = message_list(_hub(request), topic=topic, key=key, limit=limit, offset=offset)
+    items = message_list(hub_of(request), topic=topic, key=key, limit=limit, offset=offset)
     return {"items": items, "limit": limit, "offset": offset}
 
 
 @router.get("/messages/{message_id}", summary="One pending message with its payload and attempts")
 def get_message(request: Request, message_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> dict[str, Any]:
     """The message in full."""
-    return message_detail(_hub(request), message_id)
+    return message_detail(hub_of(request), message_id)

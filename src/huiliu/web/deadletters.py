@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from huiliu.bus.correction import MAX_CHANGES, MAX_VALUE
 from huiliu.bus.deadletters import MAX_NOTE
-from huiliu.service import Hub
 from huiliu.store.codec import to_jsonable
 from huiliu.web.api import DeadId
+from huiliu.web.common import actor_of, hub_of
 
 __all__ = ["CorrectRequest", "router"]
 
@@ -40,26 +40,16 @@ class CorrectRequest(BaseModel):
     note: str = Field(min_length=1, max_length=MAX_NOTE, examples=["培训费科目未启用，改记办公费"])
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-def _actor(request: Request) -> str:
-    principal = getattr(request.state, "principal", None)
-    return str(getattr(principal, "name", None) or "api")
-
-
 @router.get("/dead-letters/{dead_id}/explain", summary="A dead letter explained: document, step, ERP message, fields")
 def explain_dead_letter(request: Request, dead_id: DeadId) -> dict[str, Any]:
     """Which document, which flow step, what the ERP said, and the mapped request as editable fields."""
-    result: dict[str, Any] = to_jsonable(_hub(request).deadletters.explain(dead_id))
+    result: dict[str, Any] = to_jsonable(hub_of(request).deadletters.explain(dead_id))
     return result
 
 
 @router.post("/dead-letters/{dead_id}/correct", summary="Correct a dead effect's mapped values and re-push it")
 def correct_dead_letter(request: Request, dead_id: DeadId, body: CorrectRequest) -> dict[str, Any]:
     """Change the fields, check types and balance, log old and new, and replay under the same key."""
-    dl = _hub(request).deadletters
-    dl.correct(dead_id, body.changes, note=body.note, actor=_actor(request))
+    dl = hub_of(request).deadletters
+    dl.correct(dead_id, body.changes, note=body.note, actor=actor_of(request))
     return {"corrected": dead_id, "replayed": [dead_id]}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flow_fixtures import crosswalk, write_flow
 
-from huiliu.errors import FlowFileError
+from huiliu.errors import FlowFileError, ProcessingError
 from huiliu.flows import (
     StepMismatch,
     advance,
@@ -170,3 +170,15 @@ def test_continue_records_the_failure_and_fail_leaves_the_context(tmp_path: Path
     flow, state = run_to_third(tmp_path, "continue")
     with pytest.raises(StepMismatch):  # only the call the run is at can fail (a late report is refused)
         recover(flow, {**state, "cursor": 0}, "third", {"kind": "x", "message": "y"})
+
+
+def test_compensating_on_a_version_that_no_longer_says_how_is_an_error_naming_the_step(tmp_path: Path) -> None:
+    flow, state = run_to_third(tmp_path, "compensate")
+    recovery = recover(flow, state, "third", {"kind": "transient", "message": "503"})
+    edited = SAGA.replace("ON_ERROR", "compensate").replace(
+        '    compensate: {call: kingdee.voucher.reverse, with: {reference: "{{ undo.reference }}"}}\n', "")
+    newer = load_flow(write_flow(tmp_path, edited, "newer.yaml"))
+    with pytest.raises(ProcessingError) as info:
+        next_compensation(newer, recovery.context, crosswalk(), lambda step_id: "HL-2")
+    assert "step `second` has no compensation" in info.value.render(Lang.EN)
+    assert info.value.where == str(newer.source)

@@ -371,6 +371,9 @@ def test_schedule_and_manual_triggers_load(tmp_path: Path) -> None:
     ('{schedule: "0 25 * * *"}', "not a valid cron expression", "4:21"),
     ('{schedule: "0 0 2 * * *"}', "five fields", "4:21"),  # six fields (seconds) would surprise
     ('{schedule: "0 2 * * *", timezone: Asia/Beijing}', "unknown time zone `Asia/Beijing`", "4:44"),
+    ('{schedule: "0 2 * * *", timezone: Asia}', "unknown time zone `Asia`", "4:44"),  # a directory of zones
+    ('{schedule: "0 2 * * *", timezone: ../etc}', "unknown time zone `../etc`", "4:44"),
+    ('{schedule: "0 2 * * *", timezone: ' + "z" * 300 + "}", "unknown time zone", "4:44"),  # too long a file name
     ('{schedule: "0 2 * * *", event: dingtalk.approval.approved}', "exactly one of event, schedule or manual", "4:10"),
     ("{manual: false}", "exactly one of event, schedule or manual: true, found none", "4:10"),
     ('{manual: true, timezone: UTC}', "timezone belongs to a schedule", "4:10"),

@@ -32,11 +32,10 @@ from typing import Any
 
 from huiliu.connectors.base import ActionContext, FindOrCreate
 from huiliu.connectors.kingdee.client import KingdeeClient, quote
-from huiliu.connectors.kingdee.errors import SYSTEM
-from huiliu.connectors.kingdee.ledger import AUDITED, CREATED, REAUDIT, SUBMITTED
+from huiliu.connectors.kingdee.ledger import AUDITED, Bills, bring_to_audited
 from huiliu.connectors.kingdee.settings import KingdeeSettings
 from huiliu.connectors.purchasing import request_part
-from huiliu.errors import AmbiguousOutcome, MappingError, NoReply, VendorRejected
+from huiliu.errors import MappingError
 from huiliu.i18n import t
 from huiliu.model import parse_amount
 from huiliu.model.purchasing import Contract, Supplier, contract_from_json, supplier_from_json
@@ -62,6 +61,7 @@ class KingdeeContracts:
         self.client = client
         self.settings = settings
         self._once = FindOrCreate()
+        self.bills = Bills(client, settings, settings.contract_form, t("采购合同", "purchase contract"), CONTRACT_READ)
 
     # ------------------------------------------------------------------ suppliers
 
@@ -103,24 +103,14 @@ class KingdeeContracts:
         return {"id": saved.id, "code": number, "name": supplier.name, "status": AUDITED,
                 "tax_id": supplier.tax_id, "matched_by": None}
 
-    async def _audited(self, found: dict[str, Any]) -> None:
-        """Bring a matched supplier a lost attempt left 创建 / 审核中 to 已审核."""
-        form, status = self.settings.supplier_form, found["status"]
-        if status in (CREATED, REAUDIT):
-            await self.client.submit(form, ids=[found["id"]])
-            status = SUBMITTED
-        if status == SUBMITTED:
-            await self.client.audit(form, ids=[found["id"]])
-        found["status"] = AUDITED
-
     async def supplier(self, supplier: Supplier) -> dict[str, Any]:
         """Match the supplier (tax id, number, name) or create and audit it once; see the module docstring."""
         key = supplier.tax_id or supplier.code or supplier.name
         found, created = await self._once.ensure(f"{self.settings.supplier_form}:{key}",
                                                  lambda: self._find_supplier(supplier),
                                                  lambda: self._create_supplier(supplier))
-        if not created:
-            await self._audited(found)
+        if not created:  # a supplier a lost attempt left 创建 / 审核中: bills refuse it until 已审核
+            await bring_to_audited(self.client, self.settings.supplier_form, found["id"], found["status"])
         return {"id": found["id"], "code": found["code"], "name": found["name"], "tax_id": found.get("tax_id"),
                 "created": created, "matched_by": found["matched_by"]}
 
@@ -130,13 +120,6 @@ class KingdeeContracts:
 
     # ------------------------------------------------------------------ contracts
 
-    async def find(self, reference: str) -> int | None:
-        """The contract carrying ``reference`` (the oldest), or ``None``."""
-        field = self.settings.reference_field
-        rows = await self.client.query(self.settings.contract_form, f"FID,{field}", f"{field}={quote(reference)}")
-        ids = sorted(int(r[0]) for r in rows if r and r[0] is not None)
-        return ids[0] if ids else None
-
     async def result(self, contract_id: int, *, adopted: bool) -> dict[str, Any]:
         """The action result for one contract."""
         s = self.settings
@@ -144,10 +127,7 @@ class KingdeeContracts:
             s.contract_form, f"FID,FBillNo,FDocumentStatus,{s.reference_field},FCONTRACTNAME,FSupplierId.FNumber,"
             f"{s.contract_amount_field},FSettleCurrId.FNumber", f"FID={contract_id}")
         if not rows:
-            raise VendorRejected(t(f"金蝶中找不到采购合同（内码 {contract_id}）",
-                                   f"no purchase contract {contract_id} in Kingdee"),
-                                 system=SYSTEM, operation="ExecuteBillQuery", vendor_code="not_found",
-                                 fix=t("检查流程传入的 id 或引用", "check the id or reference the flow passes"))
+            raise self.bills.missing(contract_id)
         _, number, status, reference, name, supplier, amount, currency_number = rows[0][:8]
         currencies = {v: k for k, v in s.currency_number.items()}
         return {"id": contract_id, "number": number, "state": status, "reference": reference, "name": name,
@@ -205,40 +185,15 @@ class KingdeeContracts:
                                fix=t("传入金蝶供应商编码（如 kingdee.party.ensure 的 code），或不传以自动匹配",
                                      "pass the Kingdee supplier number (e.g. the code kingdee.party.ensure "
                                      "returns), or leave it out to match the supplier here"))
-        found = await self.find(ctx.reference) if ctx.attempt > 1 else None
+        found = await self.bills.find(ctx.reference) if ctx.attempt > 1 else None
         contract_id = found
         if contract_id is None:
             if supplier_number is None:
                 supplier_number = (await self.supplier(contract.supplier))["code"]
-            model = self.model(contract, supplier_number, ctx.reference)
-            try:
-                contract_id = (await self.client.save(self.settings.contract_form, model)).id
-            except NoReply as exc:
-                raise AmbiguousOutcome(
-                    t("保存采购合同未得到应答，可能已生成",
-                      "Save of the purchase contract got no answer; it may exist"),
-                    system=SYSTEM, operation="Save", retry_after=self.settings.ambiguous_wait,
-                    fix=t("稍后按引用查找并沿用，不会重复生成", "it is looked up by reference later, never made twice"),
-                ) from exc
-        state = (await self.result(contract_id, adopted=False))["state"]
-        if state in (CREATED, REAUDIT):
-            await self.client.submit(self.settings.contract_form, ids=[contract_id])
-            state = SUBMITTED
-        if state == SUBMITTED:
-            await self.client.audit(self.settings.contract_form, ids=[contract_id])
+            contract_id = await self.bills.save(self.model(contract, supplier_number, ctx.reference))
+        await self.bills.audit(contract_id, (await self.result(contract_id, adopted=False))["state"])
         return await self.result(contract_id, adopted=found is not None)
 
     async def read(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """``kingdee.contract.read``: the contract's current state. Read-only."""
-        raw_id, reference = request.get("id"), request.get("reference")
-        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-            return await self.result(raw_id, adopted=False)
-        if isinstance(reference, str) and reference:
-            found = await self.find(reference)
-            if found is None:
-                raise VendorRejected(t(f"金蝶中找不到引用为 {reference} 的采购合同",
-                                       f"no purchase contract with reference {reference} in Kingdee"),
-                                     system=SYSTEM, operation="ExecuteBillQuery", vendor_code="not_found")
-            return await self.result(found, adopted=False)
-        raise MappingError(t("请求需要 id 或 reference", "the request needs an id or a reference"),
-                           where=f"{CONTRACT_READ}.id", fix=t("传入 id 或 reference", "pass id or reference"))
+        return await self.bills.read(request, lambda contract_id: self.result(contract_id, adopted=False))

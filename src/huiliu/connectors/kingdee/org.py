@@ -41,7 +41,7 @@ from huiliu.connectors.kingdee.client import BatchOutcome, KingdeeClient, Servic
 from huiliu.connectors.kingdee.ledger import AUDITED, CREATED, REAUDIT, SUBMITTED
 from huiliu.connectors.kingdee.settings import KingdeeSettings
 from huiliu.errors import MappingError
-from huiliu.i18n import Text, t
+from huiliu.i18n import t
 
 __all__ = ["ORG_SYNC", "KingdeeOrg"]
 
@@ -92,13 +92,9 @@ class _Report:
         field_name, message = vendor
         what = t(f"金蝶拒绝了{_CAPTION[kind]} {item.wanted.number}（{item.wanted.name}）的{operation}：{message}",
                  f"Kingdee refused {operation} of {kind} {item.wanted.number} ({item.wanted.name}): {message}")
-        self._add(kind, item, operation, what, field_name, message)
-
-    def _add(self, kind: Kind, item: _Item, operation: str, what: Text, field_name: str | None,
-             vendor_message: str | None) -> None:
         self.problems.append({"kind": kind, "number": item.wanted.number, "name": item.wanted.name,
                               "operation": operation, "field": field_name, "message": what.zh,
-                              "message_en": what.en, "vendor_message": vendor_message})
+                              "message_en": what.en, "vendor_message": message})
 
     def result(self, items: Mapping[Kind, Sequence[_Item]]) -> dict[str, Any]:
         for kind, listed in items.items():
@@ -194,25 +190,24 @@ class KingdeeOrg:
 
     async def _enable(self, kind: Kind, items: Sequence[_Item], report: _Report) -> None:
         """反禁用 active records Kingdee holds forbidden (a rehire, a department back in use)."""
-        chosen = [i for i in items if i.wanted.active and i.held is not None and i.held.forbidden]
-        outcome = await self._operation(kind, self.org.enable_operation, chosen)
-        for position, item in enumerate(chosen):
-            if position in outcome.refused:
-                item.outcome = "failed"
-                report.refuse(kind, item, self.org.enable_operation, outcome.refused[position])
-            else:
-                item.outcome = "updated"
+        await self._switch(kind, [i for i in items if i.wanted.active and i.held is not None and i.held.forbidden],
+                           self.org.enable_operation, "updated", report)
 
     async def _forbid(self, kind: Kind, items: Sequence[_Item], report: _Report) -> None:
         """禁用 inactive records Kingdee holds in use."""
-        chosen = [i for i in items if not i.wanted.active and i.held is not None and not i.held.forbidden]
-        outcome = await self._operation(kind, self.org.forbid_operation, chosen)
+        await self._switch(kind, [i for i in items if not i.wanted.active and i.held is not None
+                                  and not i.held.forbidden], self.org.forbid_operation, "disabled", report)
+
+    async def _switch(self, kind: Kind, chosen: Sequence[_Item], op_number: str, done: str,
+                      report: _Report) -> None:
+        """Run the 禁用 / 反禁用 operation ``op_number`` on ``chosen``: each is ``done`` or failed, reported."""
+        outcome = await self._operation(kind, op_number, chosen)
         for position, item in enumerate(chosen):
             if position in outcome.refused:
                 item.outcome = "failed"
-                report.refuse(kind, item, self.org.forbid_operation, outcome.refused[position])
+                report.refuse(kind, item, op_number, outcome.refused[position])
             else:
-                item.outcome = "disabled"
+                item.outcome = done
 
     async def _operation(self, kind: Kind, op_number: str, items: Sequence[_Item]) -> BatchOutcome:
         ids = [i.held.id for i in items if i.held is not None]
@@ -224,8 +219,7 @@ class KingdeeOrg:
         """One Submit / Audit / UnAudit of ``items`` (with these ``ids``): the items it moved, and the refusals."""
         outcome = await self._per_id(ids, lambda chunk: self.client.transition(service, self._form(kind), chunk))
         moved = [item for position, item in enumerate(items) if position not in outcome.refused]
-        refused = {position: outcome.refused[position] for position in outcome.refused}
-        return moved, refused
+        return moved, dict(outcome.refused)
 
     async def _per_id(self, ids: Sequence[int],
                       call: Callable[[list[int]], Awaitable[BatchOutcome]]) -> BatchOutcome:

@@ -27,11 +27,11 @@ from typing import Any
 
 from huiliu.connectors.base import ActionContext, FindOrCreate
 from huiliu.connectors.kingdee.client import KingdeeClient, quote
-from huiliu.connectors.kingdee.errors import SYSTEM, closed_period_error
-from huiliu.connectors.kingdee.ledger import AUDITED, CREATED, REAUDIT, SUBMITTED
+from huiliu.connectors.kingdee.errors import closed_period_error
+from huiliu.connectors.kingdee.ledger import AUDITED, Bills
 from huiliu.connectors.kingdee.settings import KingdeeSettings
 from huiliu.connectors.purchasing import request_part
-from huiliu.errors import AmbiguousOutcome, ConfigError, MappingError, NoReply, VendorRejected
+from huiliu.errors import ConfigError, MappingError, VendorRejected
 from huiliu.i18n import t
 from huiliu.model import parse_amount
 from huiliu.model.purchasing import PaymentRequest, Supplier, payment_from_json, project_from_json
@@ -56,6 +56,7 @@ class KingdeePayments:
         self.client = client
         self.settings = settings
         self._once = FindOrCreate()
+        self.bills = Bills(client, settings, settings.payment_form, t("付款单", "payment bill"), PAYMENT_READ)
 
     # ------------------------------------------------------------------ base data
 
@@ -82,13 +83,6 @@ class KingdeePayments:
 
     # ------------------------------------------------------------------ payments
 
-    async def find(self, reference: str) -> int | None:
-        """The 付款单 carrying ``reference`` (the oldest), or ``None``."""
-        field = self.settings.reference_field
-        rows = await self.client.query(self.settings.payment_form, f"FID,{field}", f"{field}={quote(reference)}")
-        ids = sorted(int(r[0]) for r in rows if r and r[0] is not None)
-        return ids[0] if ids else None
-
     async def result(self, bill_id: int, *, adopted: bool) -> dict[str, Any]:
         """The action result for one 付款单."""
         field = self.settings.reference_field
@@ -96,9 +90,7 @@ class KingdeePayments:
                                        f"FID,FBillNo,FDocumentStatus,{field},FPAYAMOUNTFOR,FCURRENCYID.FNumber",
                                        f"FID={bill_id}")
         if not rows:
-            raise VendorRejected(t(f"金蝶中找不到付款单（内码 {bill_id}）", f"no payment bill {bill_id} in Kingdee"),
-                                 system=SYSTEM, operation="ExecuteBillQuery", vendor_code="not_found",
-                                 fix=t("检查流程传入的 id 或引用", "check the id or reference the flow passes"))
+            raise self.bills.missing(bill_id)
         _, number, status, reference, amount, currency_number = rows[0][:6]
         currencies = {v: k for k, v in self.settings.currency_number.items()}
         return {"id": bill_id, "number": number, "state": status, "reference": reference,
@@ -126,46 +118,24 @@ class KingdeePayments:
     async def create(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """``kingdee.payment.create``: save (or adopt) the 付款单, then submit and audit it."""
         payment = payment_from_json(request_part(request, "payment", PAYMENT_CREATE))
-        found = await self.find(ctx.reference) if ctx.attempt > 1 else None
+        found = await self.bills.find(ctx.reference) if ctx.attempt > 1 else None
         bill_id = found
         if bill_id is None:
             supplier = await self.ensure_supplier(payment.supplier)
             model = self._model(payment, supplier["code"], ctx.reference)
             try:
-                bill_id = (await self.client.save(self.settings.payment_form, model)).id
-            except NoReply as exc:
-                raise AmbiguousOutcome(
-                    t("保存付款单未得到应答，可能已生成", "Save of the payment bill got no answer; it may exist"),
-                    system=SYSTEM, operation="Save", retry_after=self.settings.ambiguous_wait,
-                    fix=t("稍后按引用查找并沿用，不会重复生成", "it is looked up by reference later, never made twice"),
-                ) from exc
+                bill_id = await self.bills.save(model)
             except VendorRejected as exc:
                 closed = closed_period_error(exc.vendor_message, payment.date, "Save", exc.vendor_code)
                 if closed is not None:
                     raise closed from exc
                 raise
-        state = (await self.result(bill_id, adopted=False))["state"]
-        if state in (CREATED, REAUDIT):
-            await self.client.submit(self.settings.payment_form, ids=[bill_id])
-            state = SUBMITTED
-        if state == SUBMITTED:
-            await self.client.audit(self.settings.payment_form, ids=[bill_id])
+        await self.bills.audit(bill_id, (await self.result(bill_id, adopted=False))["state"])
         return await self.result(bill_id, adopted=found is not None)
 
     async def read(self, request: Mapping[str, Any], ctx: ActionContext) -> Mapping[str, Any]:
         """``kingdee.payment.read``: the 付款单's current state. Read-only."""
-        raw_id, reference = request.get("id"), request.get("reference")
-        if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-            return await self.result(raw_id, adopted=False)
-        if isinstance(reference, str) and reference:
-            found = await self.find(reference)
-            if found is None:
-                raise VendorRejected(t(f"金蝶中找不到引用为 {reference} 的付款单",
-                                       f"no payment bill with reference {reference} in Kingdee"),
-                                     system=SYSTEM, operation="ExecuteBillQuery", vendor_code="not_found")
-            return await self.result(found, adopted=False)
-        raise MappingError(t("请求需要 id 或 reference", "the request needs an id or a reference"),
-                           where=f"{PAYMENT_READ}.id", fix=t("传入 id 或 reference", "pass id or reference"))
+        return await self.bills.read(request, lambda bill_id: self.result(bill_id, adopted=False))
 
     # ------------------------------------------------------------------ projects
 

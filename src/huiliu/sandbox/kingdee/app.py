@@ -328,14 +328,10 @@ class KingdeeSandbox(VoucherBook, BillBook, OrgBook, BillQuery):
                 return self._bill_dispatch(str(form).upper(), operation, data)
             if str(form).upper() != VOUCHER_FORM:
                 raise _RejectedError("formid", f"业务对象“{form}”不存在", 4)
+            self._count_saves(operation, data)
             if operation == "save":
-                self.save_calls += 1
-                self.saved_models += 1
                 return _reply(self._save(data))
             if operation == "batch_save":
-                self.batch_save_calls += 1
-                models = _key(data, "Model")
-                self.saved_models += len(models) if isinstance(models, list) else 0
                 return _reply(self._batch_save(data))
             if operation == "view":
                 return _reply(self._view(data))
@@ -347,6 +343,7 @@ class KingdeeSandbox(VoucherBook, BillBook, OrgBook, BillQuery):
         return _reply(_envelope(_status(outcome.errors, outcome.successes)))
 
     def _count_saves(self, operation: str, data: Mapping[str, Any]) -> None:
+        """Count a Save (one model) or BatchSave (its models) of a voucher, department or employee."""
         if operation == "save":
             self.save_calls += 1
             self.saved_models += 1

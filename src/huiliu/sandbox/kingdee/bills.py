@@ -18,6 +18,7 @@ version), simulated here and mirrored by the connector's settings:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -46,6 +47,14 @@ class SandboxBill:
     number: str
     status: str
     model: dict[str, Any]
+
+
+def _ids(data: Mapping[str, Any]) -> list[Any]:
+    """The ``Ids`` of a Submit / Audit / ExcuteOperation request: a list, or one comma-separated string."""
+    ids: Any = _key(data, "Ids") or []
+    if isinstance(ids, str):
+        return [part.strip() for part in ids.split(",") if part.strip()]
+    return list(ids)
 
 
 class BillBook:
@@ -148,11 +157,8 @@ class BillBook:
     def _bill_transition(self, form: str, operation: str, data: dict[str, Any]) -> _Outcome:
         outcome = _Outcome()
         records = self.bills.setdefault(form, {})
-        ids: Any = _key(data, "Ids") or []
-        if isinstance(ids, str):
-            ids = [part.strip() for part in ids.split(",") if part.strip()]
         numbers = [str(n) for n in _key(data, "Numbers") or []]
-        chosen = [records.get(int(i)) if str(i).isdigit() else None for i in ids]
+        chosen = [records.get(int(i)) if str(i).isdigit() else None for i in _ids(data)]
         chosen += [next((r for r in records.values() if r.number == n), None) for n in numbers]
         moves = {"submit": (("A", "D"), "B"), "audit": (("B",), "C"), "unaudit": (("C",), "D"),
                  "delete": (("A", "D"), "")}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from huiliu.sandbox.kingdee.bills import SandboxBill
+from huiliu.sandbox.kingdee.bills import SandboxBill, _ids
 from huiliu.sandbox.kingdee.vouchers import _envelope, _key, _number_of, _Outcome, _RejectedError, _status
 
 __all__ = ["DEPARTMENT_FORM", "EMPLOYEE_FORM", "ORG_FORMS", "OrgBook"]
@@ -222,11 +222,8 @@ class OrgBook:
     def _forbid(self, form: str, forbid: bool, data: dict[str, Any]) -> _Outcome:
         outcome = _Outcome()
         records = self.bills.setdefault(form, {})
-        ids: Any = _key(data, "Ids") or []
-        if isinstance(ids, str):
-            ids = [part.strip() for part in ids.split(",") if part.strip()]
         caption = _FORMS[form].caption
-        for index, raw in enumerate(ids):
+        for index, raw in enumerate(_ids(data)):
             record = records.get(int(raw)) if str(raw).isdigit() else None
             if record is None:
                 outcome.fail("Ids", "数据不存在", index)

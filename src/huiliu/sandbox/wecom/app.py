@@ -112,6 +112,18 @@ _CONTRACT_CONTROLS: list[dict[str, Any]] = [
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+def _text(control_id: str, value: str) -> dict[str, Any]:
+    """A ``Text`` control's value as ``applyevent`` takes it."""
+    return {"control": "Text", "id": control_id, "value": {"text": value}}
+
+
+def _day(control_id: str, value: date) -> dict[str, Any]:
+    """A ``Date`` control of type ``day``: the epoch seconds of that day's midnight in Beijing."""
+    midnight = datetime(value.year, value.month, value.day, tzinfo=_SHANGHAI)
+    return {"control": "Date", "id": control_id,
+            "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}
+
+
 class WeComSandbox(CorpState, CallbackDelivery):
     """A WeCom corp in memory, served as an aiohttp application (``.app``).
 
@@ -375,18 +387,15 @@ class WeComSandbox(CorpState, CallbackDelivery):
 
     def start_requisition(self, spec: RequisitionSpec) -> str:
         """Submit a generated purchase requisition (采购申请) on the built-in template; return its sp_no."""
-        def text(control_id: str, value: str) -> dict[str, Any]:
-            return {"control": "Text", "id": control_id, "value": {"text": value}}
-
         rows = [{"list": [
-            text("Text-1600000000007", line.item_name), text("Text-1600000000008", line.item_code),
-            text("Text-1600000000009", line.unit),
+            _text("Text-1600000000007", line.item_name), _text("Text-1600000000008", line.item_code),
+            _text("Text-1600000000009", line.unit),
             {"control": "Number", "id": "Number-1600000000010", "value": {"new_number": f"{line.quantity}"}},
             {"control": "Money", "id": "Money-1600000000011", "value": {"new_money": f"{line.unit_price:.2f}"}},
-            text("Text-1600000000012", line.description)]} for line in spec.lines]
+            _text("Text-1600000000012", line.description)]} for line in spec.lines]
         contents = [{"control": "Textarea", "id": "Textarea-1600000000001", "value": {"text": spec.reason}},
-                    text("Text-1600000000002", spec.supplier_name), text("Text-1600000000003", spec.supplier_code),
-                    text("Text-1600000000004", spec.supplier_tax_id),
+                    _text("Text-1600000000002", spec.supplier_name), _text("Text-1600000000003", spec.supplier_code),
+                    _text("Text-1600000000004", spec.supplier_tax_id),
                     {"control": "Money", "id": "Money-1600000000005", "value": {"new_money": f"{spec.total:.2f}"}},
                     {"control": "Table", "id": "Table-1600000000006", "value": {"children": rows}}]
         return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
@@ -397,17 +406,12 @@ class WeComSandbox(CorpState, CallbackDelivery):
 
         The 付款日期 is a ``Date`` control of type ``day``: the epoch seconds of that day's midnight in Beijing.
         """
-        def text(control_id: str, value: str) -> dict[str, Any]:
-            return {"control": "Text", "id": control_id, "value": {"text": value}}
-
-        midnight = datetime(spec.pay_date.year, spec.pay_date.month, spec.pay_date.day, tzinfo=_SHANGHAI)
         contents = [{"control": "Textarea", "id": "Textarea-1700000000001", "value": {"text": spec.reason}},
-                    text("Text-1700000000002", spec.supplier_name), text("Text-1700000000003", spec.supplier_code),
-                    text("Text-1700000000004", spec.supplier_tax_id),
+                    _text("Text-1700000000002", spec.supplier_name), _text("Text-1700000000003", spec.supplier_code),
+                    _text("Text-1700000000004", spec.supplier_tax_id),
                     {"control": "Money", "id": "Money-1700000000005", "value": {"new_money": f"{spec.amount:.2f}"}},
-                    text("Text-1700000000006", spec.invoice_number),
-                    {"control": "Date", "id": "Date-1700000000007",
-                     "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}]
+                    _text("Text-1700000000006", spec.invoice_number),
+                    _day("Date-1700000000007", spec.pay_date)]
         return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
                            template_id=PAYMENT_TEMPLATE_ID)
 
@@ -416,22 +420,14 @@ class WeComSandbox(CorpState, CallbackDelivery):
 
         The dates are ``Date`` controls of type ``day`` (midnight in Beijing); 币种 is a ``Selector``.
         """
-        def text(control_id: str, value: str) -> dict[str, Any]:
-            return {"control": "Text", "id": control_id, "value": {"text": value}}
-
-        def day(control_id: str, value: date) -> dict[str, Any]:
-            midnight = datetime(value.year, value.month, value.day, tzinfo=_SHANGHAI)
-            return {"control": "Date", "id": control_id,
-                    "value": {"date": {"type": "day", "s_timestamp": str(int(midnight.timestamp()))}}}
-
         currency = next(key for key, label in _CURRENCY_OPTIONS if label == spec.currency)
-        contents = [text("Text-1800000000001", spec.name), text("Text-1800000000002", spec.contract_number or ""),
-                    text("Text-1800000000003", spec.supplier_name), text("Text-1800000000004", spec.supplier_tax_id),
+        contents = [_text("Text-1800000000001", spec.name), _text("Text-1800000000002", spec.contract_number or ""),
+                    _text("Text-1800000000003", spec.supplier_name), _text("Text-1800000000004", spec.supplier_tax_id),
                     {"control": "Money", "id": "Money-1800000000005", "value": {"new_money": f"{spec.amount:.2f}"}},
                     {"control": "Selector", "id": "Selector-1800000000006",
                      "value": {"selector": {"type": "single", "options": [{"key": currency}]}}},
-                    day("Date-1800000000007", spec.signed_on), day("Date-1800000000008", spec.start),
-                    day("Date-1800000000009", spec.end),
+                    _day("Date-1800000000007", spec.signed_on), _day("Date-1800000000008", spec.start),
+                    _day("Date-1800000000009", spec.end),
                     {"control": "Textarea", "id": "Textarea-1800000000010", "value": {"text": spec.payment_terms}}]
         return self.submit(spec.employee.oa_user_id or spec.employee.number, contents,
                            template_id=CONTRACT_TEMPLATE_ID)

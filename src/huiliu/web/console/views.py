@@ -8,7 +8,6 @@ number on a page and in ``/api`` can never disagree) and changes through the sam
 from __future__ import annotations
 
 import functools
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,30 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 
 from huiliu.bus import DeadLetterFilter
 from huiliu.errors import HuiliuError, NotFound
 from huiliu.i18n import Lang, Text, t
-from huiliu.identity.accounts import Accounts, LoginRefused, Principal
+from huiliu.identity.accounts import LoginRefused, Principal
 from huiliu.service import Hub, health
 from huiliu.store import loads
 from huiliu.store.codec import to_jsonable
-from huiliu.store.schema import audit_log, crosswalk, flow_versions, inbox, runs
+from huiliu.store.schema import crosswalk, flow_versions, inbox, runs
 from huiliu.web import api, catalog, overview
 from huiliu.web.api import DeadId
-from huiliu.web.auth import COOKIE, AuthError, caller, check_role
+from huiliu.web.auth import (
+    AuthError,
+    audit_entries,
+    caller,
+    check_csrf,
+    check_role,
+    end_session,
+    set_session,
+    sign_in,
+)
+from huiliu.web.common import hub_of
 
 __all__ = ["LANG_COOKIE", "STATIC", "LoginRequired", "console_error", "router"]
 
@@ -61,13 +72,11 @@ def page_lang(request: Request) -> Lang:
     wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
     if wanted in (Lang.ZH.value, Lang.EN.value):
         return Lang(wanted)
-    hub: Hub = request.app.state.hub
-    return hub.settings.lang
+    return hub_of(request).settings.lang
 
 
 def _zone(request: Request) -> ZoneInfo:
-    hub: Hub = request.app.state.hub
-    return ZoneInfo(getattr(hub.settings, "timezone", "Asia/Shanghai"))
+    return ZoneInfo(hub_of(request).settings.timezone)
 
 
 @pass_context
@@ -83,7 +92,7 @@ def _say(context: Any, text: Text | str | None) -> str:
 
 
 @pass_context
-def _local(context: Any, value: datetime | str | None, seconds: bool = True) -> str:
+def _local(context: Any, value: datetime | str | None) -> str:
     """A stored time in the hub's zone, as people read it: ``2026-11-26 09:30:05``."""
     if value is None or value == "":
         return "—"
@@ -91,7 +100,7 @@ def _local(context: Any, value: datetime | str | None, seconds: bool = True) -> 
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(context["zone"]).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return value.astimezone(context["zone"]).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str:
@@ -153,21 +162,22 @@ async def changer(request: Request) -> Principal:
     """The dependency of every form that changes something: a role that may, and the session's CSRF token."""
     principal = viewer(request)
     if principal.via == "session":
-        form = await request.form()
-        if not secrets.compare_digest(str(form.get("csrf", "")), principal.csrf or ""):
-            raise AuthError(t("表单缺少或带有错误的 CSRF 令牌", "the form's CSRF token is missing or wrong"),
-                            status=403, where="csrf", fix=t("刷新页面后重新提交", "reload the page and submit again"))
+        check_csrf(principal, str((await form_of(request)).get("csrf", "")), "csrf")
     return principal
 
 
-def _hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
+async def form_of(request: Request) -> FormData:
+    """The posted form; one too big for the parser (a field over 1 MB) is a page that says so."""
+    try:
+        return await request.form()
+    except HTTPException as exc:
+        raise HuiliuError(t(f"表单无法读取：{exc.detail}", f"the form cannot be read: {exc.detail}"), where="form",
+                          fix=t("缩小提交的内容（每个字段不超过 1 MB）", "send less (at most 1 MB a field)")) from None
 
 
 def _back_to(next_path: str | None) -> str:
     """Only a console path is a place to go back to after the login (no open redirect)."""
-    if next_path and next_path.startswith("/console/") and not next_path.startswith("//"):
+    if next_path and next_path.startswith("/console/"):
         return next_path
     return "/console/"
 
@@ -190,32 +200,21 @@ def login_form(request: Request, next_path: str | None = Query(None, alias="next
 def login(request: Request, name: str = Form(max_length=100), password: str = Form(max_length=500),
           next_path: str = Form("/console/", alias="next", max_length=500)) -> Response:
     """Check the password (lockout and audit as for the API), set the session cookie, go back."""
-    accounts: Accounts = request.app.state.accounts
-    refused: LoginRefused | None = None
-    with _hub(request).db.begin() as conn:
-        try:
-            _, cookie = accounts.login(conn, name, password)
-        except LoginRefused as exc:
-            refused = exc
-    if refused is not None:
+    try:
+        _, cookie = sign_in(request, name, password)
+    except LoginRefused as refused:
         status = 429 if refused.retry_after is not None else 401
         return render(request, "login.html", status=status, error=refused, name=name, next=_back_to(next_path))
     response = RedirectResponse(_back_to(next_path), status_code=303)
-    response.set_cookie(COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https",
-                        max_age=12 * 3600, path="/")
+    set_session(request, response, cookie)
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """End the session."""
-    cookie = request.cookies.get(COOKIE)
-    if cookie:
-        accounts: Accounts = request.app.state.accounts
-        with _hub(request).db.begin() as conn:
-            accounts.logout(conn, cookie)
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    end_session(request, response)
     return response
 
 
@@ -258,7 +257,7 @@ def runs_page(
 ) -> HTMLResponse:
     """Runs, newest first, with filters: flow, system, status, business key, days (in the hub's zone)."""
     zone = _zone(request)
-    hub = _hub(request)
+    hub = hub_of(request)
     since, until = _day(since_text, "since"), _day(until_text, "until")  # a form sends an empty field as ""
     business_key = _business_key(hub, key.strip()) if key and key.strip() else None
     found = api.list_runs(request, status=status or None, flow=flow or None, key=business_key,
@@ -313,14 +312,13 @@ def run_live(request: Request, run_id: str, principal: Principal = Depends(viewe
 def _trace(request: Request, run_id: str) -> dict[str, Any]:
     trace = api.get_run(request, run_id)
     run = trace["run"]
-    with _hub(request).db.read() as conn:
+    with hub_of(request).db.read() as conn:
         text = conn.execute(select(flow_versions.c.text).where(
             flow_versions.c.flow_id == run["flow_id"], flow_versions.c.digest == run["flow_digest"])).scalar()
     definitions = _step_definitions(text) if text else {}
-    calls = [e for e in trace["events"] if e["system"] != "hub"]
     live = run["status"] in ("running", "waiting", "compensating")
     return {"run": run, "steps": trace["steps"], "effects": trace["effects"], "events": trace["events"],
-            "calls": calls, "definitions": definitions, "live": live}
+            "definitions": definitions, "live": live}
 
 
 @functools.lru_cache(maxsize=64)
@@ -360,15 +358,15 @@ def dead_letters_page(
 def dead_letter_page(request: Request, dead_id: DeadId, principal: Principal = Depends(viewer),  # noqa: B008
                      done: str | None = Query(None, max_length=20)) -> HTMLResponse:
     """One dead letter as finance reads it: the document, the field, the ERP's message; correct or close it."""
-    view = _hub(request).deadletters.explain(dead_id)
+    view = hub_of(request).deadletters.explain(dead_id)
     return render(request, "dead_letter.html", d=view, done=done)
 
 
 @router.post("/dead-letters/{dead_id}/correct")
 async def correct(request: Request, dead_id: DeadId, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Save the corrected fields (only those changed; audited with old and new values) and re-push."""
-    form = await request.form()
-    view = _hub(request).deadletters.explain(dead_id)
+    form = await form_of(request)
+    view = hub_of(request).deadletters.explain(dead_id)
     changes = {f.path: str(form[f"field:{f.path}"]).strip() for f in view.fields
                if f.editable and f"field:{f.path}" in form
                and str(form[f"field:{f.path}"]).strip() != ("" if f.value is None else str(f.value))}
@@ -377,14 +375,14 @@ async def correct(request: Request, dead_id: DeadId, principal: Principal = Depe
                           fix=t("修改标红的字段后再提交；若已在 ERP 手工处理，请用“标记为已手工处理”",
                                 "change the field marked in red, then submit; if it was entered in the ERP by hand, "
                                 "use “mark handled by hand”"))
-    _hub(request).deadletters.correct(dead_id, changes, note=str(form.get("note", "")), actor=principal.name)
+    hub_of(request).deadletters.correct(dead_id, changes, note=str(form.get("note", "")), actor=principal.name)
     return RedirectResponse(f"/console/dead-letters/{dead_id}?done=corrected", status_code=303)
 
 
 @router.post("/dead-letters/{dead_id}/replay")
 def replay(request: Request, dead_id: DeadId, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Replay after a fix elsewhere (master data, the flow, the ERP)."""
-    _hub(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor=principal.name)
+    hub_of(request).deadletters.replay(DeadLetterFilter(ids=[dead_id]), actor=principal.name)
     return RedirectResponse(f"/console/dead-letters/{dead_id}?done=replayed", status_code=303)
 
 
@@ -392,7 +390,7 @@ def replay(request: Request, dead_id: DeadId, principal: Principal = Depends(cha
 def discard(request: Request, dead_id: DeadId, principal: Principal = Depends(changer),  # noqa: B008
             note: str = Form("", max_length=2000)) -> Response:
     """Mark it handled by hand, with the reason (kept for the record)."""
-    _hub(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=note, actor=principal.name)
+    hub_of(request).deadletters.discard(DeadLetterFilter(ids=[dead_id]), note=note, actor=principal.name)
     return RedirectResponse(f"/console/dead-letters/{dead_id}?done=discarded", status_code=303)
 
 
@@ -401,33 +399,28 @@ def discard(request: Request, dead_id: DeadId, principal: Principal = Depends(ch
 @router.get("/connectors")
 def connectors_page(request: Request, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
     """The configured systems: settings without secrets, actions, the last health check."""
-    return render(request, "connectors.html", connectors=health.connector_list(_hub(request)))
+    return render(request, "connectors.html", connectors=health.connector_list(hub_of(request)))
 
 
 @router.post("/connectors/{name}/check")
 async def check_connector(request: Request, name: str, principal: Principal = Depends(changer)) -> Response:  # noqa: B008
     """Check a connector now (a real authenticated call); the page shows the result."""
-    await health.connector_check(_hub(request), name)
+    await health.connector_check(hub_of(request), name)
     return RedirectResponse(f"/console/connectors#{name}", status_code=303)
 
 
 @router.get("/flows")
 def flows_page(request: Request, principal: Principal = Depends(viewer)) -> HTMLResponse:  # noqa: B008
     """The flows in force."""
-    return render(request, "flows.html", flows=catalog.flow_list(_hub(request)))
+    return render(request, "flows.html", flows=catalog.flow_list(hub_of(request)))
 
 
 @router.post("/flows/validate")
 async def validate_flow(request: Request, principal: Principal = Depends(changer)) -> HTMLResponse:  # noqa: B008
     """Check a pasted flow file as the hub would load it: every problem with its line, column and fix."""
-    form = await request.form()
-    text = str(form.get("text", ""))
-    if len(text) > catalog.MAX_FLOW_TEXT:
-        raise HuiliuError(t("流程文本过长", "the flow text is too long"), where="text",
-                          fix=t(f"不超过 {catalog.MAX_FLOW_TEXT:,} 个字符",
-                                f"at most {catalog.MAX_FLOW_TEXT:,} characters"))
-    result = catalog.validate_flow_text(_hub(request), text)
-    return render(request, "flows.html", flows=catalog.flow_list(_hub(request)), checked=result, text=text)
+    text = str((await form_of(request)).get("text", ""))
+    result = catalog.validate_flow_text(hub_of(request), text)
+    return render(request, "flows.html", flows=catalog.flow_list(hub_of(request)), checked=result, text=text)
 
 
 @router.get("/flows/{flow_id}")
@@ -435,7 +428,7 @@ def flow_page(request: Request, flow_id: str, principal: Principal = Depends(vie
               old: str | None = Query(None, max_length=64),
               new: str | None = Query(None, max_length=64)) -> HTMLResponse:
     """One flow: its steps and text, its versions, and the diff between two of them."""
-    hub = _hub(request)
+    hub = hub_of(request)
     versions = catalog.flow_versions(hub, flow_id)
     if old is None and len(versions) > 1:
         old = next((v["digest"] for v in versions if not v["current"]), None)
@@ -449,11 +442,7 @@ def flow_page(request: Request, flow_id: str, principal: Principal = Depends(vie
 def audit_page(request: Request, principal: Principal = Depends(viewer),  # noqa: B008
                actor: str | None = Query(None, max_length=100), page: int = Query(1, ge=1, le=100_000)) -> HTMLResponse:
     """Who changed, replayed or signed in, newest first."""
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
-    if actor:
-        query = query.where(audit_log.c.actor == actor)
-    with _hub(request).db.read() as conn:
-        rows = [{**dict(r._mapping), "detail": loads(r.detail) if r.detail else None} for r in conn.execute(query)]
+    rows = audit_entries(request, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE, actor=actor or None)
     query_args = {"actor": actor} if actor else {}
     return render(request, "audit.html", items=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page,
                   query=query_args, query_string=urlencode(query_args))

@@ -132,3 +132,10 @@ async def test_malformed_requests_are_refused(make_kd_env: MakeEnv, request_: di
         await env.run(CONTRACT_READ, {})
     with pytest.raises(VendorRejected, match="HL-NONE"):
         await env.run(CONTRACT_READ, {"reference": "HL-NONE"})
+
+
+async def test_read_of_an_unknown_contract_id_is_not_found(make_kd_env: MakeEnv) -> None:
+    env = await make_kd_env()
+    with pytest.raises(VendorRejected, match="98765") as caught:
+        await env.run(CONTRACT_READ, {"id": 98765})
+    assert caught.value.vendor_code == "not_found" and "purchase contract" in caught.value.what.en

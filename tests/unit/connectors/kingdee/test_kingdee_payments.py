@@ -9,7 +9,8 @@ import pytest
 from kingdee_rig import MakeEnv
 
 from huiliu.connectors.kingdee import PAYMENT_CREATE, PAYMENT_READ, PROJECT_ACTUALS, PROJECT_ENSURE, VOUCHER_CREATE
-from huiliu.errors import ConfigError, MappingError, VendorRejected
+from huiliu.errors import AmbiguousOutcome, ConfigError, MappingError, VendorRejected
+from huiliu.sandbox.faults import Fault, FaultKind
 from huiliu.sandbox.kingdee import KingdeeSandbox
 
 AUX = {"department": "FFLEX5", "employee": "FFLEX7", "project": "FFLEX9"}
@@ -45,6 +46,33 @@ async def test_supplier_created_once_and_reused(make_kd_env: MakeEnv) -> None:
     assert env.sandbox.bill_count("BD_SUPPLIER") == 1
     [supplier] = env.sandbox.bills["BD_SUPPLIER"].values()
     assert (supplier.number, supplier.model["FName"], supplier.status) == ("GYS001", "杭州汇流软件有限公司", "C")
+
+
+async def test_reply_lost_after_save_is_ambiguous_and_the_retry_adopts_the_payment(make_kd_env: MakeEnv) -> None:
+    env = await make_kd_env(sandbox(), ambiguous_wait=0)
+    await env.run(PAYMENT_CREATE, {"payment": payment()}, ref="HL-P0")  # the supplier exists: one Save per bill
+    env.sandbox.faults.script("save", Fault(FaultKind.APPLIED_REPLY_LOST))
+    with pytest.raises(AmbiguousOutcome) as caught:
+        await env.run(PAYMENT_CREATE, {"payment": payment()}, ref="HL-P1")
+    assert "payment bill" in caught.value.what.en
+    assert env.sandbox.bill_count("AP_PAYBILL") == 2  # Kingdee made it; the hub does not know
+    result = await env.run(PAYMENT_CREATE, {"payment": payment()}, ref="HL-P1", attempt=2)
+    assert (result["adopted"], result["state"], result["reference"]) == (True, "C", "HL-P1")
+    assert env.sandbox.bill_count("AP_PAYBILL") == 2
+
+
+async def test_read_needs_an_id_or_a_reference_kingdee_holds(make_kd_env: MakeEnv) -> None:
+    env = await make_kd_env(sandbox())
+    for request in ({}, {"id": True}, {"id": "7"}, {"reference": ""}):
+        with pytest.raises(MappingError) as caught:
+            await env.run(PAYMENT_READ, request)
+        assert caught.value.where == f"{PAYMENT_READ}.id"
+    with pytest.raises(VendorRejected, match="HL-NONE") as missing:
+        await env.run(PAYMENT_READ, {"reference": "HL-NONE"})
+    assert missing.value.vendor_code == "not_found"
+    with pytest.raises(VendorRejected, match="98765") as unknown:
+        await env.run(PAYMENT_READ, {"id": 98765})
+    assert unknown.value.vendor_code == "not_found"
 
 
 async def test_closed_period_is_refused_with_kingdee_message(make_kd_env: MakeEnv) -> None:
